@@ -1,0 +1,144 @@
+// Device acquisition, in a browser (navigator.gpu) and in Node (Dawn, the `webgpu` package).
+//
+// One function, acquireGpu(), returns a GpuContext: the device with the adapter's largest
+// storage-buffer and buffer limits, a short description of the adapter, and whether GPU
+// timestamps are available. Device loss and uncaptured errors are reported (console.error
+// and the onError callback), never swallowed.
+
+export interface GpuContext {
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  /** e.g. "llvmpipe (LLVM 19.1.7, 256 bits) / mesa / vulkan" */
+  description: string;
+  /** true when 'timestamp-query' was enabled on the device */
+  hasTimestamps: boolean;
+  /** true when the adapter is a CPU emulation (lavapipe, SwiftShader) */
+  isCpuAdapter: boolean;
+  /** set when the device is lost; every later submit throws with this message */
+  lost: string | null;
+  /** errors reported by the device outside an error scope (validation, OOM, internal) */
+  uncapturedErrors: string[];
+}
+
+export interface AcquireOptions {
+  powerPreference?: GPUPowerPreference;
+  /** called on device loss and on uncaptured errors */
+  onError?: (message: string) => void;
+}
+
+const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
+
+export const NO_ADAPTER_HELP_NODE =
+  'No WebGPU adapter found. In Node this project uses Dawn (the `webgpu` npm package), which needs a ' +
+  'Vulkan driver: on a machine with a GPU install its vendor driver; without one install Mesa\'s software ' +
+  'driver lavapipe (Debian: `bash .ci/setup-system.sh` installs libvulkan1 and mesa-vulkan-drivers from ' +
+  'bookworm-backports; the bookworm 22.x lavapipe is too old for Dawn).';
+
+export const NO_WEBGPU_HELP_BROWSER =
+  'This browser has no WebGPU. Use Chrome or Edge 113+ (desktop; Android 121+), Safari 26+, or Firefox 141+ ' +
+  '(Windows); on Linux Chrome/Chromium needs --enable-unsafe-webgpu (and --enable-features=Vulkan).';
+
+let nodeGpu: GPU | null = null;
+
+/** Dawn's GPU object for Node, created once. */
+async function nodeNavigatorGpu(): Promise<GPU> {
+  if (nodeGpu) return nodeGpu;
+  // Dawn busy-waits on setImmediate while a GPU promise is pending, taking CPU from the
+  // (software) adapter's worker threads. A 1 ms timer instead measured 1.4x faster on lavapipe.
+  const g = globalThis as unknown as { setImmediate: unknown; __nsSetImmediatePatched?: boolean };
+  if (!g.__nsSetImmediatePatched) {
+    g.setImmediate = ((f: (...a: unknown[]) => void, ...args: unknown[]) => setTimeout(f, 1, ...args)) as unknown;
+    g.__nsSetImmediatePatched = true;
+  }
+  if (!process.env.XDG_RUNTIME_DIR) {
+    const { mkdirSync } = await import('node:fs');
+    const dir = `/tmp/xdg-runtime-${process.getuid?.() ?? 'user'}`;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    process.env.XDG_RUNTIME_DIR = dir;
+  }
+  const moduleName = 'webgpu';
+  const dawn = (await import(/* @vite-ignore */ moduleName)) as {
+    create: (flags: string[]) => GPU;
+    globals: Record<string, unknown>;
+  };
+  // GPUBufferUsage, GPUMapMode, ... as globals, as in a browser.
+  for (const [k, v] of Object.entries(dawn.globals)) {
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  }
+  nodeGpu = dawn.create([]);
+  return nodeGpu;
+}
+
+/** navigator.gpu in a browser, Dawn in Node; null when neither exists. */
+export async function getGpu(): Promise<GPU | null> {
+  if (typeof navigator !== 'undefined' && (navigator as Navigator).gpu) return (navigator as Navigator).gpu;
+  if (isNode) return nodeNavigatorGpu();
+  return null;
+}
+
+function describeAdapter(adapter: GPUAdapter): string {
+  const info = adapter.info;
+  const parts = [info?.description, info?.vendor, info?.architecture, info?.device].filter((s) => !!s);
+  return parts.length ? parts.join(' / ') : 'unknown adapter';
+}
+
+/**
+ * Returns a device with the adapter's largest maxStorageBufferBindingSize and maxBufferSize,
+ * 'timestamp-query' when available, and 'shader-f16' when available.
+ */
+export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuContext> {
+  const gpu = await getGpu();
+  if (!gpu) throw new Error(isNode ? NO_ADAPTER_HELP_NODE : NO_WEBGPU_HELP_BROWSER);
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new Error(isNode ? NO_ADAPTER_HELP_NODE : NO_WEBGPU_HELP_BROWSER);
+  const features: GPUFeatureName[] = [];
+  if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
+  const l = adapter.limits;
+  const device = await adapter.requestDevice({
+    label: 'neural-style',
+    requiredFeatures: features,
+    requiredLimits: {
+      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
+      maxBufferSize: l.maxBufferSize,
+      maxComputeWorkgroupStorageSize: l.maxComputeWorkgroupStorageSize,
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
+      maxComputeWorkgroupSizeY: l.maxComputeWorkgroupSizeY,
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
+    },
+  });
+  const description = describeAdapter(adapter);
+  const ctx: GpuContext = {
+    device,
+    adapter,
+    description,
+    hasTimestamps: device.features.has('timestamp-query'),
+    isCpuAdapter: /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(description) || adapter.info?.architecture === 'swiftshader',
+    lost: null,
+    uncapturedErrors: [],
+  };
+  const report = (msg: string) => {
+    console.error(`[webgpu] ${msg}`);
+    options.onError?.(msg);
+  };
+  device.lost.then((info) => {
+    if (info.reason === 'destroyed') return;
+    ctx.lost = `GPU device lost (${info.reason}): ${info.message}`;
+    report(ctx.lost);
+  });
+  device.addEventListener('uncapturederror', (ev) => {
+    const msg = `uncaptured ${(ev as GPUUncapturedErrorEvent).error.constructor?.name ?? 'error'}: ${(ev as GPUUncapturedErrorEvent).error.message}`;
+    ctx.uncapturedErrors.push(msg);
+    report(msg);
+  });
+  return ctx;
+}
+
+/** Rejects with `what` after ms milliseconds unless p settles first (lavapipe has no watchdog). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,38 @@
+// Loading WGSL sources from shaders/*.wgsl: one mechanism for vitest, the vite page and the
+// Node CLI. The file is addressed as a URL relative to this module; vite rewrites the
+// `new URL(..., import.meta.url)` pattern into served asset URLs for the page, while in Node
+// (and vitest) the URL is a file: URL that is read from disk.
+
+const cache = new Map<string, Promise<string>>();
+
+/** The URL of shaders/<name>.wgsl. */
+export function shaderUrl(name: string): URL {
+  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`invalid shader name "${name}" (expected [a-z0-9_]+)`);
+  return new URL(`../../shaders/${name}.wgsl`, import.meta.url);
+}
+
+async function readUrl(url: URL): Promise<string> {
+  if (url.protocol === 'file:') {
+    const { readFile } = await import(/* @vite-ignore */ 'node:fs/promises');
+    const { fileURLToPath } = await import(/* @vite-ignore */ 'node:url');
+    try {
+      return await readFile(fileURLToPath(url), 'utf8');
+    } catch (e) {
+      throw new Error(`cannot read shader ${fileURLToPath(url)}: ${(e as Error).message}`);
+    }
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`cannot fetch shader ${url.href}: HTTP ${res.status}`);
+  return res.text();
+}
+
+/** The text of shaders/<name>.wgsl (cached). */
+export function loadShader(name: string): Promise<string> {
+  let p = cache.get(name);
+  if (!p) {
+    p = readUrl(shaderUrl(name));
+    cache.set(name, p);
+    p.catch(() => cache.delete(name));
+  }
+  return p;
+}

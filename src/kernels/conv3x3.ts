@@ -1,0 +1,83 @@
+// conv3x3: 3x3 convolution, stride 1, 'same' zero padding, bias + ReLU fused (forward), and its
+// gradient w.r.t. the input through the ReLU (backward). Weights are frozen: no weight gradient.
+//
+// Shapes (batch 1, NHWC):  x [H, W, Cin]   w [3, 3, Cin, Cout] (HWIO)   b [Cout]   y [H, W, Cout]
+// Backward:                dy [H, W, Cout] (w.r.t. post-ReLU y), y, dx [H, W, Cin]
+//   v1 reads the HWIO kernel w and applies the ReLU mask itself (one dispatch).
+//   v2 reads wt = flipTranspose(w), [3, 3, Cout, Cin], because the input gradient is then a
+//   forward convolution of g = dy*(y>0) with wt (the same GEMM core as the forward); g is
+//   first written by relu_backward into the caller's scratch buffer g [H, W, Cout] (two dispatches).
+//
+// Versions (shaders/conv3x3_<forward|backward>_vN.wgsl):
+//   v1  naive: one output per invocation                         (teaching, second reference)
+//   v2  register tiling: 4 pixels x 8 channels per invocation     (best on CPU adapters)
+
+import type { GpuContext } from '../gpu/device.ts';
+import { createUniform, type Dispatch, grid1d, makeDispatch } from '../gpu/runtime.ts';
+import { reluBackward } from './elementwise.ts';
+
+export interface ConvShape {
+  H: number;
+  W: number;
+  Cin: number;
+  Cout: number;
+}
+
+export const CONV_VERSIONS = ['v1', 'v2'] as const;
+export type ConvVersion = (typeof CONV_VERSIONS)[number];
+
+/** FLOPs of one forward (or input-gradient) conv: 2*H*W*Cin*Cout*9. */
+export function convFlops(s: ConvShape): number {
+  return 2 * s.H * s.W * s.Cin * s.Cout * 9;
+}
+
+function params(ctx: GpuContext, s: ConvShape, label: string): GPUBuffer {
+  return createUniform(ctx, [s.H, s.W, s.Cin, s.Cout], `${label} params`);
+}
+
+function checkShape(s: ConvShape) {
+  for (const k of ['H', 'W', 'Cin', 'Cout'] as const) {
+    if (!Number.isInteger(s[k]) || s[k] < 1) throw new Error(`conv3x3: ${k} must be a positive integer, got ${s[k]}`);
+  }
+}
+
+/** Workgroups of the register-tiled kernels: 8x8 invocations, each 4 pixels x 8 channels. */
+function tiledGrid(H: number, W: number, channels: number): [number, number, number] {
+  return [Math.ceil(Math.ceil(channels / 8) / 8), Math.ceil((H * Math.ceil(W / 4)) / 8), 1];
+}
+
+/** y = relu(conv(x, w) + b). */
+export function conv3x3Forward(
+  ctx: GpuContext,
+  version: ConvVersion,
+  s: ConvShape,
+  b: { x: GPUBuffer; w: GPUBuffer; bias: GPUBuffer; y: GPUBuffer },
+): Promise<Dispatch> {
+  checkShape(s);
+  const shader = `conv3x3_forward_${version}`;
+  const grid = version === 'v1' ? grid1d(s.H * s.W * s.Cout) : tiledGrid(s.H, s.W, s.Cout);
+  return makeDispatch(ctx, { shader }, [params(ctx, s, shader), b.x, b.w, b.bias, b.y], grid);
+}
+
+/**
+ * dx (+)= d/dx of sum(dy * y). `w` is the HWIO kernel (v1), `wt` its flip-transpose (v2);
+ * `g` is a scratch buffer of H*W*Cout floats (v2). Returns the dispatches to run in order.
+ */
+export async function conv3x3Backward(
+  ctx: GpuContext,
+  version: ConvVersion,
+  s: ConvShape,
+  b: { dy: GPUBuffer; y: GPUBuffer; w: GPUBuffer; wt: GPUBuffer; g: GPUBuffer; dx: GPUBuffer },
+  accumulate = false,
+): Promise<Dispatch[]> {
+  checkShape(s);
+  const shader = `conv3x3_backward_${version}`;
+  const constants = { ACCUMULATE: accumulate ? 1 : 0 };
+  if (version === 'v1') {
+    return [await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.dy, b.y, b.w, b.dx], grid1d(s.H * s.W * s.Cin))];
+  }
+  return [
+    await reluBackward(ctx, s.H * s.W * s.Cout, { dy: b.dy, y: b.y, g: b.g }),
+    await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.g, b.wt, b.dx], tiledGrid(s.H, s.W, s.Cin)),
+  ];
+}

@@ -1,0 +1,25 @@
+// matmul: C[M, N] = A[M, K] x B[K, N], row-major f32. Not used by the model: it is the
+// benchmark's yardstick ("ceiling") for what a well-tiled GEMM reaches on the adapter.
+
+import type { GpuContext } from '../gpu/device.ts';
+import { createUniform, type Dispatch, makeDispatch } from '../gpu/runtime.ts';
+
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+}
+
+export const MATMUL_VERSIONS = ['v2'] as const;
+export type MatmulVersion = (typeof MATMUL_VERSIONS)[number];
+
+export function matmul(
+  ctx: GpuContext,
+  version: MatmulVersion,
+  s: MatmulShape,
+  b: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer },
+): Promise<Dispatch> {
+  const shader = `matmul_${version}`;
+  const params = createUniform(ctx, [s.M, s.N, s.K], `${shader} params`);
+  return makeDispatch(ctx, { shader }, [params, b.a, b.b, b.c], [Math.ceil(Math.ceil(s.N / 8) / 8), Math.ceil(Math.ceil(s.M / 4) / 8), 1]);
+}

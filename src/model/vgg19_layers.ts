@@ -1,0 +1,63 @@
+// The VGG19 convolution stack (Simonyan & Zisserman 2014), Keras layer names.
+// Every conv is 3x3, stride 1, 'same' padding, followed by ReLU; each block ends in a 2x2
+// stride-2 pooling (Keras 'valid': odd sizes floor). Fully connected layers are not needed.
+
+export interface ConvLayerSpec {
+  name: string; // Keras name, e.g. "block3_conv1"; its output is taken after the ReLU
+  block: number; // 1..5
+  cin: number;
+  cout: number;
+  /** true when a 2x2 pooling follows this layer (last conv of a block) */
+  poolAfter: boolean;
+}
+
+const BLOCKS: Array<{ convs: number; channels: number }> = [
+  { convs: 2, channels: 64 },
+  { convs: 2, channels: 128 },
+  { convs: 4, channels: 256 },
+  { convs: 4, channels: 512 },
+  { convs: 4, channels: 512 },
+];
+
+export const VGG19_LAYERS: readonly ConvLayerSpec[] = (() => {
+  const out: ConvLayerSpec[] = [];
+  let cin = 3;
+  BLOCKS.forEach((b, bi) => {
+    for (let i = 1; i <= b.convs; i++) {
+      out.push({ name: `block${bi + 1}_conv${i}`, block: bi + 1, cin, cout: b.channels, poolAfter: i === b.convs });
+      cin = b.channels;
+    }
+  });
+  return out;
+})();
+
+export const VGG19_LAYER_NAMES: readonly string[] = VGG19_LAYERS.map((l) => l.name);
+
+/** Index of a Keras layer name in VGG19_LAYERS, or a clear error listing the valid names. */
+export function layerIndex(name: string): number {
+  const i = VGG19_LAYER_NAMES.indexOf(name);
+  if (i < 0) throw new Error(`unknown VGG19 layer "${name}"; valid layers: ${VGG19_LAYER_NAMES.join(', ')}`);
+  return i;
+}
+
+/** Spatial size [H, W] of a layer's output for an input of h x w (floor at each pooling). */
+export function layerSize(name: string, h: number, w: number): [number, number] {
+  const idx = layerIndex(name);
+  let H = h;
+  let W = w;
+  for (let i = 0; i < idx; i++) {
+    if (VGG19_LAYERS[i].poolAfter) {
+      H = Math.floor(H / 2);
+      W = Math.floor(W / 2);
+    }
+  }
+  return [H, W];
+}
+
+/** Smallest input side for which `name` still has at least 1x1 output. */
+export function minInputSide(name: string): number {
+  const idx = layerIndex(name);
+  let pools = 0;
+  for (let i = 0; i < idx; i++) if (VGG19_LAYERS[i].poolAfter) pools++;
+  return 2 ** pools;
+}

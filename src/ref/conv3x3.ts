@@ -1,0 +1,79 @@
+// CPU references for conv3x3_forward and conv3x3_backward (Float64, plain loops).
+// Layouts as in the kernels: x [H, W, Cin], w [3, 3, Cin, Cout] (HWIO), b [Cout], y [H, W, Cout].
+
+type Arr = ArrayLike<number>;
+
+/** y = relu(conv3x3_same(x, w) + b); returns [H, W, Cout] in Float64. */
+export function conv3x3ForwardCpu(x: Arr, w: Arr, b: Arr, H: number, W: number, Cin: number, Cout: number, relu = true): Float64Array {
+  const y = new Float64Array(H * W * Cout);
+  for (let oy = 0; oy < H; oy++) {
+    for (let ox = 0; ox < W; ox++) {
+      const o = (oy * W + ox) * Cout;
+      for (let co = 0; co < Cout; co++) y[o + co] = b[co];
+      for (let ky = 0; ky < 3; ky++) {
+        const iy = oy + ky - 1;
+        if (iy < 0 || iy >= H) continue;
+        for (let kx = 0; kx < 3; kx++) {
+          const ix = ox + kx - 1;
+          if (ix < 0 || ix >= W) continue;
+          const xb = (iy * W + ix) * Cin;
+          const wb = (ky * 3 + kx) * Cin * Cout;
+          for (let ci = 0; ci < Cin; ci++) {
+            const xv = x[xb + ci];
+            if (xv === 0) continue;
+            const wr = wb + ci * Cout;
+            for (let co = 0; co < Cout; co++) y[o + co] += xv * w[wr + co];
+          }
+        }
+      }
+      if (relu) for (let co = 0; co < Cout; co++) if (y[o + co] < 0) y[o + co] = 0;
+    }
+  }
+  return y;
+}
+
+/**
+ * Gradient w.r.t. x of L = sum(dy * relu(conv(x) + b)), given the forward output y (post-ReLU):
+ * dx = conv3x3_same(dy * (y > 0), flip_transpose(w)). Returns [H, W, Cin] in Float64.
+ */
+export function conv3x3BackwardCpu(dy: Arr, y: Arr, w: Arr, H: number, W: number, Cin: number, Cout: number): Float64Array {
+  const g = new Float64Array(H * W * Cout);
+  for (let i = 0; i < g.length; i++) g[i] = y[i] > 0 ? dy[i] : 0;
+  const dx = new Float64Array(H * W * Cin);
+  for (let oy = 0; oy < H; oy++) {
+    for (let ox = 0; ox < W; ox++) {
+      const gb = (oy * W + ox) * Cout;
+      for (let ky = 0; ky < 3; ky++) {
+        const iy = oy + ky - 1;
+        if (iy < 0 || iy >= H) continue;
+        for (let kx = 0; kx < 3; kx++) {
+          const ix = ox + kx - 1;
+          if (ix < 0 || ix >= W) continue;
+          const xb = (iy * W + ix) * Cin;
+          const wb = (ky * 3 + kx) * Cin * Cout;
+          for (let ci = 0; ci < Cin; ci++) {
+            let s = 0;
+            const wr = wb + ci * Cout;
+            for (let co = 0; co < Cout; co++) s += g[gb + co] * w[wr + co];
+            dx[xb + ci] += s;
+          }
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+/**
+ * The kernel of the input gradient as a forward convolution: wt[ky, kx, co, ci] = w[2-ky, 2-kx, ci, co]
+ * ([3, 3, Cout, Cin]). conv3x3_backward v2/v3 read this layout (computed once per layer at load).
+ */
+export function flipTransposeCpu(w: Arr, Cin: number, Cout: number): Float32Array {
+  const wt = new Float32Array(9 * Cin * Cout);
+  for (let ky = 0; ky < 3; ky++)
+    for (let kx = 0; kx < 3; kx++)
+      for (let ci = 0; ci < Cin; ci++)
+        for (let co = 0; co < Cout; co++)
+          wt[((ky * 3 + kx) * Cout + co) * Cin + ci] = w[(((2 - ky) * 3 + (2 - kx)) * Cin + ci) * Cout + co];
+  return wt;
+}

@@ -1,0 +1,224 @@
+// Every kernel version against its CPU reference on random inputs, odd shapes included
+// (1x1, 7x13, channel counts 3, 5, 64, 130 that are not multiples of any tile), and every
+// backward CPU reference against central finite differences in Float64.
+//
+// Tolerances (|got - ref| <= atol + rtol*|ref|) come from measured float32 error: a dot product
+// of K terms of size ~1 accumulates rounding of order eps32*sqrt(K) (eps32 = 1.2e-7); the
+// worst measured error over these shapes (lavapipe) was 0.13 of 1e-6*sqrt(K); we use
+// atol = 4e-7*sqrt(K), rtol = 1e-5, a ~3x margin for adapters that order the sums differently.
+import { afterAll, describe, expect, it } from 'vitest';
+import { createStorage, readFloats, runDispatches, uploadStorage } from '../src/gpu/runtime.ts';
+import { CONV_VERSIONS, conv3x3Backward, conv3x3Forward } from '../src/kernels/conv3x3.ts';
+import { reluBackward } from '../src/kernels/elementwise.ts';
+import { matmul } from '../src/kernels/matmul.ts';
+import { type PoolMode, pool2x2Backward, pool2x2Forward } from '../src/kernels/pool2x2.ts';
+import { conv3x3BackwardCpu, conv3x3ForwardCpu, flipTransposeCpu } from '../src/ref/conv3x3.ts';
+import { reluBackwardCpu } from '../src/ref/elementwise.ts';
+import { matmulCpu } from '../src/ref/matmul.ts';
+import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../src/ref/pool2x2.ts';
+import { compare as compareRaw, gpu, printRecorded, randomArray, record, report } from './helpers.ts';
+
+let currentLabel = '';
+const compare = (got: ArrayLike<number>, ref: ArrayLike<number>, atol: number, rtol: number) =>
+  record(currentLabel, compareRaw(got, ref, atol, rtol));
+afterAll(() => printRecorded('kernel errors vs CPU reference (max abs, max rel, worst error / tolerance):'));
+
+const SIZES: Array<[number, number]> = [
+  [1, 1],
+  [7, 13],
+];
+const CHANNELS = [3, 5, 64, 130];
+const convTol = (K: number) => ({ atol: 4e-7 * Math.sqrt(K), rtol: 1e-5 });
+
+describe('conv3x3 forward and backward vs CPU reference', () => {
+  for (const [H, W] of SIZES) {
+    for (const Cin of CHANNELS) {
+      for (const Cout of CHANNELS) {
+        it(`H=${H} W=${W} Cin=${Cin} Cout=${Cout}`, async () => {
+          const ctx = await gpu();
+          const seed = H * 1000 + Cin * 7 + Cout;
+          const x = randomArray(H * W * Cin, seed);
+          const w = randomArray(9 * Cin * Cout, seed + 1, -0.2, 0.2);
+          const bias = randomArray(Cout, seed + 2, -0.1, 0.1);
+          const dy = randomArray(H * W * Cout, seed + 3);
+          const prior = randomArray(H * W * Cin, seed + 4);
+          const yRef = conv3x3ForwardCpu(x, w, bias, H, W, Cin, Cout);
+          const y32 = new Float32Array(yRef);
+          const dxRef = conv3x3BackwardCpu(dy, y32, w, H, W, Cin, Cout);
+          const dxAccRef = dxRef.map((v, i) => v + prior[i]);
+          const B = {
+            x: uploadStorage(ctx, x, 'x'),
+            w: uploadStorage(ctx, w, 'w'),
+            wt: uploadStorage(ctx, flipTransposeCpu(w, Cin, Cout), 'wt'),
+            bias: uploadStorage(ctx, bias, 'b'),
+            y: createStorage(ctx, H * W * Cout * 4, 'y'),
+            yRef: uploadStorage(ctx, y32, 'yRef'),
+            dy: uploadStorage(ctx, dy, 'dy'),
+            g: createStorage(ctx, H * W * Cout * 4, 'g'),
+            dx: createStorage(ctx, H * W * Cin * 4, 'dx'),
+          };
+          const s = { H, W, Cin, Cout };
+          for (const v of CONV_VERSIONS) {
+            currentLabel = `conv3x3_forward_${v} ${H}x${W} ${Cin}->${Cout}`;
+            await runDispatches(ctx, [await conv3x3Forward(ctx, v, s, B)]);
+            const fwd = compare(await readFloats(ctx, B.y, yRef.length), yRef, convTol(9 * Cin).atol, convTol(9 * Cin).rtol);
+            expect(fwd.ok, report(`forward ${v}`, fwd)).toBe(true);
+
+            currentLabel = `conv3x3_backward_${v} ${H}x${W} ${Cin}->${Cout}`;
+            await runDispatches(ctx, await conv3x3Backward(ctx, v, s, { ...B, y: B.yRef }));
+            const bwd = compare(await readFloats(ctx, B.dx, dxRef.length), dxRef, convTol(9 * Cout).atol, convTol(9 * Cout).rtol);
+            expect(bwd.ok, report(`backward ${v}`, bwd)).toBe(true);
+
+            currentLabel = `conv3x3_backward_${v} accumulate ${H}x${W} ${Cin}->${Cout}`;
+            const ctxDx = uploadStorage(ctx, prior, 'dx prior');
+            await runDispatches(ctx, await conv3x3Backward(ctx, v, s, { ...B, y: B.yRef, dx: ctxDx }, true));
+            const acc = compare(await readFloats(ctx, ctxDx, dxRef.length), dxAccRef, convTol(9 * Cout).atol, convTol(9 * Cout).rtol);
+            expect(acc.ok, report(`backward ${v} accumulate`, acc)).toBe(true);
+          }
+        });
+      }
+    }
+  }
+});
+
+describe('pool2x2 forward and backward vs CPU reference', () => {
+  const shapes: Array<[number, number, number]> = [
+    [1, 1, 3],
+    [2, 2, 1],
+    [7, 13, 5],
+    [8, 6, 64],
+    [9, 11, 130],
+  ];
+  for (const mode of ['max', 'avg'] as PoolMode[]) {
+    for (const [H, W, C] of shapes) {
+      it(`${mode} H=${H} W=${W} C=${C}`, async () => {
+        const ctx = await gpu();
+        const Ho = Math.floor(H / 2);
+        const Wo = Math.floor(W / 2);
+        const x = randomArray(H * W * C, H * 31 + W * 7 + C);
+        // a few exact ties (as after a ReLU, where many values are 0) exercise the tie rule
+        for (let i = 0; i < x.length; i += 5) x[i] = 0;
+        const dy = randomArray(Ho * Wo * C, C + 99);
+        const prior = randomArray(H * W * C, C + 7);
+        const yRef = pool2x2ForwardCpu(x, H, W, C, mode);
+        const dxRef = pool2x2BackwardCpu(dy, x, H, W, C, mode);
+        const bx = uploadStorage(ctx, x, 'x');
+        const by = createStorage(ctx, Math.max(1, yRef.length) * 4, 'y');
+        const bdy = uploadStorage(ctx, dy.length ? dy : new Float32Array(1), 'dy');
+        const bdx = createStorage(ctx, x.length * 4, 'dx');
+        const s = { H, W, C };
+        currentLabel = `pool2x2 ${mode} ${H}x${W}x${C}`;
+        await runDispatches(ctx, [await pool2x2Forward(ctx, mode, s, { x: bx, y: by })]);
+        if (yRef.length) {
+          const f = compare(await readFloats(ctx, by, yRef.length), yRef, 1e-7, 1e-6);
+          expect(f.ok, report(`${mode} forward`, f)).toBe(true);
+        }
+        await runDispatches(ctx, [await pool2x2Backward(ctx, mode, s, { dy: bdy, x: bx, dx: bdx })]);
+        const b = compare(await readFloats(ctx, bdx, dxRef.length), dxRef, 1e-7, 1e-6);
+        expect(b.ok, report(`${mode} backward`, b)).toBe(true);
+        const bacc = uploadStorage(ctx, prior, 'prior');
+        await runDispatches(ctx, [await pool2x2Backward(ctx, mode, s, { dy: bdy, x: bx, dx: bacc }, true)]);
+        const a = compare(await readFloats(ctx, bacc, dxRef.length), dxRef.map((v, i) => v + prior[i]), 1e-6, 1e-6);
+        expect(a.ok, report(`${mode} backward accumulate`, a)).toBe(true);
+      });
+    }
+  }
+});
+
+describe('relu_backward and matmul vs CPU reference', () => {
+  it('relu_backward on 1000 values with zeros and negatives', async () => {
+    const ctx = await gpu();
+    const y = randomArray(1000, 5);
+    for (let i = 0; i < y.length; i += 3) y[i] = 0;
+    const dy = randomArray(1000, 6);
+    const g = createStorage(ctx, 4000, 'g');
+    await runDispatches(ctx, [await reluBackward(ctx, 1000, { dy: uploadStorage(ctx, dy, 'dy'), y: uploadStorage(ctx, y, 'y'), g })]);
+    currentLabel = 'relu_backward';
+    const c = compare(await readFloats(ctx, g, 1000), reluBackwardCpu(dy, y), 0, 0);
+    expect(c.ok, report('relu_backward', c)).toBe(true);
+  });
+
+  for (const [M, N, K] of [
+    [1, 4, 1],
+    [37, 28, 53],
+    [64, 132, 130],
+  ]) {
+    it(`matmul v2 M=${M} N=${N} K=${K}`, async () => {
+      const ctx = await gpu();
+      const a = randomArray(M * K, M + N);
+      const b = randomArray(K * N, K);
+      const c = createStorage(ctx, M * N * 4, 'c');
+      await runDispatches(ctx, [await matmul(ctx, 'v2', { M, N, K }, { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, b, 'b'), c })]);
+      currentLabel = `matmul_v2 ${M}x${N}x${K}`;
+      const r = compare(await readFloats(ctx, c, M * N), matmulCpu(a, b, M, N, K), 1e-6 * Math.sqrt(K), 1e-5);
+      expect(r.ok, report('matmul', r)).toBe(true);
+    });
+  }
+});
+
+describe('backward CPU references vs central finite differences (Float64)', () => {
+  const eps = 1e-6;
+  /** Checks grad[i] against (L(x + eps e_i) - L(x - eps e_i)) / 2eps on `count` coordinates. */
+  function fdCheck(x: Float64Array, loss: (x: Float64Array) => number, grad: ArrayLike<number>, count: number, seed: number) {
+    const idx = randomArray(count, seed, 0, x.length);
+    let worst = 0;
+    for (const f of idx) {
+      const i = Math.floor(f);
+      const save = x[i];
+      x[i] = save + eps;
+      const lp = loss(x);
+      x[i] = save - eps;
+      const lm = loss(x);
+      x[i] = save;
+      const fd = (lp - lm) / (2 * eps);
+      const err = Math.abs(fd - grad[i]) / (1e-6 + Math.abs(fd));
+      worst = Math.max(worst, err);
+      expect(Math.abs(fd - grad[i]), `coordinate ${i}: analytic ${grad[i]}, finite difference ${fd}`).toBeLessThan(1e-6 + 1e-5 * Math.abs(fd));
+    }
+    return worst;
+  }
+  const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let s = 0;
+    for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+    return s;
+  };
+
+  it('conv3x3 (with ReLU) backward', () => {
+    const [H, W, Cin, Cout] = [5, 6, 3, 4];
+    const x = Float64Array.from(randomArray(H * W * Cin, 1));
+    const w = randomArray(9 * Cin * Cout, 2, -0.5, 0.5);
+    const b = randomArray(Cout, 3, -0.2, 0.2);
+    const dy = randomArray(H * W * Cout, 4);
+    const y = conv3x3ForwardCpu(x, w, b, H, W, Cin, Cout);
+    const grad = conv3x3BackwardCpu(dy, y, w, H, W, Cin, Cout);
+    fdCheck(x, (xx) => dot(dy, conv3x3ForwardCpu(xx, w, b, H, W, Cin, Cout)), grad, 40, 5);
+  });
+
+  it('conv3x3 backward through flipTranspose equals the direct chain rule', () => {
+    // v2's formulation: dx = conv(g, flipTranspose(w)) with no bias and no ReLU.
+    const [H, W, Cin, Cout] = [4, 5, 3, 6];
+    const w = randomArray(9 * Cin * Cout, 8);
+    const g = randomArray(H * W * Cout, 9);
+    const viaFlip = conv3x3ForwardCpu(g, flipTransposeCpu(w, Cin, Cout), new Float32Array(Cin), H, W, Cout, Cin, false);
+    const direct = conv3x3BackwardCpu(g, new Float32Array(H * W * Cout).fill(1), w, H, W, Cin, Cout);
+    const c = compareRaw(viaFlip, direct, 1e-12, 1e-12);
+    expect(c.ok, report('flip', c)).toBe(true);
+  });
+
+  for (const mode of ['max', 'avg'] as PoolMode[]) {
+    it(`pool2x2 ${mode} backward (odd size 5x7)`, () => {
+      const [H, W, C] = [5, 7, 3];
+      const x = Float64Array.from(randomArray(H * W * C, 11));
+      const dy = randomArray(2 * 3 * C, 12);
+      const grad = pool2x2BackwardCpu(dy, x, H, W, C, mode);
+      fdCheck(x, (xx) => dot(dy, pool2x2ForwardCpu(xx, H, W, C, mode)), grad, 60, 13);
+    });
+  }
+
+  it('relu backward', () => {
+    const x = Float64Array.from(randomArray(50, 21));
+    const dy = randomArray(50, 22);
+    const grad = reluBackwardCpu(dy, x.map((v) => Math.max(v, 0)));
+    fdCheck(x, (xx) => dot(dy, xx.map((v) => Math.max(v, 0))), grad, 30, 23);
+  });
+});

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Kernel tests run on a software Vulkan adapter (lavapipe) on 2 cores: one file at a time,
+// so the GPU emulation is not starved, and generous per-test limits (lavapipe has no watchdog;
+// every GPU wait in the code also has its own timeout).
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    reporters: ['default'],
+  },
+});
