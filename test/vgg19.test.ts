@@ -1,0 +1,93 @@
+// The VGG19 model on the GPU against the composed CPU reference, with the real weights, on a
+// tiny image (odd sizes, so every pooling floors), for max and average pooling; and the CPU
+// reference's backward against central finite differences along random directions.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFloats } from '../src/gpu/runtime.ts';
+import type { PoolMode } from '../src/kernels/pool2x2.ts';
+import { Vgg19 } from '../src/model/vgg19.ts';
+import type { Vgg19Weights } from '../src/model/weights.ts';
+import { vgg19BackwardCpu, vgg19ForwardCpu } from '../src/ref/vgg19.ts';
+import { loadVgg19WeightsFromDir } from '../weights/locate.ts';
+import { compare, gpu, printRecorded, randomArray, record } from './helpers.ts';
+
+let weights: Vgg19Weights;
+beforeAll(async () => {
+  weights = await loadVgg19WeightsFromDir();
+});
+afterAll(() => printRecorded('VGG19 GPU vs CPU reference:'));
+
+const LAYERS = ['block1_conv1', 'block2_conv1', 'block2_conv2', 'block3_conv1'];
+
+describe('VGG19 forward/backward vs CPU reference (real weights, 13x10 input)', () => {
+  for (const pooling of ['max', 'avg'] as PoolMode[]) {
+    it(`${pooling} pooling`, async () => {
+      const ctx = await gpu();
+      const [H, W] = [13, 10];
+      const x = randomArray(H * W * 3, 42, -120, 130);
+      const net = await Vgg19.create(ctx, weights, { pooling });
+      const plan = await net.plan(H, W, LAYERS);
+      ctx.device.queue.writeBuffer(plan.input, 0, x);
+      await plan.forward();
+      const trace = vgg19ForwardCpu(weights, x, H, W, 'block3_conv1', pooling);
+      const grads = new Map<string, Float32Array>();
+      for (const [k, name] of LAYERS.entries()) {
+        const idx = ['block1_conv1', 'block1_conv2', 'block2_conv1', 'block2_conv2', 'block3_conv1'].indexOf(name);
+        const ref = trace.y[idx];
+        const [h, w, c] = plan.shape(name);
+        expect(h * w * c).toBe(ref.length);
+        // activations reach ~1e3; float32 sums of 9*Cin terms: tolerance from measured error
+        const got = await readFloats(ctx, plan.activation(name), ref.length);
+        const cmp = record(`${pooling} forward ${name}`, compare(got, ref, 2e-3, 2e-5));
+        expect(cmp.ok, cmp.mismatches.join('; ')).toBe(true);
+        const g = randomArray(ref.length, 100 + k);
+        grads.set(name, g);
+        ctx.device.queue.writeBuffer(plan.gradientAt(name), 0, g);
+      }
+      await plan.backward();
+      const dxRef = vgg19BackwardCpu(weights, trace, grads, pooling);
+      const got = await readFloats(ctx, plan.inputGrad, dxRef.length);
+      const scale = Math.max(...dxRef.map(Math.abs));
+      const cmp = record(`${pooling} backward (input gradient, max |ref| ${scale.toFixed(3)})`, compare(got, dxRef, 2e-6 * scale, 1e-5));
+      expect(cmp.ok, cmp.mismatches.join('; ')).toBe(true);
+    });
+  }
+
+  it('CPU reference backward vs finite differences along random directions', () => {
+    const [H, W] = [6, 5];
+    const x = Float64Array.from(randomArray(H * W * 3, 7, -100, 100));
+    const layers = ['block1_conv2', 'block2_conv1'];
+    const trace = vgg19ForwardCpu(weights, x, H, W, 'block2_conv1', 'max');
+    const grads = new Map<string, Float64Array>([
+      ['block1_conv2', Float64Array.from(randomArray(trace.y[1].length, 8))],
+      ['block2_conv1', Float64Array.from(randomArray(trace.y[2].length, 9))],
+    ]);
+    const L = (xx: Float64Array) => {
+      const t = vgg19ForwardCpu(weights, xx, H, W, 'block2_conv1', 'max');
+      let s = 0;
+      for (const [i, name] of layers.entries()) {
+        const g = grads.get(name)!;
+        const y = t.y[i + 1];
+        for (let k = 0; k < y.length; k++) s += g[k] * y[k];
+      }
+      return s;
+    };
+    const grad = vgg19BackwardCpu(weights, trace, grads, 'max');
+    for (let r = 0; r < 3; r++) {
+      const d = Float64Array.from(randomArray(x.length, 50 + r));
+      const eps = 1e-5;
+      const xp = x.map((v, i) => v + eps * d[i]);
+      const xm = x.map((v, i) => v - eps * d[i]);
+      const fd = (L(xp) - L(xm)) / (2 * eps);
+      let an = 0;
+      for (let i = 0; i < d.length; i++) an += grad[i] * d[i];
+      expect(Math.abs(fd - an), `direction ${r}: analytic ${an}, finite difference ${fd}`).toBeLessThan(1e-6 * Math.abs(fd) + 1e-6);
+    }
+  });
+
+  it('rejects an image too small for the deepest layer', async () => {
+    const ctx = await gpu();
+    const net = await Vgg19.create(ctx, weights);
+    await expect(net.plan(15, 40, ['block5_conv2'])).rejects.toThrow(/at least 16 pixels/);
+    await expect(net.plan(16, 16, ['block9_conv1'])).rejects.toThrow(/unknown VGG19 layer "block9_conv1"/);
+  });
+});
