@@ -10,7 +10,7 @@ export function gpu(): Promise<GpuContext> {
 }
 
 /** Uniform random values in [lo, hi), deterministic for a seed. */
-export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float32Array<ArrayBuffer> {
   const r = mulberry32(seed);
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();

@@ -142,6 +142,7 @@ describe('relu_backward and matmul vs CPU reference', () => {
     [1, 4, 1],
     [37, 28, 53],
     [64, 132, 130],
+    [9, 12, 7],
   ]) {
     it(`matmul v2 M=${M} N=${N} K=${K}`, async () => {
       const ctx = await gpu();
@@ -154,6 +155,12 @@ describe('relu_backward and matmul vs CPU reference', () => {
       expect(r.ok, report('matmul', r)).toBe(true);
     });
   }
+
+  it('matmul rejects N not a multiple of 4', async () => {
+    const ctx = await gpu();
+    const buf = createStorage(ctx, 64, 'x');
+    await expect(matmul(ctx, 'v2', { M: 2, N: 3, K: 2 }, { a: buf, b: buf, c: buf })).rejects.toThrow(/N must be a multiple of 4/);
+  });
 });
 
 describe('backward CPU references vs central finite differences (Float64)', () => {

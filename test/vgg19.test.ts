@@ -29,7 +29,7 @@ describe('VGG19 forward/backward vs CPU reference (real weights, 13x10 input)', 
       ctx.device.queue.writeBuffer(plan.input, 0, x);
       await plan.forward();
       const trace = vgg19ForwardCpu(weights, x, H, W, 'block3_conv1', pooling);
-      const grads = new Map<string, Float32Array>();
+      const grads = new Map<string, Float32Array<ArrayBuffer>>();
       for (const [k, name] of LAYERS.entries()) {
         const idx = ['block1_conv1', 'block1_conv2', 'block2_conv1', 'block2_conv2', 'block3_conv1'].indexOf(name);
         const ref = trace.y[idx];

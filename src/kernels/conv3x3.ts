@@ -47,7 +47,7 @@ function tiledGrid(H: number, W: number, channels: number): [number, number, num
 }
 
 /** y = relu(conv(x, w) + b). */
-export function conv3x3Forward(
+export async function conv3x3Forward(
   ctx: GpuContext,
   version: ConvVersion,
   s: ConvShape,

@@ -13,13 +13,14 @@ export interface MatmulShape {
 export const MATMUL_VERSIONS = ['v2'] as const;
 export type MatmulVersion = (typeof MATMUL_VERSIONS)[number];
 
-export function matmul(
+export async function matmul(
   ctx: GpuContext,
   version: MatmulVersion,
   s: MatmulShape,
   b: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer },
 ): Promise<Dispatch> {
   const shader = `matmul_${version}`;
+  if (s.N % 4 !== 0) throw new Error(`${shader}: N must be a multiple of 4 (B is read as vec4 rows), got N=${s.N}`);
   const params = createUniform(ctx, [s.M, s.N, s.K], `${shader} params`);
-  return makeDispatch(ctx, { shader }, [params, b.a, b.b, b.c], [Math.ceil(Math.ceil(s.N / 8) / 8), Math.ceil(Math.ceil(s.M / 4) / 8), 1]);
+  return makeDispatch(ctx, { shader }, [params, b.a, b.b, b.c], [Math.ceil(Math.ceil(s.N / 8) / 8), Math.ceil(Math.ceil(s.M / 8) / 8), 1]);
 }

@@ -19,13 +19,13 @@ function modeConst(mode: PoolMode): number {
   return mode === 'max' ? 0 : 1;
 }
 
-export function pool2x2Forward(ctx: GpuContext, mode: PoolMode, s: PoolShape, b: { x: GPUBuffer; y: GPUBuffer }): Promise<Dispatch> {
+export async function pool2x2Forward(ctx: GpuContext, mode: PoolMode, s: PoolShape, b: { x: GPUBuffer; y: GPUBuffer }): Promise<Dispatch> {
   const shader = 'pool2x2_forward';
   const n = Math.floor(s.H / 2) * Math.floor(s.W / 2) * s.C;
   return makeDispatch(ctx, { shader, constants: { MODE: modeConst(mode) } }, [createUniform(ctx, [s.H, s.W, s.C], `${shader} params`), b.x, b.y], strideGrid(n));
 }
 
-export function pool2x2Backward(
+export async function pool2x2Backward(
   ctx: GpuContext,
   mode: PoolMode,
   s: PoolShape,

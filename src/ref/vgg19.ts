@@ -17,7 +17,7 @@ export interface Vgg19CpuTrace {
 export function vgg19ForwardCpu(weights: Vgg19Weights, x: ArrayLike<number>, H: number, W: number, deepest: string, pooling: PoolMode): Vgg19CpuTrace {
   const last = layerIndex(deepest);
   const trace: Vgg19CpuTrace = { y: [], inputs: [], sizes: [] };
-  let cur = Float64Array.from(x);
+  let cur: Float64Array = Float64Array.from(x);
   let h = H;
   let w = W;
   for (let i = 0; i <= last; i++) {
