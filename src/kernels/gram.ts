@@ -1,0 +1,54 @@
+// Gram matrices: G = F^T F over the h*w positions of a layer (F [N, C], NHWC viewed as a matrix),
+// and the gradient of a loss on G w.r.t. F.
+//   gramForward: gram_forward (split-K partials of the upper block triangle) + gram_reduce
+//   gramBackward: dF (+)= F M with M = dL/dG + (dL/dG)^T, [N, C] x [C, C]
+
+import type { GpuContext } from '../gpu/device.ts';
+import { createStorage, createUniform, type Dispatch, makeDispatch } from '../gpu/runtime.ts';
+import { strideGrid } from './elementwise.ts';
+
+/** How many position ranges gram_forward splits N into: >= 2048 positions each, at most 64. */
+export function gramSplits(N: number): number {
+  return Math.max(1, Math.min(64, Math.floor(N / 2048)));
+}
+
+export interface GramForward {
+  dispatches: Dispatch[];
+  /** scratch: [S, C, C] partial sums (owned by this op) */
+  partials: GPUBuffer;
+}
+
+/** g [C, C] = f^T f, f [N, C]. */
+export async function gramForward(ctx: GpuContext, N: number, C: number, b: { f: GPUBuffer; g: GPUBuffer }): Promise<GramForward> {
+  const S = gramSplits(N);
+  const chunk = Math.ceil(N / S);
+  const partials = createStorage(ctx, S * C * C * 4, `gram partials ${N}x${C}`);
+  const nb = Math.ceil(C / 8);
+  const fwd = await makeDispatch(ctx, { shader: 'gram_forward' }, [createUniform(ctx, [N, C, chunk, S], 'gram_forward params'), b.f, partials], [
+    Math.ceil(nb / 4),
+    Math.ceil(nb / 4),
+    Math.ceil(S / 4),
+  ]);
+  const red = await makeDispatch(ctx, { shader: 'gram_reduce' }, [createUniform(ctx, [C, S], 'gram_reduce params'), partials, b.g], strideGrid(C * C));
+  return { dispatches: [fwd, red], partials };
+}
+
+/** df (+)= f m, f [N, C], m [C, C]. */
+export async function gramBackward(
+  ctx: GpuContext,
+  N: number,
+  C: number,
+  b: { f: GPUBuffer; m: GPUBuffer; df: GPUBuffer },
+  accumulate = false,
+): Promise<Dispatch> {
+  const groupsX = Math.ceil(Math.ceil(C / 8) / 8);
+  const groupsTotalY = Math.ceil(Math.ceil(N / 4) / 8);
+  const groupsY = Math.min(groupsTotalY, 65535);
+  const groupsZ = Math.ceil(groupsTotalY / groupsY);
+  return makeDispatch(
+    ctx,
+    { shader: 'gram_backward', constants: { ACCUMULATE: accumulate ? 1 : 0 } },
+    [createUniform(ctx, [N, C, groupsY], 'gram_backward params'), b.f, b.m, b.df],
+    [groupsX, groupsY, groupsZ],
+  );
+}

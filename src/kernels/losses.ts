@@ -1,0 +1,70 @@
+// The loss kernels: content, style (on a Gram matrix), total variation, and the reduction of
+// their per-workgroup partial sums into a slot of a small scalars buffer.
+// Each loss kernel writes partial sums [groups]; reduceSum adds them into scalars[slot].
+
+import type { GpuContext } from '../gpu/device.ts';
+import { createStorage, createUniform, type Dispatch, makeDispatch } from '../gpu/runtime.ts';
+
+/** Workgroups of a grid-stride loss kernel: enough to cover n, at most 1024 (partials stay small). */
+export function lossGroups(n: number): number {
+  return Math.max(1, Math.min(1024, Math.ceil(n / 256)));
+}
+
+function params(ctx: GpuContext, u32s: number[], f32: number, label: string): GPUBuffer {
+  return createUniform(ctx, [...u32s, f32], label, [...u32s.map(() => false), true]);
+}
+
+export interface LossOp {
+  dispatches: Dispatch[];
+  partials: GPUBuffer;
+}
+
+/** scalars[slot] = sum(partials[0..n)). */
+export function reduceSum(ctx: GpuContext, n: number, slot: number, b: { partials: GPUBuffer; scalars: GPUBuffer }): Promise<Dispatch> {
+  return makeDispatch(ctx, { shader: 'reduce_sum' }, [createUniform(ctx, [n, slot], 'reduce_sum params'), b.partials, b.scalars], [1, 1, 1]);
+}
+
+/** Content loss coef*sum((f-target)^2) into scalars[slot]; df (+)= 2 coef (f - target). */
+export async function contentLoss(
+  ctx: GpuContext,
+  n: number,
+  coef: number,
+  slot: number,
+  b: { f: GPUBuffer; target: GPUBuffer; df: GPUBuffer; scalars: GPUBuffer },
+  accumulate = false,
+): Promise<LossOp> {
+  const groups = lossGroups(n);
+  const partials = createStorage(ctx, groups * 4, 'content partials');
+  const d = await makeDispatch(ctx, { shader: 'content_loss', constants: { ACCUMULATE: accumulate ? 1 : 0 } }, [params(ctx, [n], coef, 'content_loss params'), b.f, b.target, b.df, partials], [groups, 1, 1]);
+  return { dispatches: [d, await reduceSum(ctx, groups, slot, { partials, scalars: b.scalars })], partials };
+}
+
+/** Style loss factor*sum((g-a)^2) into scalars[slot]; m = 4 factor (g - a) for gramBackward. */
+export async function styleLoss(
+  ctx: GpuContext,
+  C: number,
+  factor: number,
+  slot: number,
+  b: { g: GPUBuffer; a: GPUBuffer; m: GPUBuffer; scalars: GPUBuffer },
+): Promise<LossOp> {
+  const n = C * C;
+  const groups = lossGroups(n);
+  const partials = createStorage(ctx, groups * 4, 'style partials');
+  const d = await makeDispatch(ctx, { shader: 'style_loss' }, [params(ctx, [n], factor, 'style_loss params'), b.g, b.a, b.m, partials], [groups, 1, 1]);
+  return { dispatches: [d, await reduceSum(ctx, groups, slot, { partials, scalars: b.scalars })], partials };
+}
+
+/** TV loss into scalars[slot]; grad = vggGrad + dTV/dx. x, vggGrad, grad: [H, W, 3]. */
+export async function tvLoss(
+  ctx: GpuContext,
+  H: number,
+  W: number,
+  weight: number,
+  slot: number,
+  b: { x: GPUBuffer; vggGrad: GPUBuffer; grad: GPUBuffer; scalars: GPUBuffer },
+): Promise<LossOp> {
+  const groups = lossGroups(H * W * 3);
+  const partials = createStorage(ctx, groups * 4, 'tv partials');
+  const d = await makeDispatch(ctx, { shader: 'tv_loss' }, [params(ctx, [H, W], weight, 'tv_loss params'), b.x, b.vggGrad, b.grad, partials], [groups, 1, 1]);
+  return { dispatches: [d, await reduceSum(ctx, groups, slot, { partials, scalars: b.scalars })], partials };
+}

@@ -1,0 +1,166 @@
+// The style-transfer objective on the GPU: loss and gradient w.r.t. the image, with one small
+// read-back per evaluation (the loss terms), never the image.
+//
+//   x [H, W, 3] (caffe BGR) --VGG19 forward--> F_l at the content and style layers
+//   content: coef * sum (F_c - P)^2                (P: content image's features, computed once)
+//   style:   sum_l factor_l * sum (G_l - A_l)^2     (G_l = F_l^T F_l; A_l: style image's, once)
+//   tv:      w * sum ((x[i,j]-x[i+1,j])^2 + (x[i,j]-x[i,j+1])^2)^1.25
+//   gradient: loss gradients injected at the layers -> VGG19 backward -> + TV gradient.
+// All of one evaluation is encoded into a single command buffer.
+
+import type { GpuContext } from '../gpu/device.ts';
+import { createStorage, type Dispatch, GPU_WAIT_MS, submitChecked } from '../gpu/runtime.ts';
+import { withTimeout } from '../gpu/device.ts';
+import { gramBackward, gramForward } from '../kernels/gram.ts';
+import { contentLoss, styleLoss, tvLoss } from '../kernels/losses.ts';
+import { encodeSteps, type Step, type Vgg19, type Vgg19Plan } from '../model/vgg19.ts';
+import type { StyleConfig } from './config.ts';
+import type { LossBreakdown } from './types.ts';
+
+const SLOT_CONTENT = 0;
+const SLOT_TV = 1;
+const SLOT_STYLE0 = 2;
+
+/** Normalisation of one style layer's sum (G - A)^2, times its weights. */
+export function styleFactor(cfg: StyleConfig, layerIdx: number, H: number, W: number, C: number, M: number): number {
+  const w = cfg.styleWeight * cfg.styleLayerWeights[layerIdx];
+  // notebook: 4 * channels^2 * size^2 with channels = 3 and size = the input image's H*W
+  if (cfg.styleNorm === 'notebook') return w / (4 * 9 * (H * W) ** 2);
+  return w / (4 * C * C * M * M);
+}
+
+export function contentCoef(cfg: StyleConfig): number {
+  return cfg.contentLoss === 'sum' ? cfg.contentWeight : cfg.contentWeight / 2;
+}
+
+export class StyleObjective {
+  /** number of variables: H * W * 3 */
+  readonly n: number;
+  /** the loss terms of the last evaluation */
+  last: LossBreakdown | null = null;
+  evaluations = 0;
+  private readonly lossSteps: Step[] = [];
+  private tvSteps: Step[] = [];
+  private readonly scalars: GPUBuffer;
+  private readonly readback: GPUBuffer;
+  private readonly gradOut: GPUBuffer;
+  private readonly slots: number;
+
+  private constructor(
+    readonly ctx: GpuContext,
+    readonly plan: Vgg19Plan,
+    readonly cfg: StyleConfig,
+    readonly H: number,
+    readonly W: number,
+  ) {
+    this.n = H * W * 3;
+    this.slots = SLOT_STYLE0 + cfg.styleLayers.length;
+    this.scalars = createStorage(ctx, this.slots * 4, 'loss scalars');
+    this.readback = ctx.device.createBuffer({ label: 'loss scalars read', size: Math.ceil((this.slots * 4) / 16) * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.gradOut = createStorage(ctx, this.n * 4, 'objective gradient');
+  }
+
+  /**
+   * Builds the objective for an H x W working size: computes the content features P of
+   * `content` and the style Gram matrices A of `style` (both [H, W, 3] caffe BGR, same size)
+   * once, and records one evaluation.
+   */
+  static async create(ctx: GpuContext, net: Vgg19, cfg: StyleConfig, H: number, W: number, content: Float32Array<ArrayBuffer>, style: Float32Array<ArrayBuffer>): Promise<StyleObjective> {
+    if (content.length !== H * W * 3 || style.length !== H * W * 3) {
+      throw new Error(`StyleObjective: content and style must both be ${H}x${W}x3 (got ${content.length} and ${style.length} values)`);
+    }
+    if (net.pooling !== cfg.pooling) throw new Error(`StyleObjective: the network pools with ${net.pooling} but the config asks for ${cfg.pooling}`);
+    const layers = [...new Set([cfg.contentLayer, ...cfg.styleLayers])];
+    const plan = await net.plan(H, W, layers);
+    const obj = new StyleObjective(ctx, plan, cfg, H, W);
+    const dev = ctx.device;
+
+    // Targets: content features P and style Grams A, computed once.
+    const [ch, cw, cc] = plan.shape(cfg.contentLayer);
+    const P = createStorage(ctx, ch * cw * cc * 4, 'content target P');
+    dev.queue.writeBuffer(plan.input, 0, content);
+    {
+      const enc = dev.createCommandEncoder({ label: 'content target' });
+      plan.encodeForward(enc);
+      enc.copyBufferToBuffer(plan.activation(cfg.contentLayer), 0, P, 0, ch * cw * cc * 4);
+      await submitChecked(ctx, [enc.finish()], 'content target');
+    }
+    dev.queue.writeBuffer(plan.input, 0, style);
+    const A: GPUBuffer[] = [];
+    const G: GPUBuffer[] = [];
+    const grams: Dispatch[][] = [];
+    for (const name of cfg.styleLayers) {
+      const [h, w, c] = plan.shape(name);
+      A.push(createStorage(ctx, c * c * 4, `${name} style target A`));
+      G.push(createStorage(ctx, c * c * 4, `${name} Gram G`));
+      grams.push((await gramForward(ctx, h * w, c, { f: plan.activation(name), g: G[G.length - 1] })).dispatches);
+    }
+    {
+      const enc = dev.createCommandEncoder({ label: 'style targets' });
+      plan.encodeForward(enc);
+      const steps: Step[] = grams.flat().map((d) => ({ kind: 'dispatch', d }));
+      cfg.styleLayers.forEach((name, i) => {
+        const c = plan.shape(name)[2];
+        steps.push({ kind: 'copy', src: G[i], dst: A[i], bytes: c * c * 4 });
+      });
+      encodeSteps(enc, steps);
+      await submitChecked(ctx, [enc.finish()], 'style targets');
+    }
+
+    // One evaluation = forward, lossSteps (losses + gradients at the layers), backward, tvSteps.
+    const add = (ds: Dispatch[]) => ds.forEach((d) => obj.lossSteps.push({ kind: 'dispatch', d }));
+    const contentOp = await contentLoss(ctx, ch * cw * cc, contentCoef(cfg), SLOT_CONTENT, {
+      f: plan.activation(cfg.contentLayer),
+      target: P,
+      df: plan.gradientAt(cfg.contentLayer),
+      scalars: obj.scalars,
+    });
+    add(contentOp.dispatches);
+    for (const [i, name] of cfg.styleLayers.entries()) {
+      const [h, w, c] = plan.shape(name);
+      const M = createStorage(ctx, c * c * 4, `${name} dL/dG sym`);
+      const factor = styleFactor(cfg, i, H, W, c, h * w);
+      add(grams[i]);
+      add((await styleLoss(ctx, c, factor, SLOT_STYLE0 + i, { g: G[i], a: A[i], m: M, scalars: obj.scalars })).dispatches);
+      // the content layer's slot already holds the content gradient: add to it
+      add([await gramBackward(ctx, h * w, c, { f: plan.activation(name), m: M, df: plan.gradientAt(name) }, name === cfg.contentLayer)]);
+    }
+    const tv = await tvLoss(ctx, H, W, cfg.tvWeight, SLOT_TV, { x: plan.input, vggGrad: plan.inputGrad, grad: obj.gradOut, scalars: obj.scalars });
+    obj.tvSteps = tv.dispatches.map((d) => ({ kind: 'dispatch', d }));
+    return obj;
+  }
+
+
+  /** Encodes one evaluation at x (copied into the network's input); the gradient goes to grad. */
+  encode(enc: GPUCommandEncoder, x: GPUBuffer, grad: GPUBuffer): void {
+    const bytes = this.n * 4;
+    enc.copyBufferToBuffer(x, 0, this.plan.input, 0, bytes);
+    this.plan.encodeForward(enc);
+    encodeSteps(enc, this.lossSteps);
+    this.plan.encodeBackward(enc);
+    encodeSteps(enc, this.tvSteps);
+    enc.copyBufferToBuffer(this.gradOut, 0, grad, 0, bytes);
+    enc.copyBufferToBuffer(this.scalars, 0, this.readback, 0, this.slots * 4);
+  }
+
+  /** f(x) (returned) and its gradient (written into grad): both GPU buffers of n floats. */
+  async evaluate(x: GPUBuffer, grad: GPUBuffer): Promise<number> {
+    const enc = this.ctx.device.createCommandEncoder({ label: 'style objective' });
+    this.encode(enc, x, grad);
+    await submitChecked(this.ctx, [enc.finish()], 'style objective evaluation');
+    await withTimeout(this.readback.mapAsync(GPUMapMode.READ), GPU_WAIT_MS, 'style objective evaluation');
+    const v = new Float32Array(this.readback.getMappedRange().slice(0, this.slots * 4));
+    this.readback.unmap();
+    const styleLayers: Record<string, number> = {};
+    let style = 0;
+    this.cfg.styleLayers.forEach((name, i) => {
+      styleLayers[name] = v[SLOT_STYLE0 + i];
+      style += v[SLOT_STYLE0 + i];
+    });
+    const content = v[SLOT_CONTENT];
+    const tv = v[SLOT_TV];
+    this.last = { total: content + style + tv, content, style, tv, styleLayers };
+    this.evaluations++;
+    return this.last.total;
+  }
+}
