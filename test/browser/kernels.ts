@@ -1,0 +1,155 @@
+// The kernel test page (test/browser/kernels.html): the conv3x3 (every version, forward and
+// backward) and pool2x2 max (forward and backward) kernels on this browser's WebGPU adapter,
+// on small odd shapes, against their CPU references, with the tolerances of
+// test/kernels.test.ts: conv atol = 4e-7*sqrt(K), rtol = 1e-5 (K = 9*Cin forward, 9*Cout
+// backward); pooling atol = 1e-7, rtol = 1e-6.
+//
+// Publishes window.__results = { adapter, cases: [{ name, maxAbs, ok, ... }], done: true },
+// or { error, cases (those finished), done: true } when something threw.
+import { acquireGpu } from '../../src/gpu/device.ts';
+import { createStorage, readFloats, runDispatches, uploadStorage } from '../../src/gpu/runtime.ts';
+import { CONV_VERSIONS, conv3x3Backward, conv3x3Forward } from '../../src/kernels/conv3x3.ts';
+import { pool2x2Backward, pool2x2Forward } from '../../src/kernels/pool2x2.ts';
+import { conv3x3BackwardCpu, conv3x3ForwardCpu, flipTransposeCpu } from '../../src/ref/conv3x3.ts';
+import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../../src/ref/pool2x2.ts';
+import { type Comparison, compare, randomArray, report } from '../helpers.ts';
+
+export interface KernelCase {
+  name: string;
+  maxAbs: number;
+  maxRel: number;
+  /** largest |got - ref| / (atol + rtol*|ref|); ok when <= 1 */
+  worst: number;
+  ok: boolean;
+  /** report() line: errors and the first mismatches */
+  detail: string;
+  ms: number;
+}
+
+export interface KernelPageResults {
+  done: true;
+  adapter?: string;
+  isCpuAdapter?: boolean;
+  cases: KernelCase[];
+  totalMs: number;
+  error?: string;
+}
+
+declare global {
+  interface Window {
+    __results?: KernelPageResults;
+  }
+}
+
+const CONV_SHAPES = [
+  { H: 7, W: 13, Cin: 5, Cout: 130 },
+  { H: 7, W: 13, Cin: 64, Cout: 3 },
+];
+const POOL_SHAPES = [
+  { H: 7, W: 13, C: 5 },
+  { H: 9, W: 11, C: 130 },
+];
+const convTol = (K: number) => ({ atol: 4e-7 * Math.sqrt(K), rtol: 1e-5 });
+
+const logEl = document.getElementById('log')!;
+const lines: string[] = [];
+function log(line: string): void {
+  lines.push(line);
+  logEl.textContent = lines.join('\n');
+}
+
+async function run(cases: KernelCase[]): Promise<{ adapter: string; isCpuAdapter: boolean }> {
+  const ctx = await acquireGpu();
+  log(`adapter: ${ctx.description}`);
+  let t0 = performance.now();
+  const add = (name: string, c: Comparison) => {
+    const ms = performance.now() - t0;
+    cases.push({ name, maxAbs: c.maxAbs, maxRel: c.maxRel, worst: c.worst, ok: c.ok, detail: report(name, c), ms });
+    log(`${c.ok ? 'ok  ' : 'FAIL'} ${report(name, c)} (${ms.toFixed(0)} ms)`);
+    t0 = performance.now();
+  };
+
+  for (const s of CONV_SHAPES) {
+    const { H, W, Cin, Cout } = s;
+    const seed = H * 1000 + Cin * 7 + Cout;
+    const x = randomArray(H * W * Cin, seed);
+    const w = randomArray(9 * Cin * Cout, seed + 1, -0.2, 0.2);
+    const bias = randomArray(Cout, seed + 2, -0.1, 0.1);
+    const dy = randomArray(H * W * Cout, seed + 3);
+    const yRef = conv3x3ForwardCpu(x, w, bias, H, W, Cin, Cout);
+    const y32 = new Float32Array(yRef);
+    const dxRef = conv3x3BackwardCpu(dy, y32, w, H, W, Cin, Cout);
+    const B = {
+      x: uploadStorage(ctx, x, 'x'),
+      w: uploadStorage(ctx, w, 'w'),
+      wt: uploadStorage(ctx, flipTransposeCpu(w, Cin, Cout), 'wt'),
+      bias: uploadStorage(ctx, bias, 'bias'),
+      y: createStorage(ctx, H * W * Cout * 4, 'y'),
+      yRef: uploadStorage(ctx, y32, 'yRef'),
+      dy: uploadStorage(ctx, dy, 'dy'),
+      g: createStorage(ctx, H * W * Cout * 4, 'g'),
+      dx: createStorage(ctx, H * W * Cin * 4, 'dx'),
+    };
+    try {
+      for (const v of CONV_VERSIONS) {
+        const shape = `${H}x${W} ${Cin}->${Cout}`;
+        t0 = performance.now();
+        await runDispatches(ctx, [await conv3x3Forward(ctx, v, s, B)]);
+        const ft = convTol(9 * Cin);
+        add(`conv3x3_forward_${v} ${shape}`, compare(await readFloats(ctx, B.y, yRef.length), yRef, ft.atol, ft.rtol));
+
+        await runDispatches(ctx, await conv3x3Backward(ctx, v, s, { ...B, y: B.yRef }));
+        const bt = convTol(9 * Cout);
+        add(`conv3x3_backward_${v} ${shape}`, compare(await readFloats(ctx, B.dx, dxRef.length), dxRef, bt.atol, bt.rtol));
+      }
+    } finally {
+      for (const b of Object.values(B)) b.destroy();
+    }
+  }
+
+  for (const s of POOL_SHAPES) {
+    const { H, W, C } = s;
+    const x = randomArray(H * W * C, H * 31 + W * 7 + C);
+    for (let i = 0; i < x.length; i += 5) x[i] = 0; // exact ties, as after a ReLU
+    const Ho = Math.floor(H / 2);
+    const Wo = Math.floor(W / 2);
+    const dy = randomArray(Ho * Wo * C, C + 99);
+    const yRef = pool2x2ForwardCpu(x, H, W, C, 'max');
+    const dxRef = pool2x2BackwardCpu(dy, x, H, W, C, 'max');
+    const B = {
+      x: uploadStorage(ctx, x, 'x'),
+      y: createStorage(ctx, yRef.length * 4, 'y'),
+      dy: uploadStorage(ctx, dy, 'dy'),
+      dx: createStorage(ctx, x.length * 4, 'dx'),
+    };
+    try {
+      const shape = `${H}x${W}x${C}`;
+      t0 = performance.now();
+      await runDispatches(ctx, [await pool2x2Forward(ctx, 'max', s, B)]);
+      add(`pool2x2_forward max ${shape}`, compare(await readFloats(ctx, B.y, yRef.length), yRef, 1e-7, 1e-6));
+      await runDispatches(ctx, [await pool2x2Backward(ctx, 'max', s, B)]);
+      add(`pool2x2_backward max ${shape}`, compare(await readFloats(ctx, B.dx, dxRef.length), dxRef, 1e-7, 1e-6));
+    } finally {
+      for (const b of Object.values(B)) b.destroy();
+    }
+  }
+
+  if (ctx.uncapturedErrors.length) throw new Error(`uncaptured WebGPU errors: ${ctx.uncapturedErrors.join('; ')}`);
+  ctx.device.destroy();
+  return { adapter: ctx.description, isCpuAdapter: ctx.isCpuAdapter };
+}
+
+const start = performance.now();
+const cases: KernelCase[] = [];
+run(cases).then(
+  ({ adapter, isCpuAdapter }) => {
+    const failed = cases.filter((c) => !c.ok).length;
+    log(`done: ${cases.length - failed}/${cases.length} ok in ${(performance.now() - start).toFixed(0)} ms`);
+    window.__results = { done: true, adapter, isCpuAdapter, cases, totalMs: performance.now() - start };
+  },
+  (e: unknown) => {
+    const error = e instanceof Error ? `${e.message}${e.stack ? `\n${e.stack}` : ''}` : String(e);
+    log(`ERROR: ${error}`);
+    window.__results = { done: true, cases, totalMs: performance.now() - start, error };
+  },
+);
