@@ -38,6 +38,17 @@ export type TfjsVgg19Weights = Map<string, TF.Tensor>;
 
 export type TfjsPooling = 'max' | 'avg';
 
+export interface TfjsVgg19ForwardOptions {
+  /**
+   * Pins the ReLU of these layers to a given pattern: y = (conv + b) * mask instead of
+   * relu(conv + b), mask [1, h, w, Cout] of 0/1. Where the mask equals (conv + b > 0) this is
+   * the same function; its use is to differentiate on exactly the piece of the piecewise-linear
+   * network that another implementation's forward pass chose (float32 noise can put a
+   * pre-activation within ~1e-3 of 0 on different sides of the kink in two implementations).
+   */
+  reluMasks?: ReadonlyMap<string, TF.Tensor4D>;
+}
+
 /**
  * Selects a TensorFlow.js backend and waits until it is ready. With `quiet` (default) it first
  * turns on prod mode, whose only effect on tfjs-core's code is to silence its console warnings
@@ -125,7 +136,8 @@ export function disposeTfjsVgg19Weights(weights: TfjsVgg19Weights): void {
  * VGG19 forward from a [1, H, W, 3] caffe-preprocessed BGR image to the post-ReLU outputs of
  * `layers` (Keras names), stopping at the deepest one. Returns name → [1, h, w, c] tensors that
  * the caller disposes; every intermediate is freed (tf.tidy). Differentiable: call it inside
- * tf.grad / tf.valueAndGrad to get gradients with respect to `x`.
+ * tf.grad / tf.valueAndGrad to get gradients with respect to `x`. `opts.reluMasks`: see
+ * TfjsVgg19ForwardOptions.
  */
 export function tfjsVgg19Forward(
   tf: Tf,
@@ -133,6 +145,7 @@ export function tfjsVgg19Forward(
   x: TF.Tensor4D,
   layers: string[],
   pooling: TfjsPooling = 'max',
+  opts: TfjsVgg19ForwardOptions = {},
 ): Record<string, TF.Tensor4D> {
   if (!layers.length) throw new Error('tfjsVgg19Forward: no layers requested');
   if (x.rank !== 4 || x.shape[0] !== 1 || x.shape[3] !== 3) throw new Error(`tfjsVgg19Forward: x must be [1, H, W, 3], got [${x.shape}]`);
@@ -151,7 +164,12 @@ export function tfjsVgg19Forward(
       const spec = VGG19_LAYERS[i];
       const kernel = get(`${spec.name}/kernel`) as TF.Tensor4D; // [3, 3, Cin, Cout]
       const bias = get(`${spec.name}/bias`) as TF.Tensor1D; // [Cout]
-      const y = tf.relu(tf.add(tf.conv2d(h, kernel, 1, 'same'), bias)) as TF.Tensor4D; // [1, h, w, Cout]
+      const pre = tf.add(tf.conv2d(h, kernel, 1, 'same'), bias) as TF.Tensor4D; // [1, h, w, Cout]
+      const mask = opts.reluMasks?.get(spec.name);
+      if (mask && mask.shape.join(',') !== pre.shape.join(',')) {
+        throw new Error(`tfjsVgg19Forward: ReLU mask of ${spec.name} is [${mask.shape}], the layer output is [${pre.shape}]`);
+      }
+      const y = mask ? (tf.mul(pre, mask) as TF.Tensor4D) : tf.relu(pre);
       if (wanted.has(spec.name)) out[spec.name] = y;
       if (spec.poolAfter && i < deepest) {
         h = pooling === 'max' ? tf.maxPool(y, 2, 2, 'valid') : tf.avgPool(y, 2, 2, 'valid');

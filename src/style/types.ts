@@ -46,9 +46,17 @@ export interface TransferProgress {
   planned: number;
   round: number;
   loss: number;
+  /** the loss terms at the current iterate (null if not known) */
+  terms: LossBreakdown | null;
   seconds: number;
-  /** the current iterate as an image (reads it back from the GPU: call only when needed) */
+  /** the current iterate as an image (reads it back from the GPU: call only when needed, and
+   *  only before the callback's promise settles) */
   image: () => Promise<RgbaImage>;
+  /** the current iterate on the GPU, [rows, cols, 3] f32 caffe BGR; valid only during the
+   *  callback (e.g. to draw it into a canvas without a read-back); do not modify */
+  x: GPUBuffer;
+  rows: number;
+  cols: number;
 }
 
 export interface TransferResult {
