@@ -10,7 +10,9 @@
 //
 // Versions (shaders/conv3x3_<forward|backward>_vN.wgsl):
 //   v1  naive: one output per invocation                         (teaching, second reference)
-//   v2  register tiling: 4 pixels x 8 channels per invocation     (best on CPU adapters)
+//   v2  register tiling: 4 pixels x 8 channels per invocation
+//   v3  register tiling: 8 pixels x 8 channels, vec4 weight loads (needs the GEMM's output
+//       channel count % 4 == 0: Cout forward, Cin backward; `supports` says where it applies)
 
 import type { GpuContext } from '../gpu/device.ts';
 import { createUniform, type Dispatch, grid1d, makeDispatch } from '../gpu/runtime.ts';
@@ -23,7 +25,7 @@ export interface ConvShape {
   Cout: number;
 }
 
-export const CONV_VERSIONS = ['v1', 'v2'] as const;
+export const CONV_VERSIONS = ['v1', 'v2', 'v3'] as const;
 export type ConvVersion = (typeof CONV_VERSIONS)[number];
 
 /** FLOPs of one forward (or input-gradient) conv: 2*H*W*Cin*Cout*9. */
@@ -41,9 +43,27 @@ function checkShape(s: ConvShape) {
   }
 }
 
-/** Workgroups of the register-tiled kernels: 8x8 invocations, each 4 pixels x 8 channels. */
-function tiledGrid(H: number, W: number, channels: number): [number, number, number] {
-  return [Math.ceil(Math.ceil(channels / 8) / 8), Math.ceil((H * Math.ceil(W / 4)) / 8), 1];
+/** Whether a version can run a shape: v3 reads weights as vec4 along the GEMM's output channels. */
+export function supports(version: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): boolean {
+  if (version !== 'v3') return true;
+  return (direction === 'forward' ? s.Cout : s.Cin) % 4 === 0;
+}
+
+/** `version` where it applies, else v2 (the general register-tiled kernel). */
+export function versionFor(version: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): ConvVersion {
+  return supports(version, s, direction) ? version : 'v2';
+}
+
+/** Workgroups of the register-tiled kernels: 8x8 invocations, each `px` pixels x 8 channels. */
+function tiledGrid(H: number, W: number, channels: number, px: number): [number, number, number] {
+  return [Math.ceil(Math.ceil(channels / 8) / 8), Math.ceil((H * Math.ceil(W / px)) / 8), 1];
+}
+
+function checkSupported(version: ConvVersion, s: ConvShape, direction: 'forward' | 'backward') {
+  if (!supports(version, s, direction)) {
+    const which = direction === 'forward' ? `Cout=${s.Cout}` : `Cin=${s.Cin}`;
+    throw new Error(`conv3x3_${direction}_${version} needs ${direction === 'forward' ? 'Cout' : 'Cin'} % 4 == 0, got ${which}; use v2`);
+  }
 }
 
 /** y = relu(conv(x, w) + b). */
@@ -54,14 +74,15 @@ export async function conv3x3Forward(
   b: { x: GPUBuffer; w: GPUBuffer; bias: GPUBuffer; y: GPUBuffer },
 ): Promise<Dispatch> {
   checkShape(s);
+  checkSupported(version, s, 'forward');
   const shader = `conv3x3_forward_${version}`;
-  const grid = version === 'v1' ? grid1d(s.H * s.W * s.Cout) : tiledGrid(s.H, s.W, s.Cout);
+  const grid = version === 'v1' ? grid1d(s.H * s.W * s.Cout) : tiledGrid(s.H, s.W, s.Cout, version === 'v3' ? 8 : 4);
   return makeDispatch(ctx, { shader }, [params(ctx, s, shader), b.x, b.w, b.bias, b.y], grid);
 }
 
 /**
- * dx (+)= d/dx of sum(dy * y). `w` is the HWIO kernel (v1), `wt` its flip-transpose (v2);
- * `g` is a scratch buffer of H*W*Cout floats (v2). Returns the dispatches to run in order.
+ * dx (+)= d/dx of sum(dy * y). `w` is the HWIO kernel (v1), `wt` its flip-transpose (v2, v3);
+ * `g` is a scratch buffer of H*W*Cout floats (v2, v3). Returns the dispatches to run in order.
  */
 export async function conv3x3Backward(
   ctx: GpuContext,
@@ -71,6 +92,7 @@ export async function conv3x3Backward(
   accumulate = false,
 ): Promise<Dispatch[]> {
   checkShape(s);
+  checkSupported(version, s, 'backward');
   const shader = `conv3x3_backward_${version}`;
   const constants = { ACCUMULATE: accumulate ? 1 : 0 };
   if (version === 'v1') {
@@ -78,6 +100,6 @@ export async function conv3x3Backward(
   }
   return [
     await reluBackward(ctx, s.H * s.W * s.Cout, { dy: b.dy, y: b.y, g: b.g }),
-    await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.g, b.wt, b.dx], tiledGrid(s.H, s.W, s.Cin)),
+    await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.g, b.wt, b.dx], tiledGrid(s.H, s.W, s.Cin, version === 'v3' ? 8 : 4)),
   ];
 }

@@ -16,7 +16,7 @@
 
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorage, type Dispatch, encodeDispatches, submitChecked, uploadStorage } from '../gpu/runtime.ts';
-import { type ConvVersion, conv3x3Backward, conv3x3Forward } from '../kernels/conv3x3.ts';
+import { type ConvVersion, conv3x3Backward, conv3x3Forward, versionFor } from '../kernels/conv3x3.ts';
 import { type PoolMode, pool2x2Backward, pool2x2Forward } from '../kernels/pool2x2.ts';
 import { chooseConvVersion } from '../kernels/registry.ts';
 import { flipTransposeCpu } from '../ref/conv3x3.ts';
@@ -157,7 +157,7 @@ export class Vgg19Plan {
     for (let i = 0; i <= deepest; i++) {
       const l = layers[i];
       const s = { H: l.H, W: l.W, Cin: l.cin, Cout: l.cout };
-      plan.forwardSteps.push({ kind: 'dispatch', d: await conv3x3Forward(ctx, version, s, { x: l.input, w: weights[i].w, bias: weights[i].bias, y: l.y }) });
+      plan.forwardSteps.push({ kind: 'dispatch', d: await conv3x3Forward(ctx, versionFor(version, s, 'forward'), s, { x: l.input, w: weights[i].w, bias: weights[i].bias, y: l.y }) });
       if (l.pooled) plan.forwardSteps.push({ kind: 'dispatch', d: await pool2x2Forward(ctx, pooling, { H: l.H, W: l.W, C: l.cout }, { x: l.y, y: l.pooled }) });
     }
     // Backward: from the deepest layer down, ping-ponging between two buffers.
@@ -179,21 +179,21 @@ export class Vgg19Plan {
       const prev = i > 0 ? layers[i - 1] : null;
       const b = { dy: cur, y: l.y, w: weights[i].w, wt: weights[i].wt, g: scratch };
       if (!prev) {
-        for (const d of await conv3x3Backward(ctx, version, s, { ...b, dx: plan.inputGrad })) steps.push({ kind: 'dispatch', d });
+        for (const d of await conv3x3Backward(ctx, versionFor(version, s, 'backward'), s, { ...b, dx: plan.inputGrad })) steps.push({ kind: 'dispatch', d });
         break;
       }
       const dst = other(cur);
       const prevBytes = prev.H * prev.W * prev.cout * 4;
       if (prev.pooled) {
         // conv backward -> gradient of the pooled map (dst), then pool backward -> gradient of prev.y
-        for (const d of await conv3x3Backward(ctx, version, s, { ...b, dx: dst })) steps.push({ kind: 'dispatch', d });
+        for (const d of await conv3x3Backward(ctx, versionFor(version, s, 'backward'), s, { ...b, dx: dst })) steps.push({ kind: 'dispatch', d });
         const dst2 = other(dst); // may be the buffer `cur` was in: it has been consumed
         const acc = inject(prev.name, dst2, prevBytes);
         steps.push({ kind: 'dispatch', d: await pool2x2Backward(ctx, pooling, { H: prev.H, W: prev.W, C: prev.cout }, { dy: dst, x: prev.y, dx: dst2 }, acc) });
         cur = dst2;
       } else {
         const acc = inject(prev.name, dst, prevBytes);
-        for (const d of await conv3x3Backward(ctx, version, s, { ...b, dx: dst }, acc)) steps.push({ kind: 'dispatch', d });
+        for (const d of await conv3x3Backward(ctx, versionFor(version, s, 'backward'), s, { ...b, dx: dst }, acc)) steps.push({ kind: 'dispatch', d });
         cur = dst;
       }
     }
