@@ -13,6 +13,7 @@
 //   v2  register tiling: 4 pixels x 8 channels per invocation
 //   v3  register tiling: 8 pixels x 8 channels, vec4 weight loads (needs the GEMM's output
 //       channel count % 4 == 0: Cout forward, Cin backward; `supports` says where it applies)
+//   v4  backward only, narrow inputs (Cin <= 4, i.e. the image): 16 pixels x 4 channels
 
 import type { GpuContext } from '../gpu/device.ts';
 import { createUniform, type Dispatch, grid1d, makeDispatch } from '../gpu/runtime.ts';
@@ -25,7 +26,7 @@ export interface ConvShape {
   Cout: number;
 }
 
-export const CONV_VERSIONS = ['v1', 'v2', 'v3'] as const;
+export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v4'] as const;
 export type ConvVersion = (typeof CONV_VERSIONS)[number];
 
 /** FLOPs of one forward (or input-gradient) conv: 2*H*W*Cin*Cout*9. */
@@ -45,13 +46,24 @@ function checkShape(s: ConvShape) {
 
 /** Whether a version can run a shape: v3 reads weights as vec4 along the GEMM's output channels. */
 export function supports(version: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): boolean {
-  if (version !== 'v3') return true;
-  return (direction === 'forward' ? s.Cout : s.Cin) % 4 === 0;
+  if (version === 'v3') return (direction === 'forward' ? s.Cout : s.Cin) % 4 === 0;
+  if (version === 'v4') return direction === 'backward' && s.Cin <= 4;
+  return true;
 }
 
-/** `version` where it applies, else v2 (the general register-tiled kernel). */
-export function versionFor(version: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): ConvVersion {
-  return supports(version, s, direction) ? version : 'v2';
+/** Why a version cannot run a shape (for the error message). */
+function requirement(version: ConvVersion, direction: 'forward' | 'backward'): string {
+  if (version === 'v4') return direction === 'forward' ? 'is a backward-only kernel' : 'needs Cin <= 4';
+  return direction === 'forward' ? 'needs Cout % 4 == 0' : 'needs Cin % 4 == 0';
+}
+
+/**
+ * The version to run for a shape: `preferred` where it applies; otherwise the narrow backward
+ * kernel v4 where that applies, else v2 (the general register-tiled kernel).
+ */
+export function versionFor(preferred: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): ConvVersion {
+  if (supports(preferred, s, direction)) return preferred;
+  return preferred !== 'v2' && supports('v4', s, direction) ? 'v4' : 'v2';
 }
 
 /** Workgroups of the register-tiled kernels: 8x8 invocations, each `px` pixels x 8 channels. */
@@ -61,8 +73,7 @@ function tiledGrid(H: number, W: number, channels: number, px: number): [number,
 
 function checkSupported(version: ConvVersion, s: ConvShape, direction: 'forward' | 'backward') {
   if (!supports(version, s, direction)) {
-    const which = direction === 'forward' ? `Cout=${s.Cout}` : `Cin=${s.Cin}`;
-    throw new Error(`conv3x3_${direction}_${version} needs ${direction === 'forward' ? 'Cout' : 'Cin'} % 4 == 0, got ${which}; use v2`);
+    throw new Error(`conv3x3_${direction}_${version} ${requirement(version, direction)} (shape Cin=${s.Cin}, Cout=${s.Cout}); use ${versionFor('v2', s, direction)}`);
   }
 }
 
@@ -98,8 +109,9 @@ export async function conv3x3Backward(
   if (version === 'v1') {
     return [await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.dy, b.y, b.w, b.dx], grid1d(s.H * s.W * s.Cin))];
   }
+  const grid: [number, number, number] = version === 'v4' ? [Math.ceil((s.H * Math.ceil(s.W / 16)) / 64), 1, 1] : tiledGrid(s.H, s.W, s.Cin, version === 'v3' ? 8 : 4);
   return [
     await reluBackward(ctx, s.H * s.W * s.Cout, { dy: b.dy, y: b.y, g: b.g }),
-    await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.g, b.wt, b.dx], tiledGrid(s.H, s.W, s.Cin, version === 'v3' ? 8 : 4)),
+    await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.g, b.wt, b.dx], grid),
   ];
 }
