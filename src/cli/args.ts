@@ -1,0 +1,382 @@
+// src/cli/args.ts — the command line of `neural-style`, parsed and validated into typed options.
+//
+// Pure: no files are read, no GPU is touched, nothing is printed. parseArgs(argv) returns what
+// to do ({kind: 'help'} with the text, or the options of one of the three modes) or throws a
+// UsageError whose message is one line naming the flag at fault. Checks that need the disk or
+// the device (missing or broken images, unwritable outputs, device size limits) live in main.ts.
+//
+//   neural-style --content A --style B --out OUT.png [flags]     style transfer (mode 'transfer')
+//   neural-style eval --content A --style B --json FILE [flags]  the objective once (mode 'eval')
+//   neural-style example [flags]                                 the paper's pair (mode 'example')
+//
+// Argument syntax (unknown flags, missing values, choices) is checked by commander; values
+// (numbers, layer names, combinations) by the functions below, so every message names its flag.
+
+import { Command, CommanderError, Option } from 'commander';
+import { makeConfig, PRESETS, type PresetName, type StyleConfig, type StyleOverrides } from '../style/config.ts';
+import { layerIndex, minInputSide, VGG19_LAYER_NAMES } from '../model/vgg19_layers.ts';
+import type { ResizeMethod } from '../image/resize.ts';
+import { resolve as resolvePath } from 'node:path';
+
+/** Exit codes of the program (documented in --help). */
+export const EXIT = {
+  ok: 0,
+  /** runtime failure: unreadable/broken image, output exists or is unwritable, size limits, GPU */
+  failure: 1,
+  /** usage error: unknown flag, bad value, unknown layer — found before anything is read */
+  usage: 2,
+  /** stopped by Ctrl-C (128 + SIGINT); the best image so far was saved */
+  interrupted: 130,
+} as const;
+
+/** A bad command line; main prints the message and exits with EXIT.usage. */
+export class UsageError extends Error {
+  readonly exitCode = EXIT.usage;
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** The default example: the content and style images of Gatys et al. (2015), Figure 2. */
+export const EXAMPLE = { content: 'tubingen.jpg', style: 'starry_night.jpg', outDir: 'output' } as const;
+
+/** L-BFGS schedule per preset: rounds × evaluations per round (history reset between rounds). */
+export const SCHEDULES: Record<PresetName, { rounds: number; evalsPerRound: number }> = {
+  notebook: { rounds: 10, evalsPerRound: 20 }, // the notebook: 10 × fmin_l_bfgs_b(maxfun=20)
+  paper: { rounds: 10, evalsPerRound: 20 }, // the paper gives no count; the same 200 evaluations
+};
+
+export const DEFAULT_ROWS = 400;
+
+/** Options shared by every mode. */
+export interface CommonOptions {
+  /** image paths as given (main resolves a bare file name in the images folder when it is not in the cwd) */
+  content: string;
+  style: string;
+  rows: number;
+  preset: PresetName;
+  /** the validated objective settings (preset + overrides) */
+  config: StyleConfig;
+  resize: ResizeMethod;
+  /** --weights DIR (else NEURAL_STYLE_WEIGHTS, else the default folders) */
+  weights?: string;
+  /** --images DIR (else NEURAL_STYLE_IMAGES, else ../shared/images) */
+  images?: string;
+  /** --json FILE */
+  json?: string;
+  /** overwrite existing output files */
+  force: boolean;
+}
+
+export type InitChoice = { kind: 'content' } | { kind: 'random' } | { kind: 'image'; path: string };
+
+export interface TransferCliOptions extends CommonOptions {
+  mode: 'transfer' | 'example';
+  /** output PNG; null (example mode without --out) = output/<content>_<style>.png, not clobbering */
+  out: string | null;
+  init: InitChoice;
+  seed?: number;
+  optimizer: 'lbfgs' | 'adam';
+  /** L-BFGS schedule (for Adam without --iterations: rounds × evalsPerRound iterations) */
+  rounds: number;
+  evalsPerRound: number;
+  /** plain iteration count (replaces rounds × evalsPerRound) */
+  iterations?: number;
+  /** write <out>_NNNN.png every this many iterations */
+  saveEvery?: number;
+  learningRate?: number;
+}
+
+export interface EvalCliOptions extends CommonOptions {
+  mode: 'eval';
+  json: string;
+  /** little-endian float32 [H, W, 3] BGR gradient */
+  gradOut?: string;
+}
+
+export type ParsedArgs =
+  | { kind: 'help'; text: string }
+  | { kind: 'run'; options: TransferCliOptions }
+  | { kind: 'eval'; options: EvalCliOptions };
+
+// ------------------------------------------------------------------------------------------
+// Value parsers: each returns the value or throws a UsageError naming the flag.
+// ------------------------------------------------------------------------------------------
+
+/** An integer ≥ min, written as digits (no "1e3", no "12px"). */
+export function parseIntFlag(flag: string, value: string, min: number): number {
+  const s = value.trim();
+  if (!/^\+?\d+$/.test(s)) throw new UsageError(`${flag} must be an integer >= ${min}, got "${value}"`);
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be an integer >= ${min}, got ${value}`);
+  return n;
+}
+
+/** A finite number ≥ 0 (or > 0 when positive). */
+export function parseWeightFlag(flag: string, value: string, positive = false): number {
+  const s = value.trim();
+  const n = s === '' ? NaN : Number(s);
+  const want = positive ? 'a number > 0' : 'a number >= 0';
+  if (!Number.isFinite(n)) throw new UsageError(`${flag} must be ${want}, got "${value}"`);
+  if (positive ? !(n > 0) : n < 0) throw new UsageError(`${flag} must be ${want}, got ${value}`);
+  return n;
+}
+
+/** "a,b , c" → ["a", "b", "c"]; an empty item is an error. */
+export function parseListFlag(flag: string, value: string): string[] {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.some((s) => s === '')) throw new UsageError(`${flag} must be a comma-separated list without empty items, got "${value}"`);
+  return items;
+}
+
+function checkLayer(flag: string, name: string): void {
+  try {
+    layerIndex(name);
+  } catch {
+    throw new UsageError(`${flag}: unknown VGG19 layer "${name}"; valid layers: ${VGG19_LAYER_NAMES.join(', ')}`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// The three commands. Each mode is its own commander Command, so each has its own --help.
+// ------------------------------------------------------------------------------------------
+
+const PROGRAM = 'neural-style';
+
+function addCommonOptions(cmd: Command, mode: 'transfer' | 'eval' | 'example'): Command {
+  const images = mode === 'example' ? ` (default: ${EXAMPLE.content} / ${EXAMPLE.style} from the images folder)` : '';
+  const contentOpt = new Option('--content <file>', `content image (JPEG or PNG)${images}`);
+  const styleOpt = new Option('--style <file>', 'style image (JPEG or PNG)');
+  if (mode === 'example') {
+    cmd.addOption(contentOpt).addOption(styleOpt);
+  } else {
+    cmd.addOption(contentOpt.makeOptionMandatory()).addOption(styleOpt.makeOptionMandatory());
+  }
+  return cmd
+    .addOption(new Option('--rows <n>', 'working height in pixels; the width follows the content image').default(String(DEFAULT_ROWS), String(DEFAULT_ROWS)))
+    .addOption(new Option('--preset <name>', 'loss settings: notebook (the Keras notebook) or paper (Gatys et al.)').choices(['notebook', 'paper']).default('notebook'))
+    .option('--content-weight <w>', 'content loss weight (default: from the preset)')
+    .option('--style-weight <w>', 'style loss weight (default: from the preset)')
+    .option('--tv-weight <w>', 'total variation weight (default: from the preset)')
+    .option('--content-layer <name>', 'VGG19 layer of the content loss, e.g. block5_conv2')
+    .option('--style-layers <list>', 'comma-separated VGG19 layers of the style loss')
+    .option('--style-layer-weights <list>', 'comma-separated weight per style layer (default: equal, summing to 1)')
+    .addOption(new Option('--pooling <mode>', 'pooling: max or avg (default: from the preset)').choices(['max', 'avg']))
+    .addOption(new Option('--resize <method>', 'image resampling (default: nearest for notebook, area otherwise)').choices(['nearest', 'bilinear', 'area']))
+    .option('--weights <dir>', 'VGG19 weights folder (default: $NEURAL_STYLE_WEIGHTS, weights/vgg19, ../shared/vgg19)')
+    .option('--images <dir>', 'folder where bare image names are looked up (default: $NEURAL_STYLE_IMAGES, ../shared/images)');
+}
+
+function addTransferOptions(cmd: Command, mode: 'transfer' | 'example'): Command {
+  const out =
+    mode === 'example'
+      ? new Option('--out <file>', `output PNG (default: ${EXAMPLE.outDir}/<content>_<style>.png, or -2, -3, ... when that exists)`)
+      : new Option('--out <file>', 'output PNG').makeOptionMandatory();
+  return cmd
+    .addOption(out)
+    .option('--json <file>', 'also write a JSON report: sizes, settings, losses, history')
+    .option('--force', 'overwrite existing output files')
+    .option('--init <how>', 'starting image: content, random, or an image file', 'content')
+    .option('--seed <n>', 'seed of the random starting image')
+    .addOption(new Option('--optimizer <name>', 'lbfgs or adam').choices(['lbfgs', 'adam']).default('lbfgs'))
+    .option('--rounds <n>', 'L-BFGS rounds (history reset between rounds) (default: 10)')
+    .option('--evals-per-round <n>', 'loss evaluations per round (default: 20)')
+    .option('--iterations <n>', 'plain iteration count instead of rounds × evaluations')
+    .option('--learning-rate <lr>', 'Adam step size, in pixel units (adam only)')
+    .option('--save-every <n>', 'also write <out>_NNNN.png every n iterations (numbered by iteration)');
+}
+
+const EPILOG = `
+Modes:
+  ${PROGRAM} --content A --style B --out OUT.png [flags]    style transfer
+  ${PROGRAM} eval --content A --style B --json FILE [...]  the loss (and gradient) once, at x = content
+  ${PROGRAM} example [flags]                               the default example (npm start): ${EXAMPLE.content}
+                                                           in the style of ${EXAMPLE.style}, into ${EXAMPLE.outDir}/
+Run "${PROGRAM} eval --help" or "${PROGRAM} example --help" for their flags.
+
+Existing output files are never replaced without --force; outputs are written atomically.
+Ctrl-C stops the optimization and saves the best image so far (exit 130); a second Ctrl-C quits at once.
+Exit codes: 0 done, 1 runtime failure (bad image, unwritable or existing output, size limits, GPU),
+            2 usage error (unknown flag, bad value, unknown layer), 130 interrupted.`;
+
+function buildCommand(mode: 'transfer' | 'eval' | 'example'): Command {
+  const name = mode === 'transfer' ? PROGRAM : `${PROGRAM} ${mode}`;
+  const cmd = new Command(name)
+    .description(
+      mode === 'transfer'
+        ? 'Neural style transfer (Gatys et al. 2015) on WebGPU: paint the content image in the style of the style image.'
+        : mode === 'eval'
+          ? 'Evaluate the style-transfer objective once at x = the content image: write the weighted loss terms as JSON, and optionally the gradient.'
+          : `Run the default example: ${EXAMPLE.content} in the style of ${EXAMPLE.style} at ${DEFAULT_ROWS} rows (notebook preset), into ${EXAMPLE.outDir}/.`,
+    )
+    .helpOption('-h, --help', 'show this help')
+    .allowExcessArguments(false)
+    .exitOverride();
+  addCommonOptions(cmd, mode);
+  if (mode === 'eval') {
+    cmd
+      .requiredOption('--json <file>', 'JSON output: rows, cols, the weighted loss terms, style_layers, config')
+      .option('--grad-out <file>', 'write the gradient as little-endian float32 [H, W, 3] BGR')
+      .option('--force', 'overwrite existing output files');
+  } else {
+    addTransferOptions(cmd, mode);
+  }
+  if (mode === 'transfer') cmd.addHelpText('after', EPILOG);
+  else cmd.addHelpText('after', `\nExit codes: 0 done, 1 runtime failure, 2 usage error${mode === 'example' ? ', 130 interrupted' : ''}.`);
+  return cmd;
+}
+
+/** Raw option values as commander leaves them (strings, booleans). */
+type Raw = Record<string, string | boolean | undefined>;
+
+const str = (raw: Raw, key: string): string | undefined => (typeof raw[key] === 'string' ? (raw[key] as string) : undefined);
+
+function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOptions {
+  const preset = raw.preset as PresetName;
+  const rows = parseIntFlag('--rows', str(raw, 'rows')!, 1);
+
+  const overrides: StyleOverrides = {};
+  const cw = str(raw, 'contentWeight');
+  const sw = str(raw, 'styleWeight');
+  const tw = str(raw, 'tvWeight');
+  if (cw !== undefined) overrides.contentWeight = parseWeightFlag('--content-weight', cw);
+  if (sw !== undefined) overrides.styleWeight = parseWeightFlag('--style-weight', sw);
+  if (tw !== undefined) overrides.tvWeight = parseWeightFlag('--tv-weight', tw);
+  const contentLayer = str(raw, 'contentLayer');
+  if (contentLayer !== undefined) {
+    checkLayer('--content-layer', contentLayer.trim());
+    overrides.contentLayer = contentLayer.trim();
+  }
+  const styleLayers = str(raw, 'styleLayers');
+  if (styleLayers !== undefined) {
+    const layers = parseListFlag('--style-layers', styleLayers);
+    layers.forEach((l) => checkLayer('--style-layers', l));
+    if (new Set(layers).size !== layers.length) throw new UsageError(`--style-layers: a layer repeats in "${styleLayers}"`);
+    overrides.styleLayers = layers;
+  }
+  const slw = str(raw, 'styleLayerWeights');
+  if (slw !== undefined) {
+    const weights = parseListFlag('--style-layer-weights', slw).map((w) => parseWeightFlag('--style-layer-weights', w));
+    const n = (overrides.styleLayers ?? PRESETS[preset].styleLayers).length;
+    if (weights.length !== n) {
+      throw new UsageError(`--style-layer-weights: ${weights.length} weights given for ${n} style layers (one per layer of --style-layers, in order)`);
+    }
+    overrides.styleLayerWeights = weights;
+  }
+  if (raw.pooling !== undefined) overrides.pooling = raw.pooling as 'max' | 'avg';
+
+  let config: StyleConfig;
+  try {
+    config = makeConfig(preset, overrides);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+
+  // The deepest layer must keep at least one pixel: a pure check on the rows here; main checks
+  // the columns once the content image's aspect ratio is known, and the device limits.
+  const deepest = [config.contentLayer, ...config.styleLayers].reduce((a, b) => (layerIndex(b) > layerIndex(a) ? b : a));
+  const minSide = minInputSide(deepest);
+  if (rows < minSide) {
+    throw new UsageError(`--rows ${rows} is too small: the deepest layer used (${deepest}) needs at least ${minSide} rows and ${minSide} columns`);
+  }
+
+  const content = str(raw, 'content') ?? (mode === 'example' ? EXAMPLE.content : undefined);
+  const style = str(raw, 'style') ?? (mode === 'example' ? EXAMPLE.style : undefined);
+  if (!content) throw new UsageError('--content <file> is required');
+  if (!style) throw new UsageError('--style <file> is required');
+  return {
+    content,
+    style,
+    rows,
+    preset,
+    config,
+    resize: (raw.resize as ResizeMethod | undefined) ?? (preset === 'notebook' ? 'nearest' : 'area'),
+    weights: str(raw, 'weights'),
+    images: str(raw, 'images'),
+    json: str(raw, 'json'),
+    force: raw.force === true,
+  };
+}
+
+function transferFrom(raw: Raw, mode: 'transfer' | 'example'): TransferCliOptions {
+  const common = commonFrom(raw, mode);
+  const optimizer = raw.optimizer as 'lbfgs' | 'adam';
+  const schedule = SCHEDULES[common.preset];
+  const roundsRaw = str(raw, 'rounds');
+  const evalsRaw = str(raw, 'evalsPerRound');
+  const iterRaw = str(raw, 'iterations');
+  if (iterRaw !== undefined && (roundsRaw !== undefined || evalsRaw !== undefined)) {
+    throw new UsageError('give either --iterations or --rounds/--evals-per-round, not both');
+  }
+  const lrRaw = str(raw, 'learningRate');
+  if (lrRaw !== undefined && optimizer !== 'adam') throw new UsageError('--learning-rate applies only to --optimizer adam');
+
+  const initRaw = (str(raw, 'init') ?? 'content').trim();
+  if (initRaw === '') throw new UsageError('--init must be content, random, or an image file');
+  const init: InitChoice = initRaw === 'content' || initRaw === 'random' ? { kind: initRaw } : { kind: 'image', path: initRaw };
+  const seedRaw = str(raw, 'seed');
+
+  const out = str(raw, 'out') ?? null;
+  if (out !== null && out.trim() === '') throw new UsageError('--out must be a file name');
+  if (out !== null && !/\.png$/i.test(out)) throw new UsageError(`--out ${out}: the output is a PNG; use a name ending in .png`);
+  if (out !== null && common.json !== undefined && resolvePath(out) === resolvePath(common.json)) {
+    throw new UsageError('--json and --out name the same file');
+  }
+  const saveRaw = str(raw, 'saveEvery');
+  return {
+    ...common,
+    mode,
+    out,
+    init,
+    seed: seedRaw === undefined ? undefined : parseIntFlag('--seed', seedRaw, 0),
+    optimizer,
+    rounds: roundsRaw === undefined ? schedule.rounds : parseIntFlag('--rounds', roundsRaw, 1),
+    evalsPerRound: evalsRaw === undefined ? schedule.evalsPerRound : parseIntFlag('--evals-per-round', evalsRaw, 1),
+    iterations: iterRaw === undefined ? undefined : parseIntFlag('--iterations', iterRaw, 1),
+    saveEvery: saveRaw === undefined ? undefined : parseIntFlag('--save-every', saveRaw, 1),
+    learningRate: lrRaw === undefined ? undefined : parseWeightFlag('--learning-rate', lrRaw, true),
+  };
+}
+
+function evalFrom(raw: Raw): EvalCliOptions {
+  const common = commonFrom(raw, 'eval');
+  const json = str(raw, 'json')!;
+  const gradOut = str(raw, 'gradOut');
+  if (gradOut !== undefined && gradOut === json) throw new UsageError('--grad-out and --json name the same file');
+  return { ...common, mode: 'eval', json, gradOut };
+}
+
+/**
+ * Parses the arguments after the program name (process.argv.slice(2)).
+ * Returns help text for -h/--help; throws UsageError for anything wrong.
+ */
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  const first = argv[0];
+  const mode = first === 'eval' || first === 'example' ? first : 'transfer';
+  const rest = mode === 'transfer' ? [...argv] : argv.slice(1);
+  const cmd = buildCommand(mode);
+  let out = '';
+  cmd.configureOutput({
+    writeOut: (s) => {
+      out += s;
+    },
+    writeErr: () => {}, // commander's error text is in the thrown CommanderError
+  });
+  try {
+    cmd.parse(rest, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { kind: 'help', text: out };
+      let msg = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      if (e.code === 'commander.excessArguments') {
+        msg = `unexpected argument ${cmd.args.map((a) => JSON.stringify(a)).join(' ')}: every value belongs to a flag (modes: eval, example; see ${PROGRAM} --help)`;
+      }
+      throw new UsageError(msg);
+    }
+    throw e;
+  }
+  const raw = cmd.opts() as Raw;
+  if (mode === 'eval') return { kind: 'eval', options: evalFrom(raw) };
+  return { kind: 'run', options: transferFrom(raw, mode) };
+}

@@ -1,0 +1,457 @@
+// src/cli/main.ts — runs `neural-style`: parse (args.ts), check, transfer or evaluate, save.
+//
+// The order is chosen so that a mistake costs as little as possible and changes nothing:
+//   1. the command line (args.ts; exit 2 on a usage error)
+//   2. the outputs: every file we will write must be new (or --force) and its folder writable
+//   3. the images: read and decoded (missing, not an image, truncated → exit 1)
+//   4. the working size against the deepest layer used (too small → says the minimum)
+//   5. the weights, the GPU, and the device's buffer limits (checkWorkingSize)
+//   6. the optimization (progress.ts on stderr), then the PNG (settings in a tEXt chunk) and
+//      the JSON report, each written atomically.
+// Ctrl-C during 6 aborts the transfer, which returns its best image; that is saved and the
+// exit code is 130. A second Ctrl-C, or one before 6, quits at once without writing.
+//
+// The GPU side (device, weights, transfer) is imported lazily, so --help and usage errors
+// answer at once and never load Dawn.
+
+import { existsSync, readFileSync, promises as fs } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { EXAMPLE, EXIT, parseArgs, UsageError, type CommonOptions, type EvalCliOptions, type TransferCliOptions } from './args.ts';
+import { createProgress, formatDuration, formatLoss, type ProgressReporter } from './progress.ts';
+import { readImageFile, writePngAtomic } from '../image/node.ts';
+import { encodePng } from '../image/decode.ts';
+import { workingSize } from '../image/resize.ts';
+import type { RgbaImage } from '../image/types.ts';
+import { minInputSide } from '../model/vgg19_layers.ts';
+import { deepestLayer, type StyleConfig } from '../style/config.ts';
+import type { LossBreakdown, TransferOptions, TransferResult } from '../style/types.ts';
+import type { GpuContext } from '../gpu/device.ts';
+
+const PROGRAM = 'neural-style';
+/** tEXt keyword of the settings JSON in every PNG we write. */
+export const PNG_TEXT_KEY = 'neural-style';
+
+const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+
+/** A runtime failure with a one-line message for the user (exit 1 unless said otherwise). */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failure,
+  ) {
+    super(message);
+    this.name = 'CliError';
+  }
+}
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ').trim();
+const log = (line: string) => process.stderr.write(line + '\n');
+
+// ------------------------------------------------------------------------------------------
+// Outputs: checked before any work, written atomically at the end.
+// ------------------------------------------------------------------------------------------
+
+/**
+ * Fails unless `path` can be created: its folder exists and takes a new file (tested by
+ * creating and removing a probe file), and the path is not a directory and — without force —
+ * not an existing file. Changes nothing.
+ */
+export async function checkOutputPath(flag: string, path: string, force: boolean): Promise<void> {
+  const abs = resolve(path);
+  const dir = dirname(abs);
+  const st = await fs.stat(dir).catch(() => null);
+  if (!st) throw new CliError(`${flag} ${path}: the folder ${dir} does not exist`);
+  if (!st.isDirectory()) throw new CliError(`${flag} ${path}: ${dir} is not a folder`);
+  const existing = await fs.lstat(abs).catch(() => null);
+  if (existing?.isDirectory()) throw new CliError(`${flag} ${path}: is a folder; give a file name`);
+  if (existing && !force) throw new CliError(`${flag} ${path}: the file exists; pass --force to overwrite it (nothing was changed)`);
+  const probe = join(dir, `.${basename(abs)}.${process.pid}.probe`);
+  try {
+    await fs.writeFile(probe, '', { flag: 'wx' });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : messageOf(e);
+    throw new CliError(`${flag} ${path}: cannot write into the folder ${dir}: ${why}`);
+  } finally {
+    await fs.rm(probe, { force: true }).catch(() => {});
+  }
+}
+
+/** Where --save-every writes iteration n: "<dir>/<stem>_0005.png" next to --out. */
+export function snapshotPath(out: string, iteration: number): string {
+  const stem = basename(out, extname(out));
+  return join(dirname(out), `${stem}_${String(iteration).padStart(4, '0')}.png`);
+}
+
+/** Without --force, fails when snapshots of an earlier run (<stem>_NNNN.png) are next to --out. */
+async function checkSnapshots(out: string, force: boolean): Promise<void> {
+  if (force) return;
+  const stem = basename(out, extname(out));
+  const re = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d{4,}\\.png$`);
+  const found = (await fs.readdir(dirname(resolve(out))).catch(() => [] as string[])).filter((f) => re.test(f)).sort();
+  if (found.length) {
+    throw new CliError(
+      `--save-every: ${join(dirname(out), found[0])}${found.length > 1 ? ` and ${found.length - 1} more snapshot(s)` : ''} already exist next to --out; ` +
+        'pass --force to overwrite them, or choose another --out (nothing was changed)',
+    );
+  }
+}
+
+/** output/<content>_<style>.png, or -2, -3, … when taken (example mode without --out / --force). */
+async function exampleOutPath(content: string, style: string, force: boolean): Promise<string> {
+  await fs.mkdir(EXAMPLE.outDir, { recursive: true }).catch((e) => {
+    throw new CliError(`cannot create the folder ${resolve(EXAMPLE.outDir)}: ${messageOf(e)}`);
+  });
+  const stem = `${basename(content, extname(content))}_${basename(style, extname(style))}`;
+  for (let i = 1; ; i++) {
+    const p = join(EXAMPLE.outDir, i === 1 ? `${stem}.png` : `${stem}-${i}.png`);
+    if (force || !existsSync(p)) return p;
+  }
+}
+
+async function writeOutput(flag: string, path: string, bytes: Uint8Array, force: boolean): Promise<void> {
+  try {
+    await writePngAtomic(path, bytes, { force });
+  } catch (e) {
+    throw new CliError(`${flag}: ${messageOf(e)}`);
+  }
+}
+
+const jsonBytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
+
+/** Float32 values as little-endian bytes, whatever the machine's byte order. */
+export function float32LE(a: Float32Array): Uint8Array {
+  const out = new Uint8Array(a.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < a.length; i++) view.setFloat32(i * 4, a[i], true);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------
+// Inputs
+// ------------------------------------------------------------------------------------------
+
+/**
+ * Reads the image given to `flag`: the path as given, or — for a bare file name that is not
+ * in the working directory — that name in the images folder (--images, $NEURAL_STYLE_IMAGES,
+ * ../shared/images).
+ */
+async function loadImage(flag: string, value: string, imagesDir: string | undefined): Promise<{ path: string; image: RgbaImage }> {
+  let path = value;
+  if (!existsSync(value) && !/[\\/]/.test(value)) {
+    const { resolveExampleImage } = await import('../../weights/locate.ts');
+    try {
+      path = resolveExampleImage(value, imagesDir);
+    } catch (e) {
+      throw new CliError(`${flag} ${value}: file not found in the working directory ${process.cwd()}, nor as an example image: ${messageOf(e)}`);
+    }
+  }
+  try {
+    return { path, image: await readImageFile(path) };
+  } catch (e) {
+    throw new CliError(`${flag}: ${messageOf(e)}`);
+  }
+}
+
+/** The working size for the content image, checked against the deepest layer's minimum. */
+function planSize(o: CommonOptions, content: RgbaImage): { rows: number; cols: number } {
+  let size;
+  try {
+    size = workingSize(content.height, content.width, o.rows);
+  } catch (e) {
+    throw new CliError(`--rows ${o.rows}: ${messageOf(e)}`);
+  }
+  const deepest = deepestLayer(o.config);
+  const min = minInputSide(deepest);
+  if (size.cols < min) {
+    let need = Math.ceil((min * content.height) / content.width);
+    while (Math.trunc((content.width * need) / content.height) < min) need++;
+    throw new CliError(
+      `--rows ${o.rows}: the content image (${content.width}×${content.height}) is only ${size.cols} columns wide at ${o.rows} rows; ` +
+        `the deepest layer used (${deepest}) needs at least ${min} columns: use --rows ${need} or more`,
+    );
+  }
+  return size;
+}
+
+interface Gpu {
+  ctx: GpuContext;
+  weights: import('../model/weights.ts').Vgg19Weights;
+  transfer: typeof import('../style/transfer.ts');
+}
+
+/** Weights, device and the device-limit check for rows × cols. */
+async function setUpGpu(o: CommonOptions, rows: number, cols: number): Promise<Gpu> {
+  const { loadVgg19WeightsFromDir } = await import('../../weights/locate.ts');
+  let weights;
+  try {
+    weights = await loadVgg19WeightsFromDir(o.weights);
+  } catch (e) {
+    throw new CliError(`${o.weights ? '--weights: ' : ''}${messageOf(e)}`);
+  }
+  const { acquireGpu } = await import('../gpu/device.ts');
+  let ctx;
+  try {
+    ctx = await acquireGpu();
+  } catch (e) {
+    throw new CliError(messageOf(e));
+  }
+  const transfer = await import('../style/transfer.ts');
+  try {
+    transfer.checkWorkingSize(ctx, rows, cols, o.config);
+  } catch (e) {
+    ctx.device.destroy();
+    throw new CliError(`--rows ${rows} (${cols}×${rows} pixels): ${messageOf(e)}`);
+  }
+  return { ctx, weights, transfer };
+}
+
+// ------------------------------------------------------------------------------------------
+// Reports
+// ------------------------------------------------------------------------------------------
+
+function lossJson(l: LossBreakdown) {
+  return { total: l.total, content: l.content, style: l.style, tv: l.tv };
+}
+
+function configJson(c: StyleConfig) {
+  return { ...c, styleLayers: [...c.styleLayers], styleLayerWeights: [...c.styleLayerWeights] };
+}
+
+/** What produced an image: stored in the PNG's tEXt chunk and in the JSON report. */
+function settingsOf(o: TransferCliOptions, paths: { content: string; style: string; init?: string }, size: { rows: number; cols: number }) {
+  return {
+    program: `${PACKAGE.name} ${PACKAGE.version}`,
+    content: paths.content,
+    style: paths.style,
+    rows: size.rows,
+    cols: size.cols,
+    preset: o.preset,
+    resize: o.resize,
+    init: o.init.kind === 'image' ? paths.init : o.init.kind,
+    seed: o.seed ?? null,
+    optimizer: o.optimizer,
+    ...(o.iterations !== undefined ? { iterations: o.iterations } : { rounds: o.rounds, evalsPerRound: o.evalsPerRound }),
+    learningRate: o.learningRate ?? null,
+    config: configJson(o.config),
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+// Ctrl-C
+// ------------------------------------------------------------------------------------------
+
+/**
+ * SIGINT while setting up: quit now (130), nothing is written. While optimizing: the first
+ * aborts (the transfer returns its best image, which is saved); the second quits now.
+ */
+class Interrupts {
+  readonly controller = new AbortController();
+  private running = false;
+  private progress: ProgressReporter | null = null;
+  private readonly handler = () => {
+    if (!this.running || this.controller.signal.aborted) {
+      this.progress?.stop();
+      log(`\n${PROGRAM}: interrupted${this.running ? '' : '; nothing was written'}`);
+      process.exit(EXIT.interrupted);
+    }
+    this.controller.abort();
+    this.progress?.stop();
+    log(`\n${PROGRAM}: stopping; the best image so far will be saved (press Ctrl-C again to quit now)`);
+  };
+
+  constructor() {
+    process.on('SIGINT', this.handler);
+  }
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+  startRunning(progress: ProgressReporter): void {
+    this.running = true;
+    this.progress = progress;
+  }
+  dispose(): void {
+    process.off('SIGINT', this.handler);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// The modes
+// ------------------------------------------------------------------------------------------
+
+async function runTransfer(o: TransferCliOptions): Promise<number> {
+  const interrupts = new Interrupts();
+  try {
+    // 2. outputs
+    const out = o.out ?? (await exampleOutPath(o.content, o.style, o.force));
+    await checkOutputPath('--out', out, o.force);
+    if (o.json) await checkOutputPath('--json', o.json, o.force);
+    if (o.saveEvery) await checkSnapshots(out, o.force);
+
+    // 3. inputs, 4. size
+    const content = await loadImage('--content', o.content, o.images);
+    const style = await loadImage('--style', o.style, o.images);
+    const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images) : null;
+    const size = planSize(o, content.image);
+    log(
+      `${PROGRAM}: ${content.path} (${content.image.width}×${content.image.height}) in the style of ${style.path} ` +
+        `(${style.image.width}×${style.image.height}) at ${size.cols}×${size.rows}, preset ${o.preset}, ${o.optimizer}`,
+    );
+
+    // 5. weights, device, limits
+    const { ctx, weights, transfer } = await setUpGpu(o, size.rows, size.cols);
+    log(`${PROGRAM}: weights from ${weights.source}; adapter ${ctx.description}`);
+
+    // 6. optimize
+    const settings = settingsOf(o, { content: content.path, style: style.path, init: init?.path }, size);
+    const pngText = { [PNG_TEXT_KEY]: JSON.stringify(settings), Software: `${PACKAGE.name} ${PACKAGE.version}` };
+    const progress = createProgress(process.stderr, !!process.stderr.isTTY);
+    interrupts.startRunning(progress);
+    const adamIterations = o.optimizer === 'adam' && o.iterations === undefined ? o.rounds * o.evalsPerRound : o.iterations;
+    const options: TransferOptions = {
+      content: content.image,
+      style: style.image,
+      rows: o.rows,
+      resize: o.resize,
+      config: o.config,
+      init: init ? init.image : (o.init.kind as 'content' | 'random'),
+      seed: o.seed,
+      optimizer: o.optimizer,
+      rounds: o.rounds,
+      evalsPerRound: o.evalsPerRound,
+      iterations: adamIterations,
+      learningRate: o.learningRate,
+      signal: interrupts.signal,
+      onProgress: async (p) => {
+        progress.update(p);
+        if (o.saveEvery && p.iteration > 0 && p.iteration % o.saveEvery === 0) {
+          const path = snapshotPath(out, p.iteration);
+          await writeOutput('--save-every', path, encodePng(await p.image(), pngText), o.force);
+          progress.note(`saved ${path}`);
+        }
+      },
+    };
+    let result: TransferResult;
+    try {
+      result = await transfer.styleTransfer(ctx, weights, options);
+    } catch (e) {
+      if (interrupts.signal.aborted) throw new CliError(`interrupted before a first image was ready; nothing was written (${messageOf(e)})`, EXIT.interrupted);
+      throw e;
+    } finally {
+      progress.stop();
+    }
+
+    // save
+    const interrupted = result.stopped && interrupts.signal.aborted;
+    await writeOutput('--out', out, encodePng(result.image, pngText), o.force);
+    if (o.json) {
+      const report = {
+        rows: result.rows,
+        cols: result.cols,
+        preset: o.preset,
+        evaluations: result.evaluations,
+        iterations: result.iterations,
+        seconds: result.seconds,
+        stopped: result.stopped,
+        reason: result.reason,
+        loss: lossJson(result.loss),
+        style_layers: result.loss.styleLayers,
+        history: result.history,
+        config: configJson(o.config),
+        settings,
+        output: out,
+        adapter: ctx.description,
+      };
+      await writeOutput('--json', o.json, jsonBytes(report), o.force);
+    }
+    ctx.device.destroy();
+    log(
+      `${PROGRAM}: wrote ${out} (${result.cols}×${result.rows})${o.json ? ` and ${o.json}` : ''}: ${result.evaluations} evaluations, ` +
+        `${result.iterations} iterations in ${formatDuration(result.seconds)}, loss ${formatLoss(result.loss.total)}` +
+        (result.stopped ? ` (stopped: ${result.reason})` : ''),
+    );
+    return interrupted ? EXIT.interrupted : EXIT.ok;
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+async function runEval(o: EvalCliOptions): Promise<number> {
+  const interrupts = new Interrupts(); // Ctrl-C quits at once: nothing to save
+  try {
+    await checkOutputPath('--json', o.json, o.force);
+    if (o.gradOut) await checkOutputPath('--grad-out', o.gradOut, o.force);
+    const content = await loadImage('--content', o.content, o.images);
+    const style = await loadImage('--style', o.style, o.images);
+    const size = planSize(o, content.image);
+    const { ctx, weights, transfer } = await setUpGpu(o, size.rows, size.cols);
+    const t0 = performance.now();
+    const r = await transfer.evaluateOnce(ctx, weights, { content: content.image, style: style.image, rows: o.rows, resize: o.resize, config: o.config });
+    const seconds = (performance.now() - t0) / 1000;
+    const report = {
+      rows: r.rows,
+      cols: r.cols,
+      preset: o.preset,
+      loss: lossJson(r.loss),
+      style_layers: r.loss.styleLayers,
+      seconds,
+      config: configJson(o.config),
+      settings: {
+        program: `${PACKAGE.name} ${PACKAGE.version}`,
+        content: content.path,
+        style: style.path,
+        rows: r.rows,
+        cols: r.cols,
+        resize: o.resize,
+        grad: o.gradOut ? { file: o.gradOut, dtype: 'float32', endian: 'little', shape: [r.rows, r.cols, 3], channels: 'BGR' } : null,
+      },
+      adapter: ctx.description,
+    };
+    if (o.gradOut) {
+      const want = r.rows * r.cols * 3;
+      if (r.grad.length !== want) throw new CliError(`the gradient has ${r.grad.length} values, expected ${r.rows}×${r.cols}×3 = ${want}`);
+      await writeOutput('--grad-out', o.gradOut, float32LE(r.grad), o.force);
+    }
+    await writeOutput('--json', o.json, jsonBytes(report), o.force);
+    ctx.device.destroy();
+    log(
+      `${PROGRAM}: ${r.cols}×${r.rows}: loss ${formatLoss(r.loss.total)} (content ${formatLoss(r.loss.content)}, style ${formatLoss(r.loss.style)}, ` +
+        `tv ${formatLoss(r.loss.tv)}); wrote ${o.json}${o.gradOut ? ` and ${o.gradOut}` : ''}`,
+    );
+    return EXIT.ok;
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+/** Runs the program on argv (without node and the script); returns the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const parsed = parseArgs(argv);
+    if (parsed.kind === 'help') {
+      process.stdout.write(parsed.text);
+      return EXIT.ok;
+    }
+    return parsed.kind === 'eval' ? await runEval(parsed.options) : await runTransfer(parsed.options);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      log(`${PROGRAM}: ${messageOf(e)} (see ${PROGRAM} --help)`);
+      return EXIT.usage;
+    }
+    log(`${PROGRAM}: error: ${messageOf(e)}`);
+    if (process.env.NEURAL_STYLE_DEBUG && e instanceof Error && e.stack) log(e.stack);
+    return e instanceof CliError ? e.exitCode : EXIT.failure;
+  }
+}
+
+/** main(), then exit the process with its code (the GPU runtime would otherwise keep it alive). */
+export async function runCli(argv: readonly string[]): Promise<never> {
+  const code = await main(argv);
+  process.exit(code);
+}
+
+// `tsx src/cli/main.ts ...` runs the program; importing this module (tests, the bin shim) does not.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  void runCli(process.argv.slice(2));
+}

@@ -1,0 +1,480 @@
+// The command-line program (src/cli): argument parsing and validation as unit tests (no GPU),
+// then the real program spawned as `node src/cli/neural-style.mjs ...` (bad inputs that fail
+// before the GPU, and short end-to-end runs on the GPU adapter, lavapipe in CI).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EXIT, parseArgs, parseIntFlag, parseListFlag, parseWeightFlag, UsageError, type EvalCliOptions, type TransferCliOptions } from '../src/cli/args.ts';
+import { checkOutputPath, float32LE, snapshotPath } from '../src/cli/main.ts';
+import { formatDuration, formatProgressLine, RateMeter } from '../src/cli/progress.ts';
+import { encodePng, readPngText } from '../src/image/decode.ts';
+import { readImageFile } from '../src/image/node.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const IMAGES = resolve(ROOT, '..', 'shared', 'images');
+const TUBINGEN = join(IMAGES, 'tubingen.jpg'); // 1024x768 → 64 rows x 85 cols
+const STARRY = join(IMAGES, 'starry_night.jpg');
+const BASE = ['--content', 'a.jpg', '--style', 'b.jpg', '--out', 'o.png'];
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'neural-style-cli-'));
+});
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** parseArgs that must fail: returns the UsageError. */
+function usageError(argv: string[]): UsageError {
+  try {
+    parseArgs(argv);
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    const u = e as UsageError;
+    expect(u.exitCode).toBe(2);
+    expect(u.message).not.toContain('\n');
+    return u;
+  }
+  throw new Error(`parseArgs(${JSON.stringify(argv)}) did not fail`);
+}
+
+const transfer = (argv: string[]): TransferCliOptions => {
+  const r = parseArgs(argv);
+  if (r.kind !== 'run') throw new Error(`expected a run, got ${r.kind}`);
+  return r.options;
+};
+
+describe('args: defaults and overrides', () => {
+  it('--help returns the help text with every flag, the modes and the exit codes', () => {
+    const r = parseArgs(['--help']);
+    expect(r.kind).toBe('help');
+    const text = (r as { text: string }).text;
+    for (const flag of [
+      '--content', '--style', '--out', '--rows', '--preset', '--content-weight', '--style-weight', '--tv-weight',
+      '--content-layer', '--style-layers', '--style-layer-weights', '--pooling', '--init', '--seed', '--optimizer',
+      '--rounds', '--evals-per-round', '--iterations', '--save-every', '--weights', '--json', '--resize', '--force',
+      '--learning-rate', '--images',
+    ]) {
+      expect(text).toContain(flag);
+    }
+    expect(text).toMatch(/Exit codes/);
+    expect(text).toContain('eval');
+    expect(text).toContain('example');
+    const ev = parseArgs(['eval', '-h']);
+    expect(ev.kind).toBe('help');
+    expect((ev as { text: string }).text).toContain('--grad-out');
+  });
+
+  it('notebook defaults: 400 rows, 10 x 20 L-BFGS, nearest resize, content init', () => {
+    const o = transfer(BASE);
+    expect(o).toMatchObject({
+      mode: 'transfer', content: 'a.jpg', style: 'b.jpg', out: 'o.png', rows: 400, preset: 'notebook', resize: 'nearest',
+      optimizer: 'lbfgs', rounds: 10, evalsPerRound: 20, init: { kind: 'content' }, force: false,
+    });
+    expect(o.iterations).toBeUndefined();
+    expect(o.config).toMatchObject({ contentLayer: 'block5_conv2', contentWeight: 1, styleWeight: 10, tvWeight: 0.1, pooling: 'max' });
+  });
+
+  it('paper preset: area resize and the paper config', () => {
+    const o = transfer([...BASE, '--preset', 'paper']);
+    expect(o.resize).toBe('area');
+    expect(o.config).toMatchObject({ preset: 'paper', contentLayer: 'block4_conv2', pooling: 'avg', tvWeight: 0 });
+  });
+
+  it('overrides reach the config and the options', () => {
+    const o = transfer([
+      ...BASE, '--rows', '64', '--content-weight', '2.5', '--style-weight', '1e3', '--tv-weight', '0', '--content-layer', 'block4_conv2',
+      '--style-layers', 'block1_conv1, block3_conv1', '--style-layer-weights', '0.25,0.75', '--pooling', 'avg', '--resize', 'bilinear',
+      '--init', 'random', '--seed', '7', '--optimizer', 'adam', '--iterations', '50', '--learning-rate', '2', '--save-every', '10',
+      '--json', 'r.json', '--force', '--weights', 'W', '--images', 'I',
+    ]);
+    expect(o).toMatchObject({
+      rows: 64, resize: 'bilinear', init: { kind: 'random' }, seed: 7, optimizer: 'adam', iterations: 50, learningRate: 2,
+      saveEvery: 10, json: 'r.json', force: true, weights: 'W', images: 'I',
+    });
+    expect(o.config).toMatchObject({
+      contentWeight: 2.5, styleWeight: 1000, tvWeight: 0, contentLayer: 'block4_conv2', styleLayers: ['block1_conv1', 'block3_conv1'],
+      styleLayerWeights: [0.25, 0.75], pooling: 'avg',
+    });
+    expect(transfer([...BASE, '--init', 'start.png']).init).toEqual({ kind: 'image', path: 'start.png' });
+    expect(transfer([...BASE, '--style-layers', 'block1_conv1,block2_conv1']).config.styleLayerWeights).toEqual([0.5, 0.5]);
+    expect(transfer([...BASE, '--rounds', '2', '--evals-per-round', '10'])).toMatchObject({ rounds: 2, evalsPerRound: 10 });
+  });
+
+  it('eval and example modes', () => {
+    const e = parseArgs(['eval', '--content', 'a.jpg', '--style', 'b.jpg', '--rows', '64', '--json', 'x.json', '--grad-out', 'g.bin']);
+    expect(e.kind).toBe('eval');
+    expect((e as { options: EvalCliOptions }).options).toMatchObject({ mode: 'eval', rows: 64, json: 'x.json', gradOut: 'g.bin' });
+    const x = transfer(['example']);
+    expect(x).toMatchObject({ mode: 'example', content: 'tubingen.jpg', style: 'starry_night.jpg', out: null, rows: 400, preset: 'notebook' });
+    expect(transfer(['example', '--out', 'mine.png', '--rows', '128'])).toMatchObject({ out: 'mine.png', rows: 128 });
+  });
+});
+
+describe('args: bad input → UsageError (exit 2) naming the flag', () => {
+  const cases: Array<[string, string[], RegExp]> = [
+    ['unknown flag', [...BASE, '--bogus'], /unknown option '--bogus'/],
+    ['misspelt flag, with a suggestion', [...BASE, '--styel-weight', '1'], /unknown option '--styel-weight'.*Did you mean --style-weight/],
+    ['stray argument', [...BASE, 'extra.jpg'], /unexpected argument "extra.jpg"/],
+    ['--rows 0', [...BASE, '--rows', '0'], /--rows must be an integer >= 1, got 0/],
+    ['--rows -5', [...BASE, '--rows', '-5'], /--rows must be an integer >= 1/],
+    ['--rows abc', [...BASE, '--rows', 'abc'], /--rows must be an integer >= 1, got "abc"/],
+    ['--rows 12.5', [...BASE, '--rows', '12.5'], /--rows must be an integer/],
+    ['--rows without a value', [...BASE, '--rows'], /--rows <n>' argument missing/],
+    ['--rows 8 with block5 layers', [...BASE, '--rows', '8'], /--rows 8 is too small.*block5_conv2.*at least 16/],
+    ['--style-weight abc', [...BASE, '--style-weight', 'abc'], /--style-weight must be a number >= 0, got "abc"/],
+    ['--tv-weight -1', [...BASE, '--tv-weight', '-1'], /--tv-weight must be a number >= 0, got -1/],
+    ['--content-weight NaN', [...BASE, '--content-weight', 'NaN'], /--content-weight must be a number >= 0/],
+    ['--content-weight Infinity', [...BASE, '--content-weight', 'Infinity'], /--content-weight must be a number >= 0/],
+    ['--content-weight empty', [...BASE, '--content-weight', ''], /--content-weight must be a number >= 0/],
+    ['unknown content layer', [...BASE, '--content-layer', 'block6_conv1'], /--content-layer: unknown VGG19 layer "block6_conv1"; valid layers: block1_conv1, .*block5_conv4/],
+    ['unknown style layer', [...BASE, '--style-layers', 'block1_conv1,conv9'], /--style-layers: unknown VGG19 layer "conv9"/],
+    ['repeated style layer', [...BASE, '--style-layers', 'block1_conv1,block1_conv1'], /--style-layers: a layer repeats/],
+    ['empty style layer item', [...BASE, '--style-layers', 'block1_conv1,,block2_conv1'], /--style-layers must be a comma-separated list/],
+    ['style layer weight count', [...BASE, '--style-layer-weights', '1,2'], /--style-layer-weights: 2 weights given for 5 style layers/],
+    ['negative style layer weight', [...BASE, '--style-layer-weights', '1,1,1,1,-1'], /--style-layer-weights must be a number >= 0, got -1/],
+    ['bad pooling', [...BASE, '--pooling', 'min'], /--pooling <mode>' argument 'min' is invalid. Allowed choices are max, avg/],
+    ['bad resize', [...BASE, '--resize', 'cubic'], /--resize <method>' argument 'cubic' is invalid/],
+    ['bad preset', [...BASE, '--preset', 'fancy'], /--preset <name>' argument 'fancy' is invalid/],
+    ['bad optimizer', [...BASE, '--optimizer', 'sgd'], /--optimizer <name>' argument 'sgd' is invalid/],
+    ['missing --out', ['--content', 'a.jpg', '--style', 'b.jpg'], /required option '--out <file>' not specified/],
+    ['missing --content', ['--style', 'b.jpg', '--out', 'o.png'], /required option '--content <file>' not specified/],
+    ['--out not a PNG', ['--content', 'a.jpg', '--style', 'b.jpg', '--out', 'o.jpg'], /--out o.jpg: the output is a PNG/],
+    ['--json = --out', [...BASE, '--json', './o.png'], /--json and --out name the same file/],
+    ['--iterations with --rounds', [...BASE, '--iterations', '5', '--rounds', '2'], /either --iterations or --rounds/],
+    ['--learning-rate with lbfgs', [...BASE, '--learning-rate', '1'], /--learning-rate applies only to --optimizer adam/],
+    ['--learning-rate 0', [...BASE, '--optimizer', 'adam', '--learning-rate', '0'], /--learning-rate must be a number > 0/],
+    ['--save-every 0', [...BASE, '--save-every', '0'], /--save-every must be an integer >= 1/],
+    ['--evals-per-round x', [...BASE, '--evals-per-round', 'x'], /--evals-per-round must be an integer/],
+    ['--seed -1', [...BASE, '--seed', '-1'], /--seed must be an integer >= 0/],
+    ['eval without --json', ['eval', '--content', 'a.jpg', '--style', 'b.jpg'], /required option '--json <file>'/],
+    ['eval --grad-out = --json', ['eval', '--content', 'a', '--style', 'b', '--json', 'x', '--grad-out', 'x'], /--grad-out and --json name the same file/],
+    ['eval has no --out', ['eval', '--content', 'a', '--style', 'b', '--json', 'x', '--out', 'o.png'], /unknown option '--out'/],
+  ];
+  for (const [name, argv, re] of cases) {
+    it(name, () => {
+      expect(usageError(argv).message).toMatch(re);
+    });
+  }
+
+  it('value parsers', () => {
+    expect(parseIntFlag('--n', ' 12 ', 1)).toBe(12);
+    expect(() => parseIntFlag('--n', '1e3', 1)).toThrow(/--n must be an integer >= 1, got "1e3"/);
+    expect(parseWeightFlag('--w', '1e-3')).toBe(0.001);
+    expect(parseWeightFlag('--w', '0')).toBe(0);
+    expect(() => parseWeightFlag('--w', '0', true)).toThrow(/> 0/);
+    expect(() => parseWeightFlag('--w', '12px')).toThrow(/"12px"/);
+    expect(parseListFlag('--l', 'a, b ,c')).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('cli helpers', () => {
+  it('snapshot names are numbered by iteration next to --out', () => {
+    expect(snapshotPath('/x/y/out.png', 1)).toBe('/x/y/out_0001.png');
+    expect(snapshotPath('out.png', 250)).toBe('out_0250.png');
+    expect(snapshotPath('a.b.png', 12345)).toBe('a.b_12345.png');
+  });
+
+  it('float32LE writes little-endian float32', () => {
+    const b = float32LE(new Float32Array([1, -2.5]));
+    expect(Array.from(b)).toEqual([0, 0, 0x80, 0x3f, 0, 0, 0x20, 0xc0]);
+  });
+
+  it('progress lines, durations and rates', () => {
+    expect(formatDuration(4)).toBe('4s');
+    expect(formatDuration(75)).toBe('1m15s');
+    expect(formatDuration(3725)).toBe('1h02m');
+    expect(formatDuration(NaN)).toBe('?');
+    const m = new RateMeter();
+    const p = (evaluation: number, seconds: number) => ({ iteration: evaluation, evaluation, planned: 100, loss: 1234.5, seconds });
+    m.measure(p(1, 10)); // setup time before the first report is not counted
+    const { rate, eta } = m.measure(p(11, 15));
+    expect(rate).toBeCloseTo(2);
+    expect(eta).toBeCloseTo(44.5);
+    const line = formatProgressLine(p(11, 15), rate, eta);
+    expect(line).toBe('iteration 11  evaluation 11/100  loss 1.2345e+3  2.00 evals/s  eta 45s');
+  });
+
+  it('checkOutputPath: missing folder, existing file, folder, unwritable folder; changes nothing', async () => {
+    await expect(checkOutputPath('--out', '/nonexistent/dir/x.png', false)).rejects.toThrow(/--out \/nonexistent\/dir\/x.png: the folder \/nonexistent\/dir does not exist/);
+    const existing = join(tmp, 'exists.png');
+    writeFileSync(existing, 'keep');
+    await expect(checkOutputPath('--out', existing, false)).rejects.toThrow(/the file exists; pass --force/);
+    await expect(checkOutputPath('--out', existing, true)).resolves.toBeUndefined();
+    expect(readFileSync(existing, 'utf8')).toBe('keep');
+    await expect(checkOutputPath('--out', tmp, true)).rejects.toThrow(/is a folder/);
+    await expect(checkOutputPath('--json', join(tmp, 'new.json'), false)).resolves.toBeUndefined();
+    expect(existsSync(join(tmp, 'new.json'))).toBe(false);
+    // A folder we may not write into: as root, permissions do not stop us, but sysfs does.
+    if (process.getuid?.() !== 0) {
+      const ro = join(tmp, 'ro');
+      mkdirSync(ro);
+      chmodSync(ro, 0o555);
+      await expect(checkOutputPath('--out', join(ro, 'x.png'), false)).rejects.toThrow(/cannot write into the folder .*permission denied/);
+      chmodSync(ro, 0o755);
+    } else if (existsSync('/sys')) {
+      await expect(checkOutputPath('--out', '/sys/x.png', false)).rejects.toThrow(/cannot write into the folder \/sys/);
+    }
+  });
+});
+
+// ------------------------------------------------------------------------------------------
+// The program itself
+// ------------------------------------------------------------------------------------------
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Spawns `node src/cli/neural-style.mjs ...args` in the project root; killed after timeoutMs. */
+function cli(args: string[], timeoutMs: number, onStderr?: (all: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['src/cli/neural-style.mjs', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NEURAL_STYLE_DEBUG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`neural-style ${args.join(' ')}: no exit after ${timeoutMs} ms; stderr so far:\n${stderr}`));
+    }, timeoutMs);
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      onStderr?.(stderr, child);
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Our own lines on stderr (Dawn prints its own warnings too). */
+const ours = (r: Run) => r.stderr.split('\n').filter((l) => l.startsWith('neural-style:'));
+const noStack = (r: Run) => expect(r.stderr).not.toMatch(/\n\s+at .+:\d+/);
+
+describe('program: help and bad input (no GPU work)', () => {
+  it('node src/cli/neural-style.mjs --help', async () => {
+    const r = await cli(['--help'], 60_000);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: neural-style/);
+    expect(r.stdout).toContain('--style-layers');
+  });
+
+  it('npx neural-style --help (the package bin)', () => {
+    const r = spawnSync('npx', ['--no-install', 'neural-style', '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: neural-style/);
+  });
+
+  it('usage errors: exit 2, one line, no stack', async () => {
+    for (const args of [
+      ['--content', TUBINGEN, '--style', STARRY, '--out', join(tmp, 'u.png'), '--tv-weight', '-1'],
+      ['--content', TUBINGEN, '--style', STARRY, '--out', join(tmp, 'u.png'), '--style-weight', 'abc'],
+      ['--content', TUBINGEN, '--style', STARRY, '--out', join(tmp, 'u.png'), '--no-such-flag'],
+      ['--content', TUBINGEN, '--style', STARRY, '--out', join(tmp, 'u.png'), '--rows', '0'],
+      ['--content', TUBINGEN, '--style', STARRY, '--out', join(tmp, 'u.png'), '--style-layers', 'block1_conv1,nope'],
+    ]) {
+      const r = await cli(args, 60_000);
+      expect(r.code, r.stderr).toBe(EXIT.usage);
+      expect(ours(r)).toHaveLength(1);
+      noStack(r);
+    }
+    expect(existsSync(join(tmp, 'u.png'))).toBe(false);
+  });
+
+  it('too small: --rows 8 with block5 layers → says the minimum', async () => {
+    const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', join(tmp, 'small.png'), '--rows', '8'], 60_000);
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toMatch(/--rows 8 is too small: the deepest layer used \(block5_conv2\) needs at least 16 rows/);
+  });
+
+  it('too narrow: a 10x200 content image at 64 rows → says the minimum and the rows that work', async () => {
+    const narrow = join(tmp, 'narrow.png');
+    writeFileSync(narrow, encodePng({ width: 10, height: 200, data: new Uint8ClampedArray(10 * 200 * 4).fill(128) }));
+    const r = await cli(['--content', narrow, '--style', STARRY, '--out', join(tmp, 'narrow-out.png'), '--rows', '64'], 60_000);
+    expect(r.code).toBe(EXIT.failure);
+    expect(r.stderr).toMatch(/only 3 columns wide at 64 rows; the deepest layer used \(block5_conv2\) needs at least 16 columns: use --rows 320 or more/);
+    noStack(r);
+  });
+
+  it('missing file, not an image, truncated JPEG and PNG → exit 1 naming the file', async () => {
+    const out = join(tmp, 'bad-out.png');
+    const notImage = join(tmp, 'notes.jpg');
+    writeFileSync(notImage, 'hello, not a picture\n');
+    const truncJpeg = join(tmp, 'half.jpg');
+    const jpeg = readFileSync(TUBINGEN);
+    writeFileSync(truncJpeg, jpeg.subarray(0, jpeg.length >> 1));
+    const truncPng = join(tmp, 'half.png');
+    const png = encodePng({ width: 64, height: 64, data: new Uint8ClampedArray(64 * 64 * 4).map((_, i) => (i * 7919) % 251) });
+    writeFileSync(truncPng, png.subarray(0, png.length >> 1));
+    const cases: Array<[string[], RegExp]> = [
+      [['--content', join(tmp, 'missing.jpg'), '--style', STARRY], /--content: .*missing\.jpg: file not found/],
+      [['--content', 'no-such-image.jpg', '--style', STARRY], /--content no-such-image\.jpg: file not found/],
+      [['--content', TUBINGEN, '--style', notImage], /--style: .*notes\.jpg: not a JPEG or PNG image/],
+      [['--content', truncJpeg, '--style', STARRY], /--content: .*half\.jpg: truncated or corrupt JPEG/],
+      [['--content', TUBINGEN, '--style', truncPng], /--style: .*half\.png: .*(truncated|corrupt|incomplete)/i],
+      [['--content', TUBINGEN, '--style', STARRY, '--init', truncJpeg], /--init: .*half\.jpg: truncated/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await cli([...args, '--out', out, '--rows', '64'], 60_000);
+      expect(r.code, r.stderr).toBe(EXIT.failure);
+      expect(ours(r)).toHaveLength(1);
+      expect(r.stderr).toMatch(re);
+      noStack(r);
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('existing output without --force: exit 1 before any work, file unchanged', async () => {
+    const out = join(tmp, 'keep.png');
+    writeFileSync(out, 'do not touch');
+    const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', out, '--rows', '64'], 60_000);
+    expect(r.code).toBe(EXIT.failure);
+    expect(r.stderr).toMatch(/--out .*keep\.png: the file exists; pass --force/);
+    expect(r.stderr).not.toMatch(/weights from/); // refused before loading anything
+    expect(readFileSync(out, 'utf8')).toBe('do not touch');
+    const j = join(tmp, 'keep.json');
+    writeFileSync(j, '{}');
+    const r2 = await cli(['eval', '--content', TUBINGEN, '--style', STARRY, '--json', j, '--rows', '64'], 60_000);
+    expect(r2.code).toBe(EXIT.failure);
+    expect(r2.stderr).toMatch(/--json .*keep\.json: the file exists/);
+    expect(readFileSync(j, 'utf8')).toBe('{}');
+  });
+
+  it('unwritable output: missing folder, read-only folder', async () => {
+    const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', '/nonexistent/dir/x.png', '--rows', '64'], 60_000);
+    expect(r.code).toBe(EXIT.failure);
+    expect(r.stderr).toMatch(/--out \/nonexistent\/dir\/x\.png: the folder \/nonexistent\/dir does not exist/);
+    if (process.getuid?.() === 0 && existsSync('/sys')) {
+      const r2 = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', '/sys/x.png', '--rows', '64'], 60_000);
+      expect(r2.code).toBe(EXIT.failure);
+      expect(r2.stderr).toMatch(/cannot write into the folder \/sys/);
+    }
+  });
+});
+
+const haveData = existsSync(TUBINGEN) && existsSync(STARRY) && existsSync(resolve(ROOT, '..', 'shared', 'vgg19'));
+
+describe.skipIf(!haveData)('program on the GPU', () => {
+  it('too large for the device: says the largest rows that fit', async () => {
+    const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', join(tmp, 'huge.png'), '--rows', '30000'], 180_000);
+    expect(r.code, r.stderr).toBe(EXIT.failure);
+    expect(r.stderr).toMatch(/--rows 30000 .*the largest that fits at this aspect ratio is --rows \d+/);
+    noStack(r);
+    expect(existsSync(join(tmp, 'huge.png'))).toBe(false);
+  }, 200_000);
+
+  it('short transfer: 64 rows, 2 rounds x 10 evaluations → PNG 85x64 with settings, JSON with a falling loss', async () => {
+    const out = join(tmp, 'run', 'out.png');
+    const json = join(tmp, 'run', 'out.json');
+    mkdirSync(join(tmp, 'run'));
+    const t0 = performance.now();
+    const r = await cli(
+      ['--content', TUBINGEN, '--style', STARRY, '--out', out, '--rows', '64', '--rounds', '2', '--evals-per-round', '10', '--json', json, '--save-every', '5'],
+      900_000,
+    );
+    console.log(`short transfer: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    expect(r.code, r.stderr).toBe(0);
+    // plain progress lines (stderr is a pipe here)
+    expect(r.stderr).toMatch(/iteration 1 {2}evaluation \d+\/20 {2}loss \d\.\d{4}e\+\d+ {2}[\d.?]+ evals\/s {2}eta /);
+
+    const img = await readImageFile(out);
+    expect([img.width, img.height]).toEqual([85, 64]);
+    const text = readPngText(new Uint8Array(readFileSync(out)));
+    const settings = JSON.parse(text['neural-style']);
+    expect(settings).toMatchObject({ rows: 64, cols: 85, preset: 'notebook', rounds: 2, evalsPerRound: 10, optimizer: 'lbfgs' });
+    expect(settings.config.contentLayer).toBe('block5_conv2');
+
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report).toMatchObject({ rows: 64, cols: 85, preset: 'notebook', stopped: false });
+    expect(report.evaluations).toBeGreaterThan(0);
+    expect(report.evaluations).toBeLessThanOrEqual(20);
+    expect(report.seconds).toBeGreaterThan(0);
+    for (const k of ['total', 'content', 'style', 'tv']) expect(Number.isFinite(report.loss[k])).toBe(true);
+    expect(Object.keys(report.style_layers)).toEqual(['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1']);
+    expect(report.config).toMatchObject({ preset: 'notebook', styleWeight: 10 });
+    const h: Array<{ evaluation: number; loss: number }> = report.history;
+    expect(h.length).toBeGreaterThan(1);
+    expect(h[0].loss).toBeGreaterThan(h[h.length - 1].loss);
+
+    // --save-every 5: snapshots numbered by iteration
+    const snaps = readdirSync(join(tmp, 'run')).filter((f) => /^out_\d{4}\.png$/.test(f)).sort();
+    expect(snaps[0]).toBe('out_0005.png');
+    expect((await readImageFile(join(tmp, 'run', snaps[0]))).height).toBe(64);
+
+    // a second run refuses to overwrite the PNG (and the snapshots) without --force
+    const again = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', out, '--rows', '64'], 60_000);
+    expect(again.code).toBe(EXIT.failure);
+    expect(again.stderr).toMatch(/the file exists; pass --force/);
+  }, 960_000);
+
+  it('eval: JSON with the weighted loss terms and style_layers, gradient as float32 [64, 85, 3]', async () => {
+    const json = join(tmp, 'eval.json');
+    const grad = join(tmp, 'grad.bin');
+    const r = await cli(['eval', '--content', TUBINGEN, '--style', STARRY, '--rows', '64', '--json', json, '--grad-out', grad], 300_000);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report).toMatchObject({ rows: 64, cols: 85, preset: 'notebook' });
+    const { total, content, style, tv } = report.loss;
+    expect(content).toBe(0); // x = the content image
+    expect(style).toBeGreaterThan(0);
+    expect(total).toBeCloseTo(content + style + tv, -Math.floor(Math.log10(total)) + 4);
+    const layerSum = Object.values(report.style_layers as Record<string, number>).reduce((a, b) => a + b, 0);
+    expect(layerSum / style).toBeCloseTo(1, 4);
+    expect(statSync(grad).size).toBe(64 * 85 * 3 * 4);
+    const g = new Float32Array(readFileSync(grad).buffer.slice(0));
+    expect(g.every(Number.isFinite)).toBe(true);
+    expect(g.some((v) => v !== 0)).toBe(true);
+  }, 320_000);
+
+  it('Ctrl-C: saves the best image so far and exits 130', async () => {
+    const out = join(tmp, 'sigint.png');
+    const json = join(tmp, 'sigint.json');
+    let sent = false;
+    const r = await cli(
+      ['--content', TUBINGEN, '--style', STARRY, '--out', out, '--json', json, '--rows', '64'],
+      600_000,
+      (all, child) => {
+        if (!sent && /iteration 2 /.test(all)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      },
+    );
+    expect(sent).toBe(true);
+    expect(r.code, r.stderr).toBe(EXIT.interrupted);
+    expect(r.stderr).toMatch(/stopping; the best image so far will be saved/);
+    const img = await readImageFile(out);
+    expect([img.width, img.height]).toEqual([85, 64]);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report.stopped).toBe(true);
+    expect(report.evaluations).toBeLessThan(200);
+  }, 620_000);
+
+  it('a second Ctrl-C quits at once (exit 130) without waiting for the save', async () => {
+    const out = join(tmp, 'sigint2.png');
+    let sentAt = 0;
+    const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', out, '--rows', '64'], 600_000, (all, child) => {
+      if (!sentAt && /iteration 1 /.test(all)) {
+        sentAt = performance.now();
+        child.kill('SIGINT');
+        setTimeout(() => child.kill('SIGINT'), 50);
+      }
+    });
+    expect(sentAt).toBeGreaterThan(0);
+    expect(r.code, r.stderr).toBe(EXIT.interrupted);
+    expect(r.stderr).toMatch(/neural-style: interrupted/);
+    expect(performance.now() - sentAt).toBeLessThan(10_000);
+  }, 620_000);
+});
