@@ -27,7 +27,7 @@ describe('browser (headless Chromium, WebGPU)', () => {
     }
   }, 60_000);
 
-  it('kernel page: conv3x3 (v1, v2) and pool2x2 max match the CPU references', async () => {
+  it('kernel page: conv3x3 (every version) and pool2x2 max match the CPU references', async () => {
     const t0 = Date.now();
     const opened = await openPage(browser!, `${server!.url}/test/browser/kernels.html`);
     const { page, errors } = opened;
@@ -40,7 +40,8 @@ describe('browser (headless Chromium, WebGPU)', () => {
       );
       expect(results.error, 'the kernel page threw').toBeUndefined();
       expect(errors, 'console errors, page errors or failed requests').toEqual([]);
-      expect(results.cases.length).toBe(12);
+      expect(results.expected, 'the page reports how many cases it planned').toBeGreaterThanOrEqual(30);
+      expect(results.cases.length).toBe(results.expected);
       const failed = results.cases.filter((c) => !c.ok).map((c) => c.detail);
       expect(failed, 'cases over tolerance').toEqual([]);
     } finally {

@@ -14,6 +14,7 @@
 //   v3  register tiling: 8 pixels x 8 channels, vec4 weight loads (needs the GEMM's output
 //       channel count % 4 == 0: Cout forward, Cin backward; `supports` says where it applies)
 //   v4  backward only, narrow inputs (Cin <= 4, i.e. the image): 16 pixels x 4 channels
+//   v5  workgroup-memory tiling: 64 x 64 output tile per 16 x 16 workgroup (for real GPUs)
 
 import type { GpuContext } from '../gpu/device.ts';
 import { createUniform, type Dispatch, grid1d, makeDispatch } from '../gpu/runtime.ts';
@@ -26,7 +27,7 @@ export interface ConvShape {
   Cout: number;
 }
 
-export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v4'] as const;
+export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5'] as const;
 export type ConvVersion = (typeof CONV_VERSIONS)[number];
 
 /** FLOPs of one forward (or input-gradient) conv: 2*H*W*Cin*Cout*9. */
@@ -71,6 +72,13 @@ function tiledGrid(H: number, W: number, channels: number, px: number): [number,
   return [Math.ceil(Math.ceil(channels / 8) / 8), Math.ceil((H * Math.ceil(W / px)) / 8), 1];
 }
 
+/** Workgroups of v5: one per 64 pixels x 64 output channels. */
+function wgTiledGrid(s: ConvShape, channels: number): [number, number, number] {
+  const groupsY = Math.ceil((s.H * s.W) / 64);
+  if (groupsY > 65535) throw new Error(`conv3x3 v5: ${s.H}x${s.W} needs ${groupsY} workgroups in y, over the limit of 65535`);
+  return [Math.ceil(channels / 64), groupsY, 1];
+}
+
 function checkSupported(version: ConvVersion, s: ConvShape, direction: 'forward' | 'backward') {
   if (!supports(version, s, direction)) {
     throw new Error(`conv3x3_${direction}_${version} ${requirement(version, direction)} (shape Cin=${s.Cin}, Cout=${s.Cout}); use ${versionFor('v2', s, direction)}`);
@@ -87,7 +95,7 @@ export async function conv3x3Forward(
   checkShape(s);
   checkSupported(version, s, 'forward');
   const shader = `conv3x3_forward_${version}`;
-  const grid = version === 'v1' ? grid1d(s.H * s.W * s.Cout) : tiledGrid(s.H, s.W, s.Cout, version === 'v3' ? 8 : 4);
+  const grid = version === 'v1' ? grid1d(s.H * s.W * s.Cout) : version === 'v5' ? wgTiledGrid(s, s.Cout) : tiledGrid(s.H, s.W, s.Cout, version === 'v3' ? 8 : 4);
   return makeDispatch(ctx, { shader }, [params(ctx, s, shader), b.x, b.w, b.bias, b.y], grid);
 }
 
@@ -109,7 +117,8 @@ export async function conv3x3Backward(
   if (version === 'v1') {
     return [await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.dy, b.y, b.w, b.dx], grid1d(s.H * s.W * s.Cin))];
   }
-  const grid: [number, number, number] = version === 'v4' ? [Math.ceil((s.H * Math.ceil(s.W / 16)) / 64), 1, 1] : tiledGrid(s.H, s.W, s.Cin, version === 'v3' ? 8 : 4);
+  const grid: [number, number, number] =
+    version === 'v4' ? [Math.ceil((s.H * Math.ceil(s.W / 16)) / 64), 1, 1] : version === 'v5' ? wgTiledGrid(s, s.Cin) : tiledGrid(s.H, s.W, s.Cin, version === 'v3' ? 8 : 4);
   return [
     await reluBackward(ctx, s.H * s.W * s.Cout, { dy: b.dy, y: b.y, g: b.g }),
     await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.g, b.wt, b.dx], grid),

@@ -1,14 +1,20 @@
 // Which kernel version the model uses. Every version stays runnable (tests run them all and
 // `npm run bench` times them all); this is the one place that picks.
 //
-// conv3x3: v3 (8x8 register tile, vec4 weights) measured 1.4-1.5x faster than v2 (4x8) and
-// ~10x faster than v1 on lavapipe at VGG19 shapes (same-run A/B). Where v3 cannot run (the
-// 3-channel input gradient of block1_conv1) versionFor() picks the narrow backward v4. It is
-// also the default on real GPUs until a workgroup-memory-tiled version is measured there.
+// conv3x3 on CPU adapters (lavapipe, SwiftShader): v3 (8x8 register tile, vec4 weights) measured
+// 1.4-1.5x faster than v2 (4x8) and ~10x faster than v1 on lavapipe at VGG19 shapes (same-run
+// A/B), and faster than the workgroup-tiled v5, whose barriers and staging copies cost more than
+// they save when every "thread" is a SIMD lane of a CPU core.
+// On real GPUs: v5 (workgroup-memory tiling: coalesced loads, each global value read once per
+// 64x64 tile), the standard GPU GEMM design. No GPU was available when this was written, so this
+// choice is by design, not yet by measurement: `npm run bench` times every version on the adapter
+// at hand, and this is the place to change if it disagrees.
+// Where the chosen version cannot run (v3 and the 3-channel input gradient of block1_conv1),
+// versionFor() in conv3x3.ts picks the narrow backward v4, else v2.
 
 import type { GpuContext } from '../gpu/device.ts';
 import type { ConvVersion } from './conv3x3.ts';
 
-export function chooseConvVersion(_ctx: GpuContext): ConvVersion {
-  return 'v3';
+export function chooseConvVersion(ctx: GpuContext): ConvVersion {
+  return ctx.isCpuAdapter ? 'v3' : 'v5';
 }
