@@ -1,19 +1,32 @@
-// The page's code (placeholder): reports whether this browser offers a WebGPU adapter.
-import { getGpu, NO_WEBGPU_HELP_BROWSER } from '../gpu/device.ts';
+// The page's entry (index.html): reads the query string, builds the app, checks for WebGPU.
+//
+// Query parameters (all optional):
+//   ?weights=<folder URL>   where weights_manifest.json and the .bin files are (default /weights/vgg19/)
+//   ?images=<folder URL>    where the example pair is (default /images/)
+//   ?rows=64&iterations=5&preset=paper&contentWeight=... any WebSettings field (settings.ts)
+//
+// window.__app (for the browser tests, harmless otherwise): status(), checkDisplay(), loseDevice().
+import { App } from './app.ts';
+import { DEFAULT_IMAGES_URL } from './images.ts';
+import { DEFAULT_SETTINGS, settingsFromQuery } from './settings.ts';
+import { DEFAULT_WEIGHTS_URL } from './weights.ts';
 
-async function main(status: HTMLElement): Promise<void> {
-  const gpu = await getGpu();
-  const adapter = gpu ? await gpu.requestAdapter({ powerPreference: 'high-performance' }) : null;
-  if (!adapter) {
-    status.textContent = `WebGPU available: no. ${NO_WEBGPU_HELP_BROWSER}`;
-    return;
+declare global {
+  interface Window {
+    __app?: App;
   }
-  const info = adapter.info;
-  const name = [info?.vendor, info?.architecture, info?.description].filter((s) => !!s).join(' / ') || 'unknown adapter';
-  status.textContent = `WebGPU available: yes (${name})`;
 }
 
-const status = document.getElementById('status')!;
-main(status).catch((e: unknown) => {
-  status.textContent = `WebGPU available: no (${e instanceof Error ? e.message : String(e)})`;
+const query = new URLSearchParams(location.search);
+const { settings, problems } = settingsFromQuery(query, DEFAULT_SETTINGS);
+const app = new App({
+  weightsUrl: query.get('weights') ?? DEFAULT_WEIGHTS_URL,
+  imagesUrl: query.get('images') ?? DEFAULT_IMAGES_URL,
+  settings,
+  rowsGiven: query.has('rows'),
+});
+window.__app = app;
+if (problems.length) app.messages.show('settings', 'Some settings in the address were not applied.', problems.join('; ') + '.', [], 'warning');
+app.init().catch((e: unknown) => {
+  app.messages.show('error', 'The page could not start.', e instanceof Error ? e.message : String(e));
 });

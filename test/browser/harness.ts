@@ -14,6 +14,14 @@
 // --enable-unsafe-webgpu (the page must be a secure context: http://127.0.0.1 is one,
 // about:blank and data: URLs are not). Extra flags: NEURAL_STYLE_CHROMIUM_ARGS (space-separated).
 // SwiftShader has no GPU watchdog: every wait here has a time limit.
+//
+// WebGPU canvases (the app page draws into one): with only the flags above, headless Chromium
+// without a GPU cannot create the canvas's swap-chain image ("Could not find
+// SharedImageBackingFactory ... WebgpuSwapChainTexture") and destroys the WebGPU device at the
+// first present. launchBrowser({ webgpuCanvas: true }) adds WEBGPU_CANVAS_ARGS, which run the
+// compositor on SwiftShader's Vulkan (ANGLE on SwiftShader as well), where it works. A WebGPU
+// canvas reads back (drawImage, toDataURL) only in the task that drew it; once the frame is
+// presented it reads as transparent black, as a WebGL canvas without preserveDrawingBuffer.
 
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
@@ -42,6 +50,12 @@ export function chromiumArgs(): string[] {
     ...(process.env.NEURAL_STYLE_CHROMIUM_ARGS ?? '').split(/\s+/).filter(Boolean),
   ];
 }
+
+/**
+ * Extra flags for pages that draw into a WebGPU canvas (see the header). Note: Chromium keeps
+ * only the last --enable-features, so this replaces Playwright's own list (screenshot helpers).
+ */
+export const WEBGPU_CANVAS_ARGS = ['--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader'];
 
 /** Rejects after ms unless p settles first; the timer never keeps the process alive. */
 function limit<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -169,10 +183,11 @@ function killProfileProcesses(userDataDir: string): void {
 }
 
 /**
- * Launches headless Chromium with WebGPU (chromiumArgs()) and a fresh profile folder.
+ * Launches headless Chromium with WebGPU (chromiumArgs(), plus WEBGPU_CANVAS_ARGS with
+ * webgpuCanvas) and a fresh profile folder.
  * Throws a clear error when Chromium is missing (the tests must fail, not skip).
  */
-export async function launchBrowser(options: { extraArgs?: string[]; timeoutMs?: number } = {}): Promise<LaunchedBrowser> {
+export async function launchBrowser(options: { extraArgs?: string[]; timeoutMs?: number; webgpuCanvas?: boolean } = {}): Promise<LaunchedBrowser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `Chromium not found at ${CHROMIUM_PATH}: the browser tests need Debian's chromium package. ` +
@@ -185,7 +200,7 @@ export async function launchBrowser(options: { extraArgs?: string[]; timeoutMs?:
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: [...chromiumArgs(), ...(options.extraArgs ?? [])],
+      args: [...chromiumArgs(), ...(options.webgpuCanvas ? WEBGPU_CANVAS_ARGS : []), ...(options.extraArgs ?? [])],
       timeout: options.timeoutMs ?? 60_000,
     });
   } catch (e) {
@@ -221,9 +236,19 @@ export interface OpenedPage {
   consoleLines: string[];
 }
 
-/** Opens `url` in a new tab, recording every console error, page error and failed request. */
-export async function openPage(browser: LaunchedBrowser, url: string, options: { timeoutMs?: number } = {}): Promise<OpenedPage> {
+/**
+ * Opens `url` in a new tab, recording every console error, page error and failed request.
+ * `initScript` runs in the page before its own scripts (e.g. to remove navigator.gpu);
+ * `viewport` sets the tab's size before loading.
+ */
+export async function openPage(
+  browser: LaunchedBrowser,
+  url: string,
+  options: { timeoutMs?: number; initScript?: () => void; viewport?: { width: number; height: number } } = {},
+): Promise<OpenedPage> {
   const page = await browser.context.newPage();
+  if (options.viewport) await page.setViewportSize(options.viewport);
+  if (options.initScript) await page.addInitScript(options.initScript);
   const errors: string[] = [];
   const consoleLines: string[] = [];
   page.on('console', (m) => {
