@@ -166,6 +166,11 @@ describe('the whole objective on a 16x18 image (real weights)', () => {
       expect(rel(total, ref.loss.total)).toBeLessThan(1e-4);
       for (const k of ['content', 'style', 'tv'] as const) expect(rel(l[k], ref.loss[k]), k).toBeLessThan(1e-4);
       const g = await readFloats(ctx, gradBuf, H * W * 3);
+      // Split into submissions of at most 3 dispatches (as the page does): the same numbers.
+      obj.maxDispatchesPerSubmit = 3;
+      const gradSplit = createStorage(ctx, H * W * 3 * 4, 'grad split');
+      expect(await obj.evaluate(uploadStorage(ctx, x, 'x'), gradSplit)).toBe(total);
+      expect(Array.from(await readFloats(ctx, gradSplit, H * W * 3))).toEqual(Array.from(g));
       const scale = Math.max(...ref.grad.map(Math.abs));
       const c = record(`${preset} objective gradient (max |ref| ${scale.toExponential(2)})`, compare(g, ref.grad, 1e-4 * scale, 1e-3));
       expect(c.ok, c.mismatches.join('; ')).toBe(true);

@@ -9,7 +9,7 @@
 // All of one evaluation is encoded into a single command buffer.
 
 import type { GpuContext } from '../gpu/device.ts';
-import { createStorage, type Dispatch, GPU_WAIT_MS, submitChecked } from '../gpu/runtime.ts';
+import { createStorage, type Dispatch, GPU_WAIT_MS, submitChecked, waitIdle } from '../gpu/runtime.ts';
 import { withTimeout } from '../gpu/device.ts';
 import { gramBackward, gramForward } from '../kernels/gram.ts';
 import { contentLoss, styleLoss, tvLoss } from '../kernels/losses.ts';
@@ -131,23 +131,51 @@ export class StyleObjective {
   }
 
 
-  /** Encodes one evaluation at x (copied into the network's input); the gradient goes to grad. */
-  encode(enc: GPUCommandEncoder, x: GPUBuffer, grad: GPUBuffer): void {
+  /**
+   * Submissions per evaluation: 0 (default) encodes the whole evaluation into one command
+   * buffer; N > 0 splits it into submissions of at most N dispatches and waits for the queue
+   * between them. A page sets this so that the browser can render frames while a long
+   * evaluation runs (one command buffer of seconds of GPU work would stall the compositor).
+   */
+  maxDispatchesPerSubmit = 0;
+
+  /** Every step of one evaluation at x (copied into the network's input); the gradient goes to grad. */
+  private evaluationSteps(x: GPUBuffer, grad: GPUBuffer): Step[] {
     const bytes = this.n * 4;
-    enc.copyBufferToBuffer(x, 0, this.plan.input, 0, bytes);
-    this.plan.encodeForward(enc);
-    encodeSteps(enc, this.lossSteps);
-    this.plan.encodeBackward(enc);
-    encodeSteps(enc, this.tvSteps);
-    enc.copyBufferToBuffer(this.gradOut, 0, grad, 0, bytes);
-    enc.copyBufferToBuffer(this.scalars, 0, this.readback, 0, this.slots * 4);
+    return [
+      { kind: 'copy', src: x, dst: this.plan.input, bytes },
+      ...this.plan.steps('forward'),
+      ...this.lossSteps,
+      ...this.plan.steps('backward'),
+      ...this.tvSteps,
+      { kind: 'copy', src: this.gradOut, dst: grad, bytes },
+      { kind: 'copy', src: this.scalars, dst: this.readback, bytes: this.slots * 4 },
+    ];
+  }
+
+  /** Encodes one evaluation into `enc` (one command buffer). */
+  encode(enc: GPUCommandEncoder, x: GPUBuffer, grad: GPUBuffer): void {
+    encodeSteps(enc, this.evaluationSteps(x, grad));
   }
 
   /** f(x) (returned) and its gradient (written into grad): both GPU buffers of n floats. */
   async evaluate(x: GPUBuffer, grad: GPUBuffer): Promise<number> {
-    const enc = this.ctx.device.createCommandEncoder({ label: 'style objective' });
-    this.encode(enc, x, grad);
-    await submitChecked(this.ctx, [enc.finish()], 'style objective evaluation');
+    const steps = this.evaluationSteps(x, grad);
+    const chunk = this.maxDispatchesPerSubmit > 0 ? this.maxDispatchesPerSubmit : Infinity;
+    let start = 0;
+    while (start < steps.length) {
+      let end = start;
+      let dispatches = 0;
+      while (end < steps.length && (steps[end].kind !== 'dispatch' || dispatches < chunk)) {
+        if (steps[end].kind === 'dispatch') dispatches++;
+        end++;
+      }
+      const enc = this.ctx.device.createCommandEncoder({ label: 'style objective' });
+      encodeSteps(enc, steps.slice(start, end));
+      await submitChecked(this.ctx, [enc.finish()], 'style objective evaluation');
+      if (end < steps.length) await waitIdle(this.ctx, 'style objective chunk');
+      start = end;
+    }
     await withTimeout(this.readback.mapAsync(GPUMapMode.READ), GPU_WAIT_MS, 'style objective evaluation');
     const v = new Float32Array(this.readback.getMappedRange().slice(0, this.slots * 4));
     this.readback.unmap();

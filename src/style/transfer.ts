@@ -109,6 +109,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   const prep = prepareImages(opts.content, opts.style, opts.rows, method);
   const { rows, cols } = prep;
   const objective = new TrackingObjective(await buildObjective(ctx, weights, cfg, prep));
+  objective.inner.maxDispatchesPerSubmit = opts.maxDispatchesPerSubmit ?? 0;
 
   let init: Float32Array<ArrayBuffer>;
   const kind = opts.init ?? 'content';

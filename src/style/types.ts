@@ -37,6 +37,9 @@ export interface TransferOptions {
   onProgress?: (p: TransferProgress) => void | Promise<void>;
   /** stop early (e.g. Ctrl-C): the best image so far is returned */
   signal?: AbortSignal;
+  /** split each evaluation into submissions of at most this many dispatches, waiting for the
+   *  GPU between them (a page sets it so the tab keeps rendering); default 0: one submission */
+  maxDispatchesPerSubmit?: number;
 }
 
 export interface TransferProgress {

@@ -463,6 +463,9 @@ export class App {
         ...transferSchedule(runSettings),
         learningRate: settings.optimizer === 'adam' ? settings.learningRate : undefined,
         signal: run.controller.signal,
+        // A few dispatches per submission, waiting for the GPU in between, so the compositor
+        // gets frames during an evaluation (one conv layer at 400 rows is ~10 ms on a GPU).
+        maxDispatchesPerSubmit: 4,
         onProgress: (p) => this.onProgress(run, view, p),
       });
       if (ctx.lost) throw new Error(ctx.lost);
