@@ -237,12 +237,14 @@ export class Vgg19Plan {
     return which === 'forward' ? this.forwardSteps : this.backwardSteps;
   }
 
+  /** Submits the forward pass (checked for validation errors); it does not wait for the GPU to finish. */
   async forward(): Promise<void> {
     const enc = this.net.ctx.device.createCommandEncoder({ label: 'vgg19 forward' });
     this.encodeForward(enc);
     await submitChecked(this.net.ctx, [enc.finish()], 'vgg19 forward');
   }
 
+  /** Submits the backward pass (checked for validation errors); it does not wait for the GPU to finish. */
   async backward(): Promise<void> {
     const enc = this.net.ctx.device.createCommandEncoder({ label: 'vgg19 backward' });
     this.encodeBackward(enc);
