@@ -31,7 +31,7 @@ import { readImageFile } from '../src/image/node.ts';
 import { loadVgg19WeightsFromDir, resolveExampleImage } from '../weights/locate.ts';
 import { HELP, parseBenchArgs } from './lib/options.ts';
 import { formatResult } from './lib/report.ts';
-import { saveResults } from './lib/results.ts';
+import { regenerateReport, saveResults } from './lib/results.ts';
 import { runSuite, type SuiteEnv } from './lib/suite.ts';
 import { loadTfjsVgg19Weights, type Tf } from './reference/tfjs_vgg19.ts';
 
@@ -67,6 +67,10 @@ async function main() {
   const o = parseBenchArgs(process.argv.slice(2));
   if (o.help) {
     console.log(HELP);
+    return;
+  }
+  if (o.reportOnly) {
+    console.log(`regenerated ${regenerateReport(o.out ?? join(here, 'results')).join(', ')}`);
     return;
   }
   const ctx = await acquireGpu();

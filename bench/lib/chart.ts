@@ -4,17 +4,27 @@
 
 import type { BenchResult, OpRow } from './types.ts';
 
+/** One colour per implementation: greens for ours (darker = newer version), orange tfjs-webgpu,
+ *  purple tfjs-wasm, grey tfjs-cpu; the second formulation of a backend a lighter shade. */
 const COLORS: Record<string, string> = {
-  ours: '#1b9e77',
-  webgpu: '#d95f02',
-  wasm: '#7570b3',
-  cpu: '#999999',
+  'ours v1': '#c7e9c0',
+  'ours v2': '#74c476',
+  'ours v3': '#238b45',
+  'ours v4': '#00441b',
+  'ours v5': '#a1d99b',
+  ours: '#238b45',
+  'tfjs-webgpu': '#d95f02',
+  'tfjs-webgpu flipT': '#fdae6b',
+  'tfjs-wasm': '#7570b3',
+  'tfjs-wasm flipT': '#bcbddc',
+  'tfjs-cpu': '#636363',
+  'tfjs-cpu flipT': '#bdbdbd',
 };
 
 function colorOf(impl: string, backend: string): string {
-  const base = COLORS[backend] ?? '#333';
-  // lighter shade for the second variant (ours v1, tfjs flipT / tuned)
-  return /\bv1\b|flipT|tuned/.test(impl) ? `${base}99` : base;
+  if (COLORS[impl]) return COLORS[impl];
+  const base = backend === 'ours' ? '#238b45' : COLORS[`tfjs-${backend}`] ?? '#333333';
+  return /tuned|flipT|\bv1\b/.test(impl) ? `${base}88` : base;
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -33,7 +43,7 @@ export function chartSvg(r: BenchResult): string {
   const barH = 11;
   const gap = 10;
   const plotW = W - left - right;
-  let y = 70;
+  let y = 0;
   const parts: string[] = [];
   const all = rows.map((x) => x.gflops);
   // the matmul measured alongside the conv rows (median), else the ceiling section's
@@ -41,15 +51,23 @@ export function chartSvg(r: BenchResult): string {
   const lo = Math.max(1e-3, Math.min(...all, ceiling ?? Infinity) / 1.5);
   const hi = Math.max(...all, ceiling ?? 0) * 1.5;
   const xOf = (v: number) => left + (plotW * (Math.log10(v) - Math.log10(lo))) / (Math.log10(hi) - Math.log10(lo));
-  const title = `Per op at the VGG19 shapes of ${r.sections.ops?.size?.join('x') ?? '?'} — GFLOP/s, log scale (${r.adapter})`;
+  const adapter = r.adapter.split(' / ')[0].slice(0, 48);
+  const title = `Per op at the VGG19 shapes of ${r.sections.ops?.size?.join('x') ?? '?'} — GFLOP/s, log scale (${adapter}, ${r.env})`;
   parts.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`);
-  // legend
+  // legend, wrapped
   const impls = [...new Map(rows.map((x) => [x.impl, x.backend])).entries()];
-  let lx = left;
+  let lx = 20;
+  let ly = 38;
   for (const [impl, backend] of impls) {
-    parts.push(`<rect x="${lx}" y="38" width="12" height="12" fill="${colorOf(impl, backend)}"/><text x="${lx + 16}" y="48" font-size="11">${esc(impl)}</text>`);
-    lx += 24 + impl.length * 6.5;
+    const w = 24 + impl.length * 6.5;
+    if (lx + w > W - 10) {
+      lx = 20;
+      ly += 16;
+    }
+    parts.push(`<rect x="${lx}" y="${ly}" width="12" height="12" fill="${colorOf(impl, backend)}"/><text x="${lx + 16}" y="${ly + 10}" font-size="11">${esc(impl)}</text>`);
+    lx += w;
   }
+  y = ly + 32;
   const top = y;
   for (const [key, list] of groups) {
     parts.push(`<text x="${left - 8}" y="${y + (list.length * barH) / 2 + 4}" text-anchor="end" font-size="11">${esc(key)}</text>`);
@@ -77,8 +95,9 @@ export function chartSvg(r: BenchResult): string {
     for (const x of ev) {
       const w = Math.max(1, (plotW * x.ms!.median) / maxMs);
       parts.push(`<text x="${left - 8}" y="${y + 12}" text-anchor="end" font-size="11">${esc(x.impl)}</text>`);
-      parts.push(`<rect x="${left}" y="${y + 2}" width="${w.toFixed(1)}" height="14" fill="${colorOf(x.impl, x.backend)}"/>`);
-      const sp = x.slowdownVsOurs && x.backend !== 'ours' ? ` (${x.slowdownVsOurs.toFixed(2)}x ours)` : '';
+      const evalColor = x.backend === 'ours' ? COLORS.ours : colorOf(x.formulation === 'tuned' ? `tfjs-${x.backend} flipT` : `tfjs-${x.backend}`, x.backend);
+      parts.push(`<rect x="${left}" y="${y + 2}" width="${w.toFixed(1)}" height="14" fill="${evalColor}"/>`);
+      const sp = x.slowdownVsOurs && x.backend !== 'ours' ? ` (${x.slowdownVsOurs.toFixed(2)}x our time)` : '';
       parts.push(`<text x="${left + w + 4}" y="${y + 13}" font-size="10">${(x.ms!.median / 1e3).toFixed(1)} s${sp}</text>`);
       y += 20;
     }

@@ -37,6 +37,7 @@ export interface BenchOptions {
   e2eTfjs: TfjsFormulation;
   out: string | null;
   timeoutMin: number | null;
+  reportOnly: boolean;
   help: boolean;
 }
 
@@ -80,6 +81,7 @@ Options:
   --e2e-configs LIST   ROWSxROUNDSxEVALS,... (default ${DEFAULT_E2E}; Adam rows at the first)
   --e2e-tfjs F         tfjs formulation for e2e: plain (default) or tuned
   --out DIR            results folder (default bench/results)
+  --report-only        regenerate report.md and chart.svg from latest.json, run nothing
   --timeout MIN        bench:browser only: give up after MIN minutes (default: 30 quick, 600 full)`;
 
 function parseSize(s: string, flag: string): [number, number] {
@@ -113,7 +115,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     'size', 'trials', 'warmup', 'versions', 'only', 'backends', 'ops', 'preset', 'eval-size', 'eval-trials', 'eval-warmup', 'eval-budget',
     'row-budget', 'slow-run', 'formulations', 'tuned-input-grad', 'e2e-configs', 'e2e-tfjs', 'out', 'timeout',
   ]);
-  const booleans = new Set(['quick', 'no-e2e', 'profile-tfjs', 'help']);
+  const booleans = new Set(['quick', 'no-e2e', 'profile-tfjs', 'report-only', 'help']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') continue;
@@ -159,6 +161,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     e2eTfjs,
     out: get('out') ?? null,
     timeoutMin: get('timeout') ? parseNum(get('timeout')!, '--timeout', 1) : null,
+    reportOnly: flags.has('report-only'),
     help: flags.has('help'),
   };
 }

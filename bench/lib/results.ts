@@ -60,3 +60,12 @@ export function saveResults(run: BenchResult, outDir: string, opts: { updateLate
   }
   return written;
 }
+
+/** Regenerates report.md and chart.svg from the folder's latest.json (npm run bench -- --report-only). */
+export function regenerateReport(outDir: string): string[] {
+  const latest = readLatest(join(outDir, 'latest.json'));
+  if (!latest) throw new Error(`${join(outDir, 'latest.json')}: missing or not a result of this benchmark`);
+  writeFileSync(join(outDir, 'report.md'), markdownReport(latest));
+  writeFileSync(join(outDir, 'chart.svg'), chartSvg(latest));
+  return [join(outDir, 'report.md'), join(outDir, 'chart.svg')];
+}
