@@ -9,13 +9,14 @@
 //
 // Chromium, its flags and its clean shutdown come from test/browser/harness.ts. Every wait has a
 // time limit (SwiftShader has no GPU watchdog): --timeout MIN for the whole page (default 30 in
-// --quick, else 600).
+// --quick, else 600). tfjs-cpu/wasm block the page's main thread while an op runs, so a single
+// read of the page's state may take minutes (up to 30).
 
 import { createServer as createNetServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'vite';
-import { launchBrowser, openPage, REPO_ROOT, waitForDone } from '../../test/browser/harness.ts';
+import { launchBrowser, type OpenedPage, openPage, REPO_ROOT } from '../../test/browser/harness.ts';
 import { HELP, parseBenchArgs } from '../lib/options.ts';
 import { formatResult } from '../lib/report.ts';
 import { saveResults } from '../lib/results.ts';
@@ -41,6 +42,29 @@ function limit<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Polls window.__bench until done. Unlike the harness's waitForDone (30 s per read), a read may
+ * take many minutes: tfjs-cpu and tfjs-wasm run synchronously on the page's main thread, which
+ * cannot answer until the op returns. Page errors end the wait after a grace period.
+ */
+async function waitForBench(opened: OpenedPage, timeoutMs: number): Promise<BenchPageState> {
+  const start = Date.now();
+  let firstErrorAt = 0;
+  for (;;) {
+    const left = timeoutMs - (Date.now() - start);
+    if (left <= 0) throw new Error(`the benchmark page did not finish in ${timeoutMs / 60_000} min`);
+    const state = await limit(
+      opened.page.evaluate(() => (globalThis as unknown as { __bench?: BenchPageState }).__bench),
+      Math.min(left, 30 * 60_000),
+      'reading window.__bench (the page main thread is busy)',
+    );
+    if (state?.done) return state;
+    if (opened.errors.length && !firstErrorAt) firstErrorAt = Date.now();
+    if (firstErrorAt && Date.now() - firstErrorAt > 60_000) throw new Error(`the page reported errors:\n${opened.errors.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 async function main(): Promise<number> {
@@ -79,7 +103,7 @@ async function main(): Promise<number> {
       if (text.startsWith('[bench] ')) console.error(text.slice(8));
       else if (m.type() === 'error' || m.type() === 'warning') console.error(`[page ${m.type()}] ${text}`);
     });
-    const state = await waitForDone<BenchPageState>(opened, '__bench', timeoutMs, 60_000);
+    const state = await waitForBench(opened, timeoutMs);
     if (state.error || !state.result) {
       console.error(`bench:browser: the page failed: ${state.error ?? 'no result'}`);
       return 1;
