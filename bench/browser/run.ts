@@ -12,11 +12,10 @@
 // --quick, else 600). tfjs-cpu/wasm block the page's main thread while an op runs, so a single
 // read of the page's state may take minutes (up to 30).
 
-import { createServer as createNetServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'vite';
-import { launchBrowser, type OpenedPage, openPage, REPO_ROOT } from '../../test/browser/harness.ts';
+import { freePort, launchBrowser, limit, type OpenedPage, openPage, REPO_ROOT } from '../../test/browser/harness.ts';
 import { HELP, parseBenchArgs } from '../lib/options.ts';
 import { formatResult } from '../lib/report.ts';
 import { saveResults } from '../lib/results.ts';
@@ -24,25 +23,6 @@ import type { BenchPageState } from './page.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createNetServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a && typeof a === 'object' ? resolvePort(a.port) : reject(new Error('no free port'))));
-    });
-  });
-}
-
-function limit<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Polls window.__bench until done. Unlike the harness's waitForDone (30 s per read), a read may

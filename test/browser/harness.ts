@@ -58,7 +58,7 @@ export function chromiumArgs(): string[] {
 export const WEBGPU_CANVAS_ARGS = ['--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader'];
 
 /** Rejects after ms unless p settles first; the timer never keeps the process alive. */
-function limit<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+export function limit<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const t = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
@@ -71,7 +71,7 @@ function limit<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * A port the OS reports free on 127.0.0.1 (vite treats port 0 as "default 5173"; should another
  * process take this one first, vite's strictPort: false moves on to the next).
  */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const srv = createNetServer();
     srv.unref();
