@@ -12,6 +12,7 @@ const COLORS: Record<string, string> = {
   'ours v3': '#238b45',
   'ours v4': '#00441b',
   'ours v5': '#a1d99b',
+  'ours v6': '#005a32',
   ours: '#238b45',
   'tfjs-webgpu': '#d95f02',
   'tfjs-webgpu flipT': '#fdae6b',

@@ -15,6 +15,8 @@
 //       channel count % 4 == 0: Cout forward, Cin backward; `supports` says where it applies)
 //   v4  backward only, narrow inputs (Cin <= 4, i.e. the image): 16 pixels x 4 channels
 //   v5  workgroup-memory tiling: 64 x 64 output tile per 16 x 16 workgroup (for real GPUs)
+//   v6  backward only, the image layer (Cin <= 3): 2 rows x 8 pixels x 3 channels, each loaded
+//       value of g shared by the taps and output rows it lies under (~1.6x v4 on lavapipe)
 
 import type { GpuContext } from '../gpu/device.ts';
 import { createUniform, type Dispatch, grid1d, makeDispatch } from '../gpu/runtime.ts';
@@ -27,7 +29,7 @@ export interface ConvShape {
   Cout: number;
 }
 
-export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5'] as const;
+export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'] as const;
 export type ConvVersion = (typeof CONV_VERSIONS)[number];
 
 /** FLOPs of one forward (or input-gradient) conv: 2*H*W*Cin*Cout*9. */
@@ -45,26 +47,34 @@ function checkShape(s: ConvShape) {
   }
 }
 
-/** Whether a version can run a shape: v3 reads weights as vec4 along the GEMM's output channels. */
+/**
+ * Whether a version can run a shape: v3 reads weights as vec4 along the GEMM's output channels;
+ * v4 and v6 are input gradients for narrow inputs only (the image).
+ */
 export function supports(version: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): boolean {
   if (version === 'v3') return (direction === 'forward' ? s.Cout : s.Cin) % 4 === 0;
   if (version === 'v4') return direction === 'backward' && s.Cin <= 4;
+  if (version === 'v6') return direction === 'backward' && s.Cin <= 3;
   return true;
 }
 
 /** Why a version cannot run a shape (for the error message). */
 function requirement(version: ConvVersion, direction: 'forward' | 'backward'): string {
   if (version === 'v4') return direction === 'forward' ? 'is a backward-only kernel' : 'needs Cin <= 4';
+  if (version === 'v6') return direction === 'forward' ? 'is a backward-only kernel' : 'needs Cin <= 3';
   return direction === 'forward' ? 'needs Cout % 4 == 0' : 'needs Cin % 4 == 0';
 }
 
 /**
  * The version to run for a shape: `preferred` where it applies; otherwise the narrow backward
- * kernel v4 where that applies, else v2 (the general register-tiled kernel).
+ * kernels v6, then v4, where they apply, else v2 (the general register-tiled kernel).
  */
 export function versionFor(preferred: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): ConvVersion {
   if (supports(preferred, s, direction)) return preferred;
-  return preferred !== 'v2' && supports('v4', s, direction) ? 'v4' : 'v2';
+  if (preferred !== 'v2') {
+    for (const narrow of ['v6', 'v4'] as const) if (supports(narrow, s, direction)) return narrow;
+  }
+  return 'v2';
 }
 
 /** Workgroups of the register-tiled kernels: 8x8 invocations, each `px` pixels x 8 channels. */
@@ -118,7 +128,13 @@ export async function conv3x3Backward(
     return [await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.dy, b.y, b.w, b.dx], grid1d(s.H * s.W * s.Cin))];
   }
   const grid: [number, number, number] =
-    version === 'v4' ? [Math.ceil((s.H * Math.ceil(s.W / 16)) / 64), 1, 1] : version === 'v5' ? wgTiledGrid(s, s.Cin) : tiledGrid(s.H, s.W, s.Cin, version === 'v3' ? 8 : 4);
+    version === 'v4'
+      ? [Math.ceil((s.H * Math.ceil(s.W / 16)) / 64), 1, 1]
+      : version === 'v6'
+        ? [Math.ceil((Math.ceil(s.H / 2) * Math.ceil(s.W / 8)) / 64), 1, 1]
+        : version === 'v5'
+          ? wgTiledGrid(s, s.Cin)
+          : tiledGrid(s.H, s.W, s.Cin, version === 'v3' ? 8 : 4);
   return [
     await reluBackward(ctx, s.H * s.W * s.Cout, { dy: b.dy, y: b.y, g: b.g }),
     await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.g, b.wt, b.dx], grid),

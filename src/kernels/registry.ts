@@ -10,7 +10,9 @@
 // choice is by design, not yet by measurement: `npm run bench` times every version on the adapter
 // at hand, and this is the place to change if it disagrees.
 // Where the chosen version cannot run (v3 and the 3-channel input gradient of block1_conv1),
-// versionFor() in conv3x3.ts picks the narrow backward v4, else v2.
+// versionFor() in conv3x3.ts picks the narrow backward v6 (Cin <= 3; 1.5-1.7x v4 on lavapipe,
+// same-run A/B at 400x533), else v4 (Cin <= 4), else v2. On hardware adapters v5 runs every
+// shape, so the narrow kernels are used only on CPU adapters.
 
 import type { GpuContext } from '../gpu/device.ts';
 import type { ConvVersion } from './conv3x3.ts';
