@@ -4,17 +4,19 @@
 // loads 8 values of A and two vec4 of B for 64 multiply-adds. Of the tilings tried on lavapipe
 // (4x4, 4x8, 8x8, 16x8, 8x16, 16x4; lanes along rows or columns; vec4 or scalar B loads), 8x8
 // with vec4 B loads and invocations adjacent along columns was fastest (~7.4 GFLOP/s at
-// 1024^3, vs ~5.5 for 4x8 scalar).
+// 1024^3, vs ~5.5 for 4x8 scalar). Batched: workgroup z selects one of several products of
+// the same shape stored one after another (conv3x3 v7 runs Winograd's 16 GEMMs in one dispatch).
 //
-// Math:  C[m, n] = sum_k A[m, k] * B[k, n]
+// Math:  C[z, m, n] = sum_k A[z, m, k] * B[z, k, n]      (z = 0 .. batch-1)
 // Bindings:
 //   0  params           uniform {M, N, K}     (N must be a multiple of 4)
-//   1  a  [M, K]         f32, row-major, read
-//   2  b  [K, N/4]       vec4<f32>, row-major (B read 4 columns at a time), read
-//   3  c  [M, N]         f32, row-major, written
-// Invocation (gx, gy): columns n0 = 8*gx .. n0+7, rows m0 = 8*gy .. m0+7. Rows past M read a
-//   clamped row and are not stored; columns past N (N%8 == 4) read a clamped vec4, not stored.
-// Workgroup 8 x 8. Dispatch: ceil(ceil(N/8)/8) x ceil(ceil(M/8)/8).
+//   1  a  [batch, M, K]     f32, row-major, read
+//   2  b  [batch, K, N/4]   vec4<f32>, row-major (B read 4 columns at a time), read
+//   3  c  [batch, M, N]     f32, row-major, written
+// Invocation (gx, gy, gz): product z = gz, columns n0 = 8*gx .. n0+7, rows m0 = 8*gy .. m0+7.
+//   Rows past M read a clamped row and are not stored; columns past N (N%8 == 4) read a clamped
+//   vec4, not stored.
+// Workgroup 8 x 8 x 1. Dispatch: ceil(ceil(N/8)/8) x ceil(ceil(M/8)/8) x batch.
 
 struct Params { M: u32, N: u32, K: u32 }
 
@@ -23,9 +25,9 @@ struct Params { M: u32, N: u32, K: u32 }
 @group(0) @binding(2) var<storage, read> b: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
-fn store(row: u32, n: u32, v: vec4f) {
+fn store(z: u32, row: u32, n: u32, v: vec4f) {
   if (row >= p.M || n >= p.N) { return; }
-  let o = row * p.N + n;
+  let o = (z * p.M + row) * p.N + n;
   c[o] = v.x; c[o + 1u] = v.y; c[o + 2u] = v.z; c[o + 3u] = v.w;
 }
 
@@ -36,19 +38,21 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (n0 >= p.N || m0 >= p.M) { return; }
   let lastRow = p.M - 1u;
   let n4 = p.N / 4u;                         // vec4 columns per row of B
+  let z = gid.z;
+  let aBase = z * p.M * p.K;
   let c0 = n0 / 4u;
   let c1 = min(c0 + 1u, n4 - 1u);            // clamped second vec4 column
   // A row offsets of the 8 rows (clamped)
-  let r0 = min(m0, lastRow) * p.K;      let r1 = min(m0 + 1u, lastRow) * p.K;
-  let r2 = min(m0 + 2u, lastRow) * p.K; let r3 = min(m0 + 3u, lastRow) * p.K;
-  let r4 = min(m0 + 4u, lastRow) * p.K; let r5 = min(m0 + 5u, lastRow) * p.K;
-  let r6 = min(m0 + 6u, lastRow) * p.K; let r7 = min(m0 + 7u, lastRow) * p.K;
+  let r0 = aBase + min(m0, lastRow) * p.K;      let r1 = aBase + min(m0 + 1u, lastRow) * p.K;
+  let r2 = aBase + min(m0 + 2u, lastRow) * p.K; let r3 = aBase + min(m0 + 3u, lastRow) * p.K;
+  let r4 = aBase + min(m0 + 4u, lastRow) * p.K; let r5 = aBase + min(m0 + 5u, lastRow) * p.K;
+  let r6 = aBase + min(m0 + 6u, lastRow) * p.K; let r7 = aBase + min(m0 + 7u, lastRow) * p.K;
   // acc<row><l|h>: columns n0..n0+3 | n0+4..n0+7
   var c0l = vec4f(0.0); var c0h = vec4f(0.0); var c1l = vec4f(0.0); var c1h = vec4f(0.0);
   var c2l = vec4f(0.0); var c2h = vec4f(0.0); var c3l = vec4f(0.0); var c3h = vec4f(0.0);
   var c4l = vec4f(0.0); var c4h = vec4f(0.0); var c5l = vec4f(0.0); var c5h = vec4f(0.0);
   var c6l = vec4f(0.0); var c6h = vec4f(0.0); var c7l = vec4f(0.0); var c7h = vec4f(0.0);
-  var bRow = 0u;
+  var bRow = z * p.K * n4;
   for (var k = 0u; k < p.K; k++) {
     let bl = b[bRow + c0];
     let bh = b[bRow + c1];
@@ -64,12 +68,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     c7l = fma(a7, bl, c7l); c7h = fma(a7, bh, c7h);
     bRow += n4;
   }
-  store(m0, n0, c0l);      store(m0, n0 + 4u, c0h);
-  store(m0 + 1u, n0, c1l); store(m0 + 1u, n0 + 4u, c1h);
-  store(m0 + 2u, n0, c2l); store(m0 + 2u, n0 + 4u, c2h);
-  store(m0 + 3u, n0, c3l); store(m0 + 3u, n0 + 4u, c3h);
-  store(m0 + 4u, n0, c4l); store(m0 + 4u, n0 + 4u, c4h);
-  store(m0 + 5u, n0, c5l); store(m0 + 5u, n0 + 4u, c5h);
-  store(m0 + 6u, n0, c6l); store(m0 + 6u, n0 + 4u, c6h);
-  store(m0 + 7u, n0, c7l); store(m0 + 7u, n0 + 4u, c7h);
+  store(z, m0, n0, c0l);      store(z, m0, n0 + 4u, c0h);
+  store(z, m0 + 1u, n0, c1l); store(z, m0 + 1u, n0 + 4u, c1h);
+  store(z, m0 + 2u, n0, c2l); store(z, m0 + 2u, n0 + 4u, c2h);
+  store(z, m0 + 3u, n0, c3l); store(z, m0 + 3u, n0 + 4u, c3h);
+  store(z, m0 + 4u, n0, c4l); store(z, m0 + 4u, n0 + 4u, c4h);
+  store(z, m0 + 5u, n0, c5l); store(z, m0 + 5u, n0 + 4u, c5h);
+  store(z, m0 + 6u, n0, c6l); store(z, m0 + 6u, n0 + 4u, c6h);
+  store(z, m0 + 7u, n0, c7l); store(z, m0 + 7u, n0 + 4u, c7h);
 }

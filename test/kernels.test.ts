@@ -7,13 +7,14 @@
 // worst measured error over these shapes (lavapipe) was 0.13 of 1e-6*sqrt(K); we use
 // atol = 4e-7*sqrt(K), rtol = 1e-5, a ~3x margin for adapters that order the sums differently.
 import { afterAll, describe, expect, it } from 'vitest';
-import { createStorage, readFloats, runDispatches, uploadStorage } from '../src/gpu/runtime.ts';
-import { CONV_VERSIONS, conv3x3Backward, conv3x3Forward, supports } from '../src/kernels/conv3x3.ts';
+import { createStorage, createUniform, grid1d, makeDispatch, readFloats, runDispatches, uploadStorage } from '../src/gpu/runtime.ts';
+import { CONV_VERSIONS, conv3x3Backward, conv3x3Forward, createWinogradBuffers, supports } from '../src/kernels/conv3x3.ts';
 import { reluBackward } from '../src/kernels/elementwise.ts';
 import { matmul } from '../src/kernels/matmul.ts';
 import { type PoolMode, pool2x2Backward, pool2x2Forward } from '../src/kernels/pool2x2.ts';
 import { conv3x3BackwardCpu, conv3x3ForwardCpu, flipTransposeCpu } from '../src/ref/conv3x3.ts';
 import { reluBackwardCpu } from '../src/ref/elementwise.ts';
+import { winogradConvCpu, winogradInputCpu, winogradTiles } from '../src/ref/winograd.ts';
 import { matmulCpu } from '../src/ref/matmul.ts';
 import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../src/ref/pool2x2.ts';
 import { compare as compareRaw, gpu, printRecorded, randomArray, record, report } from './helpers.ts';
@@ -59,11 +60,14 @@ describe('conv3x3 forward and backward vs CPU reference', () => {
           };
           const s = { H, W, Cin, Cout };
           for (const v of CONV_VERSIONS) {
+            // v7 (Winograd) reads the transformed kernel and two scratch buffers
+            const wf = v === 'v7' && supports(v, s, 'forward') ? createWinogradBuffers(ctx, s, 'forward', w) : undefined;
+            const wb = v === 'v7' && supports(v, s, 'backward') ? createWinogradBuffers(ctx, s, 'backward', w) : undefined;
             currentLabel = `conv3x3_forward_${v} ${H}x${W} ${Cin}->${Cout}`;
             if (!supports(v, s, 'forward')) {
               await expect(conv3x3Forward(ctx, v, s, B)).rejects.toThrow(/needs Cout % 4 == 0|backward-only/);
             } else {
-              await runDispatches(ctx, [await conv3x3Forward(ctx, v, s, B)]);
+              await runDispatches(ctx, await conv3x3Forward(ctx, v, s, { ...B, winograd: wf }));
               const fwd = compare(await readFloats(ctx, B.y, yRef.length), yRef, convTol(9 * Cin).atol, convTol(9 * Cin).rtol);
               expect(fwd.ok, report(`forward ${v}`, fwd)).toBe(true);
             }
@@ -73,13 +77,13 @@ describe('conv3x3 forward and backward vs CPU reference', () => {
             }
 
             currentLabel = `conv3x3_backward_${v} ${H}x${W} ${Cin}->${Cout}`;
-            await runDispatches(ctx, await conv3x3Backward(ctx, v, s, { ...B, y: B.yRef }));
+            await runDispatches(ctx, await conv3x3Backward(ctx, v, s, { ...B, y: B.yRef, winograd: wb }));
             const bwd = compare(await readFloats(ctx, B.dx, dxRef.length), dxRef, convTol(9 * Cout).atol, convTol(9 * Cout).rtol);
             expect(bwd.ok, report(`backward ${v}`, bwd)).toBe(true);
 
             currentLabel = `conv3x3_backward_${v} accumulate ${H}x${W} ${Cin}->${Cout}`;
             const ctxDx = uploadStorage(ctx, prior, 'dx prior');
-            await runDispatches(ctx, await conv3x3Backward(ctx, v, s, { ...B, y: B.yRef, dx: ctxDx }, true));
+            await runDispatches(ctx, await conv3x3Backward(ctx, v, s, { ...B, y: B.yRef, dx: ctxDx, winograd: wb }, true));
             const acc = compare(await readFloats(ctx, ctxDx, dxRef.length), dxAccRef, convTol(9 * Cout).atol, convTol(9 * Cout).rtol);
             expect(acc.ok, report(`backward ${v} accumulate`, acc)).toBe(true);
           }
@@ -87,6 +91,53 @@ describe('conv3x3 forward and backward vs CPU reference', () => {
       }
     }
   }
+});
+
+describe('Winograd F(2x2, 3x3) pieces (conv3x3 v7)', () => {
+  // The composition in Float64 is the direct convolution up to rounding (the transforms are
+  // exact identities); measured 2e-15 relative here.
+  for (const [H, W, Cin, Cout] of [
+    [1, 1, 3, 4],
+    [7, 13, 5, 8],
+    [6, 4, 12, 3],
+  ]) {
+    it(`CPU composition = direct convolution, ${H}x${W} ${Cin}->${Cout}`, () => {
+      const x = randomArray(H * W * Cin, 81);
+      const w = randomArray(9 * Cin * Cout, 82);
+      const direct = conv3x3ForwardCpu(x, w, new Float32Array(Cout), H, W, Cin, Cout, false);
+      const wino = winogradConvCpu(x, w, H, W, Cin, Cout);
+      let worst = 0;
+      let scale = 0;
+      for (let i = 0; i < direct.length; i++) {
+        worst = Math.max(worst, Math.abs(wino[i] - direct[i]));
+        scale = Math.max(scale, Math.abs(direct[i]));
+      }
+      expect(worst).toBeLessThanOrEqual(1e-12 * Math.max(1, scale));
+    });
+  }
+
+  it('winograd_input on the GPU vs its CPU reference (7x13x5: partial tiles on both edges)', async () => {
+    const ctx = await gpu();
+    const [H, W, C] = [7, 13, 5];
+    const x = randomArray(H * W * C, 91);
+    const { tilesX, tiles } = winogradTiles(H, W);
+    const v = createStorage(ctx, 16 * tiles * C * 4, 'v');
+    const d = await makeDispatch(ctx, { shader: 'winograd_input' }, [createUniform(ctx, [H, W, C, tilesX], 'p'), uploadStorage(ctx, x, 'x'), v], grid1d(tiles * C));
+    await runDispatches(ctx, [d]);
+    currentLabel = `winograd_input ${H}x${W}x${C}`;
+    // each value is a sum of 4 inputs with coefficients +-1: exact up to 3 roundings
+    const r = compare(await readFloats(ctx, v, 16 * tiles * C), winogradInputCpu(x, H, W, C), 1e-6, 0);
+    expect(r.ok, report('winograd_input', r)).toBe(true);
+  });
+
+  it('v7 without its transformed kernel and scratch: a clear error', async () => {
+    const ctx = await gpu();
+    const buf = createStorage(ctx, 4096, 'x');
+    const s = { H: 4, W: 4, Cin: 4, Cout: 4 };
+    await expect(conv3x3Forward(ctx, 'v7', s, { x: buf, w: buf, bias: buf, y: buf })).rejects.toThrow(/conv3x3_forward_v7: needs the transformed kernel and scratch/);
+    const small = createStorage(ctx, 16, 'small');
+    await expect(conv3x3Forward(ctx, 'v7', s, { x: buf, w: buf, bias: buf, y: buf, winograd: { u: buf, v: small, m: small } })).rejects.toThrow(/scratch buffers too small/);
+  });
 });
 
 describe('pool2x2 forward and backward vs CPU reference', () => {
@@ -163,6 +214,22 @@ describe('relu_backward and matmul vs CPU reference', () => {
       expect(r.ok, report('matmul', r)).toBe(true);
     });
   }
+
+  it('matmul v2 batched: 3 products of 9x12x7 in one dispatch (as conv3x3 v7 runs its 16 GEMMs)', async () => {
+    const ctx = await gpu();
+    const [M, N, K, batch] = [9, 12, 7, 3];
+    const a = randomArray(batch * M * K, 71);
+    const b = randomArray(batch * K * N, 72);
+    const c = createStorage(ctx, batch * M * N * 4, 'c');
+    await runDispatches(ctx, [await matmul(ctx, 'v2', { M, N, K, batch }, { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, b, 'b'), c })]);
+    const got = await readFloats(ctx, c, batch * M * N);
+    for (let z = 0; z < batch; z++) {
+      currentLabel = `matmul_v2 batched ${M}x${N}x${K} product ${z}`;
+      const ref = matmulCpu(a.subarray(z * M * K, (z + 1) * M * K), b.subarray(z * K * N, (z + 1) * K * N), M, N, K);
+      const r = compare(got.subarray(z * M * N, (z + 1) * M * N), ref, 1e-6 * Math.sqrt(K), 1e-5);
+      expect(r.ok, report(`matmul batch ${z}`, r)).toBe(true);
+    }
+  });
 
   it('matmul rejects N not a multiple of 4', async () => {
     const ctx = await gpu();

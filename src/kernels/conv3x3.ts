@@ -17,9 +17,14 @@
 //   v5  workgroup-memory tiling: 64 x 64 output tile per 16 x 16 workgroup (for real GPUs)
 //   v6  backward only, the image layer (Cin <= 3): 2 rows x 8 pixels x 3 channels, each loaded
 //       value of g shared by the taps and output rows it lies under (~1.6x v4 on lavapipe)
+//   v7  Winograd F(2x2, 3x3): winograd_input, 16 GEMMs in one batched matmul_v2 dispatch,
+//       winograd_output. 2.25x fewer multiply-adds than direct; needs the transformed kernel
+//       (winogradKernel, at load) and two scratch buffers (winogradScratchFloats).
 
 import type { GpuContext } from '../gpu/device.ts';
-import { createUniform, type Dispatch, grid1d, makeDispatch } from '../gpu/runtime.ts';
+import { createStorage, createUniform, type Dispatch, grid1d, makeDispatch, uploadStorage } from '../gpu/runtime.ts';
+import { flipTransposeCpu } from '../ref/conv3x3.ts';
+import { winogradTiles, winogradWeightsCpu } from '../ref/winograd.ts';
 import { reluBackward } from './elementwise.ts';
 
 export interface ConvShape {
@@ -29,7 +34,7 @@ export interface ConvShape {
   Cout: number;
 }
 
-export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'] as const;
+export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'] as const;
 export type ConvVersion = (typeof CONV_VERSIONS)[number];
 
 /** FLOPs of one forward (or input-gradient) conv: 2*H*W*Cin*Cout*9. */
@@ -48,11 +53,11 @@ function checkShape(s: ConvShape) {
 }
 
 /**
- * Whether a version can run a shape: v3 reads weights as vec4 along the GEMM's output channels;
- * v4 and v6 are input gradients for narrow inputs only (the image).
+ * Whether a version can run a shape: v3 and v7 read weights as vec4 along the GEMM's output
+ * channels; v4 and v6 are input gradients for narrow inputs only (the image).
  */
 export function supports(version: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): boolean {
-  if (version === 'v3') return (direction === 'forward' ? s.Cout : s.Cin) % 4 === 0;
+  if (version === 'v3' || version === 'v7') return (direction === 'forward' ? s.Cout : s.Cin) % 4 === 0;
   if (version === 'v4') return direction === 'backward' && s.Cin <= 4;
   if (version === 'v6') return direction === 'backward' && s.Cin <= 3;
   return true;
@@ -95,35 +100,137 @@ function checkSupported(version: ConvVersion, s: ConvShape, direction: 'forward'
   }
 }
 
-/** y = relu(conv(x, w) + b). */
+// ---------------------------------------------------------------------------------------------
+// v7: Winograd F(2x2, 3x3)
+
+/** What v7 needs besides the usual buffers: the transformed kernel and two scratch buffers. */
+export interface WinogradBuffers {
+  /** [16, K, N] transformed kernel: winogradKernel(w) forward, winogradKernel(wt) backward */
+  u: GPUBuffer;
+  /** scratch of at least winogradScratchFloats(s, direction).v floats (the GEMMs' A) */
+  v: GPUBuffer;
+  /** scratch of at least winogradScratchFloats(s, direction).m floats (the GEMMs' C) */
+  m: GPUBuffer;
+}
+
+/**
+ * The transformed kernel v7 reads, [16, K, N]: winogradKernel(w, Cin, Cout) for the forward
+ * (w HWIO), winogradKernel(wt, Cout, Cin) for the input gradient (wt the flip-transpose).
+ */
+export function winogradKernel(w: ArrayLike<number>, K: number, N: number): Float32Array<ArrayBuffer> {
+  return Float32Array.from(winogradWeightsCpu(w, K, N));
+}
+
+/** Floats of v7's two scratch buffers for a shape: v = 16*tiles*K, m = 16*tiles*N. */
+export function winogradScratchFloats(s: ConvShape, direction: 'forward' | 'backward'): { v: number; m: number } {
+  const { tiles } = winogradTiles(s.H, s.W);
+  const [K, N] = direction === 'forward' ? [s.Cin, s.Cout] : [s.Cout, s.Cin];
+  return { v: 16 * tiles * K, m: 16 * tiles * N };
+}
+
+/**
+ * Stand-alone v7 buffers for one conv (tests, the benchmark): uploads the transformed kernel of
+ * the host kernel `w` (HWIO) — of its flip-transpose for the backward — and allocates the scratch.
+ * (The model shares one scratch pair across its layers instead.) The caller destroys them.
+ */
+export function createWinogradBuffers(ctx: GpuContext, s: ConvShape, direction: 'forward' | 'backward', w: ArrayLike<number>): WinogradBuffers {
+  const u =
+    direction === 'forward' ? winogradKernel(w, s.Cin, s.Cout) : winogradKernel(flipTransposeCpu(w, s.Cin, s.Cout), s.Cout, s.Cin);
+  const f = winogradScratchFloats(s, direction);
+  return {
+    u: uploadStorage(ctx, u, `conv3x3 ${direction} winograd kernel`),
+    v: createStorage(ctx, f.v * 4, `conv3x3 ${direction} winograd V`),
+    m: createStorage(ctx, f.m * 4, `conv3x3 ${direction} winograd M`),
+  };
+}
+
+/** Whether v7's scratch buffers and its GEMM grid fit the device's limits at this shape. */
+export function winogradFits(ctx: GpuContext, s: ConvShape, direction: 'forward' | 'backward'): boolean {
+  const l = ctx.device.limits;
+  const bytes = Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
+  const f = winogradScratchFloats(s, direction);
+  const { tiles } = winogradTiles(s.H, s.W);
+  return Math.max(f.v, f.m) * 4 <= bytes && Math.ceil(Math.ceil(tiles / 8) / 8) <= l.maxComputeWorkgroupsPerDimension;
+}
+
+/**
+ * The three steps of v7 from an input `src` [H, W, K] to `dst` [H, W, N]: input transform, the 16
+ * GEMMs (one batched matmul_v2 dispatch), output transform (bias + ReLU, or plain / accumulate).
+ */
+async function winogradDispatches(
+  ctx: GpuContext,
+  label: string,
+  sh: { H: number; W: number; K: number; N: number },
+  b: { src: GPUBuffer; dst: GPUBuffer; bias: GPUBuffer | null } & WinogradBuffers,
+  accumulate: boolean,
+): Promise<Dispatch[]> {
+  const { tilesX, tiles } = winogradTiles(sh.H, sh.W);
+  const need = winogradScratchFloats({ H: sh.H, W: sh.W, Cin: sh.K, Cout: sh.N }, 'forward');
+  if (b.v.size < need.v * 4 || b.m.size < need.m * 4) {
+    throw new Error(`${label}: scratch buffers too small (need ${need.v} and ${need.m} floats, got ${b.v.size / 4} and ${b.m.size / 4})`);
+  }
+  const gemmGrid: [number, number, number] = [Math.ceil(Math.ceil(sh.N / 8) / 8), Math.ceil(Math.ceil(tiles / 8) / 8), 16];
+  if (gemmGrid[1] > ctx.device.limits.maxComputeWorkgroupsPerDimension) throw new Error(`${label}: ${sh.H}x${sh.W} has too many tiles for one dispatch`);
+  // labelled "<conv shader>:<step>" so that errors and profiles name the conv they belong to
+  const steps = [
+    await makeDispatch(ctx, { shader: 'winograd_input' }, [createUniform(ctx, [sh.H, sh.W, sh.K, tilesX], `${label} input params`), b.src, b.v], grid1d(tiles * sh.K)),
+    await makeDispatch(ctx, { shader: 'matmul_v2' }, [createUniform(ctx, [tiles, sh.N, sh.K], `${label} gemm params`), b.v, b.u, b.m], gemmGrid),
+    await makeDispatch(
+      ctx,
+      { shader: 'winograd_output', constants: { RELU: b.bias ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 } },
+      [createUniform(ctx, [sh.H, sh.W, sh.N, tilesX], `${label} output params`), b.m, b.bias ?? b.m, b.dst],
+      grid1d(tiles * (sh.N / 4)),
+    ),
+  ];
+  return steps.map((d) => ({ ...d, label: `${label}:${d.label}` }));
+}
+
+function needWinograd(version: ConvVersion, direction: string, wino: WinogradBuffers | undefined): WinogradBuffers {
+  if (!wino) throw new Error(`conv3x3_${direction}_${version}: needs the transformed kernel and scratch buffers (b.winograd: winogradKernel, winogradScratchFloats)`);
+  return wino;
+}
+
+/** y = relu(conv(x, w) + b). Returns the dispatches to run in order (v7: three, else one). */
 export async function conv3x3Forward(
   ctx: GpuContext,
   version: ConvVersion,
   s: ConvShape,
-  b: { x: GPUBuffer; w: GPUBuffer; bias: GPUBuffer; y: GPUBuffer },
-): Promise<Dispatch> {
+  b: { x: GPUBuffer; w: GPUBuffer; bias: GPUBuffer; y: GPUBuffer; winograd?: WinogradBuffers },
+): Promise<Dispatch[]> {
   checkShape(s);
   checkSupported(version, s, 'forward');
   const shader = `conv3x3_forward_${version}`;
+  if (version === 'v7') {
+    const wino = needWinograd(version, 'forward', b.winograd);
+    return winogradDispatches(ctx, shader, { H: s.H, W: s.W, K: s.Cin, N: s.Cout }, { src: b.x, dst: b.y, bias: b.bias, ...wino }, false);
+  }
   const grid = version === 'v1' ? grid1d(s.H * s.W * s.Cout) : version === 'v5' ? wgTiledGrid(s, s.Cout) : tiledGrid(s.H, s.W, s.Cout, version === 'v3' ? 8 : 4);
-  return makeDispatch(ctx, { shader }, [params(ctx, s, shader), b.x, b.w, b.bias, b.y], grid);
+  return [await makeDispatch(ctx, { shader }, [params(ctx, s, shader), b.x, b.w, b.bias, b.y], grid)];
 }
 
 /**
- * dx (+)= d/dx of sum(dy * y). `w` is the HWIO kernel (v1), `wt` its flip-transpose (v2, v3);
- * `g` is a scratch buffer of H*W*Cout floats (v2, v3). Returns the dispatches to run in order.
+ * dx (+)= d/dx of sum(dy * y). `w` is the HWIO kernel (v1), `wt` its flip-transpose (v2-v6);
+ * `g` is a scratch buffer of H*W*Cout floats (v2-v7); v7 reads `winograd` (u = the transformed
+ * flip-transpose). Returns the dispatches to run in order.
  */
 export async function conv3x3Backward(
   ctx: GpuContext,
   version: ConvVersion,
   s: ConvShape,
-  b: { dy: GPUBuffer; y: GPUBuffer; w: GPUBuffer; wt: GPUBuffer; g: GPUBuffer; dx: GPUBuffer },
+  b: { dy: GPUBuffer; y: GPUBuffer; w: GPUBuffer; wt: GPUBuffer; g: GPUBuffer; dx: GPUBuffer; winograd?: WinogradBuffers },
   accumulate = false,
 ): Promise<Dispatch[]> {
   checkShape(s);
   checkSupported(version, s, 'backward');
   const shader = `conv3x3_backward_${version}`;
   const constants = { ACCUMULATE: accumulate ? 1 : 0 };
+  if (version === 'v7') {
+    const wino = needWinograd(version, 'backward', b.winograd);
+    return [
+      await reluBackward(ctx, s.H * s.W * s.Cout, { dy: b.dy, y: b.y, g: b.g }),
+      ...(await winogradDispatches(ctx, shader, { H: s.H, W: s.W, K: s.Cout, N: s.Cin }, { src: b.g, dst: b.dx, bias: null, ...wino }, accumulate)),
+    ];
+  }
   if (version === 'v1') {
     return [await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.dy, b.y, b.w, b.dx], grid1d(s.H * s.W * s.Cin))];
   }

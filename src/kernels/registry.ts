@@ -1,15 +1,19 @@
 // Which kernel version the model uses. Every version stays runnable (tests run them all and
 // `npm run bench` times them all); this is the one place that picks.
 //
-// conv3x3 on CPU adapters (lavapipe, SwiftShader): v3 (8x8 register tile, vec4 weights) measured
-// 1.4-1.5x faster than v2 (4x8) and ~10x faster than v1 on lavapipe at VGG19 shapes (same-run
-// A/B), and faster than the workgroup-tiled v5, whose barriers and staging copies cost more than
-// they save when every "thread" is a SIMD lane of a CPU core.
+// conv3x3 on CPU adapters (lavapipe, SwiftShader): v7, Winograd F(2x2, 3x3) — its 16 GEMMs run on
+// the same 8x8 register-tiled core as v3 with 2.25x fewer multiply-adds; same-run A/B on
+// lavapipe: 1.5x v3 at 128x170 64->64, 1.9-2.0x at 256->256 and 512->512 (the transforms are
+// memory passes, relatively cheaper the more channels). Before it, v3 (8x8 register tile, vec4
+// weights) measured 1.4-1.5x faster than v2 (4x8), ~10x faster than v1, and faster than the
+// workgroup-tiled v5, whose barriers and staging copies cost more than they save when every
+// "thread" is a SIMD lane of a CPU core. v7 needs scratch memory (about 4x the largest
+// activation it sees, twice); a layer where that exceeds the device's limits runs v3 (Vgg19Plan).
 // On real GPUs: v5 (workgroup-memory tiling: coalesced loads, each global value read once per
 // 64x64 tile), the standard GPU GEMM design. No GPU was available when this was written, so this
 // choice is by design, not yet by measurement: `npm run bench` times every version on the adapter
 // at hand, and this is the place to change if it disagrees.
-// Where the chosen version cannot run (v3 and the 3-channel input gradient of block1_conv1),
+// Where the chosen version cannot run (v3/v7 and the 3-channel input gradient of block1_conv1),
 // versionFor() in conv3x3.ts picks the narrow backward v6 (Cin <= 3; 1.5-1.7x v4 on lavapipe,
 // same-run A/B at 400x533), else v4 (Cin <= 4), else v2. On hardware adapters v5 runs every
 // shape, so the narrow kernels are used only on CPU adapters.
@@ -18,5 +22,5 @@ import type { GpuContext } from '../gpu/device.ts';
 import type { ConvVersion } from './conv3x3.ts';
 
 export function chooseConvVersion(ctx: GpuContext): ConvVersion {
-  return ctx.isCpuAdapter ? 'v3' : 'v5';
+  return ctx.isCpuAdapter ? 'v7' : 'v5';
 }

@@ -11,12 +11,26 @@
 // Only the layers up to the deepest requested one are run. Memory: one buffer per conv output
 // (the backward needs every ReLU mask and every max-pool input) and per pooled output; the
 // backward reuses two ping-pong buffers plus one scratch of the largest activation size.
+// With the Winograd kernels (v7) every layer also holds its transformed kernels and the plan two
+// shared scratch buffers (each ~4x the largest activation the v7 layers see); a layer whose
+// scratch would exceed the device's buffer limits runs v3 instead.
 // A forward or backward is a list of steps (dispatches and buffer copies) built once per plan
 // and encoded into one command buffer per call.
 
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorage, type Dispatch, encodeDispatches, submitChecked, uploadStorage } from '../gpu/runtime.ts';
-import { type ConvVersion, conv3x3Backward, conv3x3Forward, versionFor } from '../kernels/conv3x3.ts';
+import {
+  type ConvShape,
+  type ConvVersion,
+  conv3x3Backward,
+  conv3x3Forward,
+  supports,
+  versionFor,
+  type WinogradBuffers,
+  winogradFits,
+  winogradKernel,
+  winogradScratchFloats,
+} from '../kernels/conv3x3.ts';
 import { type PoolMode, pool2x2Backward, pool2x2Forward } from '../kernels/pool2x2.ts';
 import { chooseConvVersion } from '../kernels/registry.ts';
 import { flipTransposeCpu } from '../ref/conv3x3.ts';
@@ -34,6 +48,8 @@ interface GpuLayer {
   w: GPUBuffer; // [3, 3, Cin, Cout] HWIO
   wt: GPUBuffer; // [3, 3, Cout, Cin] flip-transposed, for the v2 backward
   bias: GPUBuffer; // [Cout]
+  uForward: GPUBuffer | null; // [16, Cin, Cout] Winograd-transformed w (v7 only)
+  uBackward: GPUBuffer | null; // [16, Cout, Cin] Winograd-transformed wt (v7 only, Cin % 4 == 0)
 }
 
 /** One step of a recorded pass. */
@@ -64,18 +80,24 @@ export class Vgg19 {
     readonly pooling: PoolMode,
   ) {}
 
-  /** Uploads all 16 conv layers (kernel, its flip-transpose, bias). */
+  /** Uploads all 16 conv layers (kernel, its flip-transpose, bias; for v7 their Winograd transforms). */
   static async create(ctx: GpuContext, weights: Vgg19Weights, opts: Vgg19Options = {}): Promise<Vgg19> {
+    const version = opts.convVersion ?? chooseConvVersion(ctx);
     const layers = VGG19_LAYERS.map((spec) => {
       const lw = weights.layers.get(spec.name);
       if (!lw) throw new Error(`weights from ${weights.source} lack layer ${spec.name}`);
+      const wt = flipTransposeCpu(lw.kernel, spec.cin, spec.cout);
+      const s = { H: 1, W: 1, Cin: spec.cin, Cout: spec.cout };
+      const wino = (dir: 'forward' | 'backward') => version === 'v7' && supports('v7', s, dir);
       return {
         w: uploadStorage(ctx, lw.kernel, `${spec.name}/kernel`),
-        wt: uploadStorage(ctx, flipTransposeCpu(lw.kernel, spec.cin, spec.cout), `${spec.name}/kernel_flipT`),
+        wt: uploadStorage(ctx, wt, `${spec.name}/kernel_flipT`),
         bias: uploadStorage(ctx, lw.bias, `${spec.name}/bias`),
+        uForward: wino('forward') ? uploadStorage(ctx, winogradKernel(lw.kernel, spec.cin, spec.cout), `${spec.name}/kernel_winograd`) : null,
+        uBackward: wino('backward') ? uploadStorage(ctx, winogradKernel(wt, spec.cout, spec.cin), `${spec.name}/kernel_flipT_winograd`) : null,
       };
     });
-    return new Vgg19(ctx, layers, opts.convVersion ?? chooseConvVersion(ctx), opts.pooling ?? 'max');
+    return new Vgg19(ctx, layers, version, opts.pooling ?? 'max');
   }
 
   /** Allocates buffers and records the forward and backward passes for an H x W input. */
@@ -153,11 +175,34 @@ export class Vgg19Plan {
     }
     const version = net.convVersion;
     const pooling = net.pooling;
+    // The version each conv runs: v7 needs its transformed kernel and scratch within the limits.
+    const pick = (i: number, s: ConvShape, dir: 'forward' | 'backward'): ConvVersion => {
+      const v = versionFor(version, s, dir);
+      const u = dir === 'forward' ? weights[i].uForward : weights[i].uBackward;
+      return v === 'v7' && !(u && winogradFits(ctx, s, dir)) ? versionFor('v3', s, dir) : v;
+    };
+    const shapes = layers.map((l) => ({ H: l.H, W: l.W, Cin: l.cin, Cout: l.cout }));
+    let scratchV = 0;
+    let scratchM = 0;
+    for (let i = 0; i <= deepest; i++) {
+      for (const dir of ['forward', 'backward'] as const) {
+        if (pick(i, shapes[i], dir) !== 'v7') continue;
+        const f = winogradScratchFloats(shapes[i], dir);
+        scratchV = Math.max(scratchV, f.v);
+        scratchM = Math.max(scratchM, f.m);
+      }
+    }
+    const wScratch = scratchV ? { v: createStorage(ctx, scratchV * 4, 'vgg19 winograd V'), m: createStorage(ctx, scratchM * 4, 'vgg19 winograd M') } : null;
+    const winograd = (i: number, dir: 'forward' | 'backward'): WinogradBuffers | undefined => {
+      const u = dir === 'forward' ? weights[i].uForward : weights[i].uBackward;
+      return u && wScratch ? { u, ...wScratch } : undefined;
+    };
     // Forward.
     for (let i = 0; i <= deepest; i++) {
       const l = layers[i];
-      const s = { H: l.H, W: l.W, Cin: l.cin, Cout: l.cout };
-      plan.forwardSteps.push({ kind: 'dispatch', d: await conv3x3Forward(ctx, versionFor(version, s, 'forward'), s, { x: l.input, w: weights[i].w, bias: weights[i].bias, y: l.y }) });
+      const s = shapes[i];
+      const b = { x: l.input, w: weights[i].w, bias: weights[i].bias, y: l.y, winograd: winograd(i, 'forward') };
+      for (const d of await conv3x3Forward(ctx, pick(i, s, 'forward'), s, b)) plan.forwardSteps.push({ kind: 'dispatch', d });
       if (l.pooled) plan.forwardSteps.push({ kind: 'dispatch', d: await pool2x2Forward(ctx, pooling, { H: l.H, W: l.W, C: l.cout }, { x: l.y, y: l.pooled }) });
     }
     // Backward: from the deepest layer down, ping-ponging between two buffers.
@@ -175,25 +220,26 @@ export class Vgg19Plan {
     };
     for (let i = deepest; i >= 0; i--) {
       const l = layers[i];
-      const s = { H: l.H, W: l.W, Cin: l.cin, Cout: l.cout };
+      const s = shapes[i];
       const prev = i > 0 ? layers[i - 1] : null;
-      const b = { dy: cur, y: l.y, w: weights[i].w, wt: weights[i].wt, g: scratch };
+      const b = { dy: cur, y: l.y, w: weights[i].w, wt: weights[i].wt, g: scratch, winograd: winograd(i, 'backward') };
+      const v = pick(i, s, 'backward');
       if (!prev) {
-        for (const d of await conv3x3Backward(ctx, versionFor(version, s, 'backward'), s, { ...b, dx: plan.inputGrad })) steps.push({ kind: 'dispatch', d });
+        for (const d of await conv3x3Backward(ctx, v, s, { ...b, dx: plan.inputGrad })) steps.push({ kind: 'dispatch', d });
         break;
       }
       const dst = other(cur);
       const prevBytes = prev.H * prev.W * prev.cout * 4;
       if (prev.pooled) {
         // conv backward -> gradient of the pooled map (dst), then pool backward -> gradient of prev.y
-        for (const d of await conv3x3Backward(ctx, versionFor(version, s, 'backward'), s, { ...b, dx: dst })) steps.push({ kind: 'dispatch', d });
+        for (const d of await conv3x3Backward(ctx, v, s, { ...b, dx: dst })) steps.push({ kind: 'dispatch', d });
         const dst2 = other(dst); // may be the buffer `cur` was in: it has been consumed
         const acc = inject(prev.name, dst2, prevBytes);
         steps.push({ kind: 'dispatch', d: await pool2x2Backward(ctx, pooling, { H: prev.H, W: prev.W, C: prev.cout }, { dy: dst, x: prev.y, dx: dst2 }, acc) });
         cur = dst2;
       } else {
         const acc = inject(prev.name, dst, prevBytes);
-        for (const d of await conv3x3Backward(ctx, versionFor(version, s, 'backward'), s, { ...b, dx: dst }, acc)) steps.push({ kind: 'dispatch', d });
+        for (const d of await conv3x3Backward(ctx, v, s, { ...b, dx: dst }, acc)) steps.push({ kind: 'dispatch', d });
         cur = dst;
       }
     }

@@ -8,7 +8,7 @@
 // or { error, cases (those finished), done: true } when something threw.
 import { acquireGpu } from '../../src/gpu/device.ts';
 import { createStorage, readFloats, runDispatches, uploadStorage } from '../../src/gpu/runtime.ts';
-import { CONV_VERSIONS, conv3x3Backward, conv3x3Forward, supports } from '../../src/kernels/conv3x3.ts';
+import { CONV_VERSIONS, conv3x3Backward, conv3x3Forward, createWinogradBuffers, supports } from '../../src/kernels/conv3x3.ts';
 import { pool2x2Backward, pool2x2Forward } from '../../src/kernels/pool2x2.ts';
 import { conv3x3BackwardCpu, conv3x3ForwardCpu, flipTransposeCpu } from '../../src/ref/conv3x3.ts';
 import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../../src/ref/pool2x2.ts';
@@ -47,7 +47,7 @@ const CONV_SHAPES = [
   { H: 7, W: 13, Cin: 5, Cout: 130 },
   { H: 7, W: 13, Cin: 64, Cout: 3 },
   { H: 7, W: 13, Cin: 12, Cout: 68 }, // every version runs (v3 needs channels % 4 == 0)
-  { H: 9, W: 10, Cin: 3, Cout: 64 }, // block1_conv1-like: v4 (narrow backward) runs
+  { H: 9, W: 10, Cin: 3, Cout: 64 }, // block1_conv1-like: the narrow backwards v4 and v6 run
 ];
 /** Cases planned: forward and backward of every version that supports each shape, 2 per pool shape. */
 function expectedCases(): number {
@@ -105,14 +105,19 @@ async function run(cases: KernelCase[]): Promise<{ adapter: string; isCpuAdapter
       for (const v of CONV_VERSIONS) {
         const shape = `${H}x${W} ${Cin}->${Cout}`;
         t0 = performance.now();
+        const wino = (dir: 'forward' | 'backward') => (v === 'v7' ? createWinogradBuffers(ctx, s, dir, w) : undefined);
         if (supports(v, s, 'forward')) {
-          await runDispatches(ctx, [await conv3x3Forward(ctx, v, s, B)]);
+          const winograd = wino('forward');
+          await runDispatches(ctx, await conv3x3Forward(ctx, v, s, { ...B, winograd }));
+          if (winograd) for (const b of Object.values(winograd)) b.destroy();
           const ft = convTol(9 * Cin);
           add(`conv3x3_forward_${v} ${shape}`, compare(await readFloats(ctx, B.y, yRef.length), yRef, ft.atol, ft.rtol));
         }
         if (!supports(v, s, 'backward')) continue;
         t0 = performance.now();
-        await runDispatches(ctx, await conv3x3Backward(ctx, v, s, { ...B, y: B.yRef }));
+        const winograd = wino('backward');
+        await runDispatches(ctx, await conv3x3Backward(ctx, v, s, { ...B, y: B.yRef, winograd }));
+        if (winograd) for (const b of Object.values(winograd)) b.destroy();
         const bt = convTol(9 * Cout);
         add(`conv3x3_backward_${v} ${shape}`, compare(await readFloats(ctx, B.dx, dxRef.length), dxRef, bt.atol, bt.rtol));
       }
