@@ -10,13 +10,15 @@
 //        V[4i+j, t, c] = (B^T d_{t,c} B)[i, j],  d_{t,c}[i, j] = x[2ty-1+i, 2tx-1+j, c]
 //
 // Bindings:
-//   0  params   uniform {H, W, C, tilesX}   tilesX = ceil(W/2); tiles = ceil(H/2) * tilesX
+//   0  params   uniform {H, W, C, tilesX, row0, rows}   tilesX = ceil(W/2); this dispatch covers the
+//               tile rows row0 .. row0+rows-1 (a chunk, so that the scratch stays within the
+//               device's buffer limits): tiles = rows * tilesX, t counted from the chunk's first
 //   1  x  [H, W, C]          f32, NHWC, read
 //   2  v  [16, tiles, C]     f32, written: 16 row-major [tiles, C] matrices, the GEMMs' A
 // Invocation: one (tile, channel) pair, index i = t*C + c (channel fastest: neighbouring
 //   invocations read neighbouring addresses). Workgroup 64; the 1-D grid is folded into x/y.
 
-struct Params { H: u32, W: u32, C: u32, tilesX: u32 }
+struct Params { H: u32, W: u32, C: u32, tilesX: u32, row0: u32, rows: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -44,11 +46,11 @@ fn store4(i: u32, plane: u32, first: u32, val: vec4f) {
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 64u;
-  let tiles = ((p.H + 1u) / 2u) * p.tilesX;
+  let tiles = p.rows * p.tilesX;
   if (i >= tiles * p.C) { return; }
   let t = i / p.C;
   let c = i % p.C;
-  let y0 = i32(t / p.tilesX) * 2 - 1;
+  let y0 = i32(p.row0 + t / p.tilesX) * 2 - 1;
   let x0 = i32(t % p.tilesX) * 2 - 1;
   let d0 = patchRow(y0, x0, c);
   let d1 = patchRow(y0 + 1, x0, c);

@@ -8,7 +8,8 @@
 //        RELU:  out[2ty+i, 2tx+j, c] = max(Y_t[i, j] + bias[c], 0)      else  out (+)= Y_t[i, j]
 //
 // Bindings:
-//   0  params        uniform {H, W, C, tilesX}    tilesX = ceil(W/2); tiles = ceil(H/2) * tilesX
+//   0  params        uniform {H, W, C, tilesX, row0, rows}   tilesX = ceil(W/2); the tile rows
+//                    row0 .. row0+rows-1 (one chunk, as winograd_input): tiles = rows * tilesX
 //   1  m    [16, tiles, C/4]  vec4<f32>, the batched GEMM's output, read
 //   2  bias [C/4]             vec4<f32>, read (zeros when RELU is false)
 //   3  out  [H, W, C/4]       vec4<f32>, NHWC, written (or accumulated)
@@ -18,7 +19,7 @@
 override RELU: bool = true;
 override ACCUMULATE: bool = false;
 
-struct Params { H: u32, W: u32, C: u32, tilesX: u32 }
+struct Params { H: u32, W: u32, C: u32, tilesX: u32, row0: u32, rows: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> m: array<vec4f>;
@@ -40,7 +41,7 @@ fn store(ok: bool, o: u32, val: vec4f, b: vec4f) {
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 64u;
   let c4n = p.C / 4u;
-  let tiles = ((p.H + 1u) / 2u) * p.tilesX;
+  let tiles = p.rows * p.tilesX;
   if (i >= tiles * c4n) { return; }
   let t = i / c4n;
   let c4 = i % c4n;
@@ -56,7 +57,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     s0[b] = m0 + m1 + m2;
     s1[b] = m1 - m2 - m3;
   }
-  let oy = (t / p.tilesX) * 2u;
+  let oy = (p.row0 + t / p.tilesX) * 2u;
   let ox = (t % p.tilesX) * 2u;
   let right = ox + 1u < p.W;
   let below = oy + 1u < p.H;

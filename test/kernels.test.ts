@@ -122,12 +122,41 @@ describe('Winograd F(2x2, 3x3) pieces (conv3x3 v7)', () => {
     const x = randomArray(H * W * C, 91);
     const { tilesX, tiles } = winogradTiles(H, W);
     const v = createStorage(ctx, 16 * tiles * C * 4, 'v');
-    const d = await makeDispatch(ctx, { shader: 'winograd_input' }, [createUniform(ctx, [H, W, C, tilesX], 'p'), uploadStorage(ctx, x, 'x'), v], grid1d(tiles * C));
+    const d = await makeDispatch(ctx, { shader: 'winograd_input' }, [createUniform(ctx, [H, W, C, tilesX, 0, Math.ceil(H / 2)], 'p'), uploadStorage(ctx, x, 'x'), v], grid1d(tiles * C));
     await runDispatches(ctx, [d]);
     currentLabel = `winograd_input ${H}x${W}x${C}`;
     // each value is a sum of 4 inputs with coefficients +-1: exact up to 3 roundings
     const r = compare(await readFloats(ctx, v, 16 * tiles * C), winogradInputCpu(x, H, W, C), 1e-6, 0);
     expect(r.ok, report('winograd_input', r)).toBe(true);
+  });
+
+  it('v7 in chunks of one tile row (scratch capped) equals the reference, forward and backward', async () => {
+    const ctx = await gpu();
+    const [H, W, Cin, Cout] = [7, 13, 8, 12];
+    const s = { H, W, Cin, Cout };
+    const x = randomArray(H * W * Cin, 101);
+    const w = randomArray(9 * Cin * Cout, 102, -0.2, 0.2);
+    const bias = randomArray(Cout, 103, -0.1, 0.1);
+    const dy = randomArray(H * W * Cout, 104);
+    const yRef = conv3x3ForwardCpu(x, w, bias, H, W, Cin, Cout);
+    const dxRef = conv3x3BackwardCpu(dy, new Float32Array(yRef), w, H, W, Cin, Cout);
+    const oneRow = (K: number, N: number) => 4 * 16 * Math.ceil(W / 2) * Math.max(K, N); // bytes of one tile row
+    const y = createStorage(ctx, H * W * Cout * 4, 'y');
+    const B = { x: uploadStorage(ctx, x, 'x'), w: uploadStorage(ctx, w, 'w'), bias: uploadStorage(ctx, bias, 'b'), y };
+    const wf = createWinogradBuffers(ctx, s, 'forward', w, oneRow(Cin, Cout));
+    const fwd = await conv3x3Forward(ctx, 'v7', s, { ...B, winograd: wf });
+    expect(fwd.length).toBe(3 * Math.ceil(H / 2)); // 4 chunks of 3 dispatches
+    await runDispatches(ctx, fwd);
+    currentLabel = `conv3x3_forward_v7 chunked ${H}x${W} ${Cin}->${Cout}`;
+    const rf = compare(await readFloats(ctx, y, yRef.length), yRef, convTol(9 * Cin).atol, convTol(9 * Cin).rtol);
+    expect(rf.ok, report('forward v7 chunked', rf)).toBe(true);
+    const dx = createStorage(ctx, H * W * Cin * 4, 'dx');
+    const wb = createWinogradBuffers(ctx, s, 'backward', w, oneRow(Cout, Cin));
+    const bwd = { dy: uploadStorage(ctx, dy, 'dy'), y: uploadStorage(ctx, new Float32Array(yRef), 'y'), w: B.w, wt: B.w, g: createStorage(ctx, H * W * Cout * 4, 'g'), dx, winograd: wb };
+    await runDispatches(ctx, await conv3x3Backward(ctx, 'v7', s, bwd));
+    currentLabel = `conv3x3_backward_v7 chunked ${H}x${W} ${Cin}->${Cout}`;
+    const rb = compare(await readFloats(ctx, dx, dxRef.length), dxRef, convTol(9 * Cout).atol, convTol(9 * Cout).rtol);
+    expect(rb.ok, report('backward v7 chunked', rb)).toBe(true);
   });
 
   it('v7 without its transformed kernel and scratch: a clear error', async () => {

@@ -121,22 +121,47 @@ export function winogradKernel(w: ArrayLike<number>, K: number, N: number): Floa
   return Float32Array.from(winogradWeightsCpu(w, K, N));
 }
 
-/** Floats of v7's two scratch buffers for a shape: v = 16*tiles*K, m = 16*tiles*N. */
-export function winogradScratchFloats(s: ConvShape, direction: 'forward' | 'backward'): { v: number; m: number } {
-  const { tiles } = winogradTiles(s.H, s.W);
+/** The most bytes one v7 scratch buffer may have: the device's binding limit, at most 128 MiB. */
+export function winogradScratchLimit(ctx: GpuContext): number {
+  const l = ctx.device.limits;
+  return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize, 128 * 2 ** 20);
+}
+
+/**
+ * Floats of v7's two scratch buffers for a shape: v = 16*tiles*K, m = 16*tiles*N, where tiles
+ * are those of the largest chunk of tile rows that keeps both within `maxBytes` (v7 runs the
+ * image in such chunks). `rows` = tile rows per chunk; 0 if not even one row fits.
+ */
+export function winogradScratchFloats(s: ConvShape, direction: 'forward' | 'backward', maxBytes = Infinity): { v: number; m: number; rows: number } {
+  const { tilesX } = winogradTiles(s.H, s.W);
+  const tileRows = Math.ceil(s.H / 2);
   const [K, N] = direction === 'forward' ? [s.Cin, s.Cout] : [s.Cout, s.Cin];
-  return { v: 16 * tiles * K, m: 16 * tiles * N };
+  const rows = Math.min(tileRows, Math.floor(maxBytes / (4 * 16 * tilesX * Math.max(K, N))));
+  return { v: 16 * rows * tilesX * K, m: 16 * rows * tilesX * N, rows };
+}
+
+/** Whether v7 can run this shape within the device's limits (at least one tile row per chunk). */
+export function winogradFits(ctx: GpuContext, s: ConvShape, direction: 'forward' | 'backward'): boolean {
+  return winogradScratchFloats(s, direction, winogradScratchLimit(ctx)).rows > 0;
 }
 
 /**
  * Stand-alone v7 buffers for one conv (tests, the benchmark): uploads the transformed kernel of
- * the host kernel `w` (HWIO) — of its flip-transpose for the backward — and allocates the scratch.
- * (The model shares one scratch pair across its layers instead.) The caller destroys them.
+ * the host kernel `w` (HWIO) — of its flip-transpose for the backward — and allocates the scratch
+ * (chunked to `maxScratchBytes`, default the device's limit). The model shares one scratch pair
+ * across its layers instead. The caller destroys them.
  */
-export function createWinogradBuffers(ctx: GpuContext, s: ConvShape, direction: 'forward' | 'backward', w: ArrayLike<number>): WinogradBuffers {
+export function createWinogradBuffers(
+  ctx: GpuContext,
+  s: ConvShape,
+  direction: 'forward' | 'backward',
+  w: ArrayLike<number>,
+  maxScratchBytes = winogradScratchLimit(ctx),
+): WinogradBuffers {
   const u =
     direction === 'forward' ? winogradKernel(w, s.Cin, s.Cout) : winogradKernel(flipTransposeCpu(w, s.Cin, s.Cout), s.Cout, s.Cin);
-  const f = winogradScratchFloats(s, direction);
+  const f = winogradScratchFloats(s, direction, maxScratchBytes);
+  if (!f.rows) throw new Error(`conv3x3 v7: one row of tiles of ${s.H}x${s.W} needs more than ${maxScratchBytes} bytes of scratch`);
   return {
     u: uploadStorage(ctx, u, `conv3x3 ${direction} winograd kernel`),
     v: createStorage(ctx, f.v * 4, `conv3x3 ${direction} winograd V`),
@@ -144,18 +169,10 @@ export function createWinogradBuffers(ctx: GpuContext, s: ConvShape, direction: 
   };
 }
 
-/** Whether v7's scratch buffers and its GEMM grid fit the device's limits at this shape. */
-export function winogradFits(ctx: GpuContext, s: ConvShape, direction: 'forward' | 'backward'): boolean {
-  const l = ctx.device.limits;
-  const bytes = Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
-  const f = winogradScratchFloats(s, direction);
-  const { tiles } = winogradTiles(s.H, s.W);
-  return Math.max(f.v, f.m) * 4 <= bytes && Math.ceil(Math.ceil(tiles / 8) / 8) <= l.maxComputeWorkgroupsPerDimension;
-}
-
 /**
- * The three steps of v7 from an input `src` [H, W, K] to `dst` [H, W, N]: input transform, the 16
- * GEMMs (one batched matmul_v2 dispatch), output transform (bias + ReLU, or plain / accumulate).
+ * The steps of v7 from an input `src` [H, W, K] to `dst` [H, W, N], for each chunk of tile rows
+ * that the scratch buffers hold: input transform, the 16 GEMMs (one batched matmul_v2 dispatch),
+ * output transform (bias + ReLU, or plain / accumulate).
  */
 async function winogradDispatches(
   ctx: GpuContext,
@@ -164,25 +181,34 @@ async function winogradDispatches(
   b: { src: GPUBuffer; dst: GPUBuffer; bias: GPUBuffer | null } & WinogradBuffers,
   accumulate: boolean,
 ): Promise<Dispatch[]> {
-  const { tilesX, tiles } = winogradTiles(sh.H, sh.W);
-  const need = winogradScratchFloats({ H: sh.H, W: sh.W, Cin: sh.K, Cout: sh.N }, 'forward');
-  if (b.v.size < need.v * 4 || b.m.size < need.m * 4) {
-    throw new Error(`${label}: scratch buffers too small (need ${need.v} and ${need.m} floats, got ${b.v.size / 4} and ${b.m.size / 4})`);
+  const { tilesX } = winogradTiles(sh.H, sh.W);
+  const tileRows = Math.ceil(sh.H / 2);
+  const rowsPerChunk = Math.min(tileRows, Math.floor(b.v.size / (4 * 16 * tilesX * sh.K)), Math.floor(b.m.size / (4 * 16 * tilesX * sh.N)));
+  if (rowsPerChunk < 1) {
+    throw new Error(
+      `${label}: scratch buffers too small for one row of tiles (need ${16 * tilesX * sh.K} and ${16 * tilesX * sh.N} floats, got ${b.v.size / 4} and ${b.m.size / 4})`,
+    );
   }
-  const gemmGrid: [number, number, number] = [Math.ceil(Math.ceil(sh.N / 8) / 8), Math.ceil(Math.ceil(tiles / 8) / 8), 16];
-  if (gemmGrid[1] > ctx.device.limits.maxComputeWorkgroupsPerDimension) throw new Error(`${label}: ${sh.H}x${sh.W} has too many tiles for one dispatch`);
-  // labelled "<conv shader>:<step>" so that errors and profiles name the conv they belong to
-  const steps = [
-    await makeDispatch(ctx, { shader: 'winograd_input' }, [createUniform(ctx, [sh.H, sh.W, sh.K, tilesX], `${label} input params`), b.src, b.v], grid1d(tiles * sh.K)),
-    await makeDispatch(ctx, { shader: 'matmul_v2' }, [createUniform(ctx, [tiles, sh.N, sh.K], `${label} gemm params`), b.v, b.u, b.m], gemmGrid),
-    await makeDispatch(
-      ctx,
-      { shader: 'winograd_output', constants: { RELU: b.bias ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 } },
-      [createUniform(ctx, [sh.H, sh.W, sh.N, tilesX], `${label} output params`), b.m, b.bias ?? b.m, b.dst],
-      grid1d(tiles * (sh.N / 4)),
-    ),
-  ];
-  return steps.map((d) => ({ ...d, label: `${label}:${d.label}` }));
+  const steps: Dispatch[] = [];
+  for (let row0 = 0; row0 < tileRows; row0 += rowsPerChunk) {
+    const rows = Math.min(rowsPerChunk, tileRows - row0);
+    const tiles = rows * tilesX;
+    const gemmGrid: [number, number, number] = [Math.ceil(Math.ceil(sh.N / 8) / 8), Math.ceil(Math.ceil(tiles / 8) / 8), 16];
+    const chunk = (C: number) => [sh.H, sh.W, C, tilesX, row0, rows];
+    // labelled "<conv shader>:<step>" so that errors and profiles name the conv they belong to
+    const part = [
+      await makeDispatch(ctx, { shader: 'winograd_input' }, [createUniform(ctx, chunk(sh.K), `${label} input params`), b.src, b.v], grid1d(tiles * sh.K)),
+      await makeDispatch(ctx, { shader: 'matmul_v2' }, [createUniform(ctx, [tiles, sh.N, sh.K], `${label} gemm params`), b.v, b.u, b.m], gemmGrid),
+      await makeDispatch(
+        ctx,
+        { shader: 'winograd_output', constants: { RELU: b.bias ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 } },
+        [createUniform(ctx, chunk(sh.N), `${label} output params`), b.m, b.bias ?? b.m, b.dst],
+        grid1d(tiles * (sh.N / 4)),
+      ),
+    ];
+    steps.push(...part.map((d) => ({ ...d, label: `${label}:${d.label}` })));
+  }
+  return steps;
 }
 
 function needWinograd(version: ConvVersion, direction: string, wino: WinogradBuffers | undefined): WinogradBuffers {

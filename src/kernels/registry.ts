@@ -24,3 +24,13 @@ import type { ConvVersion } from './conv3x3.ts';
 export function chooseConvVersion(ctx: GpuContext): ConvVersion {
   return ctx.isCpuAdapter ? 'v7' : 'v5';
 }
+
+/**
+ * Whether v7 (Winograd) pays at a shape: its transforms are memory passes over the input and
+ * output, worth it only when the GEMM's reduction (Cin forward, Cout backward) is long enough.
+ * block1_conv1's forward (Cin = 3) ran 2.4x slower in v7 than in v3 at 400x533 on lavapipe;
+ * from 64 channels on v7 is 1.5-2x faster. Below 16 the model runs v3 instead.
+ */
+export function winogradPays(s: { Cin: number; Cout: number }, direction: 'forward' | 'backward'): boolean {
+  return (direction === 'forward' ? s.Cin : s.Cout) >= 16;
+}

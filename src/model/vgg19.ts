@@ -12,8 +12,8 @@
 // (the backward needs every ReLU mask and every max-pool input) and per pooled output; the
 // backward reuses two ping-pong buffers plus one scratch of the largest activation size.
 // With the Winograd kernels (v7) every layer also holds its transformed kernels and the plan two
-// shared scratch buffers (each ~4x the largest activation the v7 layers see); a layer whose
-// scratch would exceed the device's buffer limits runs v3 instead.
+// shared scratch buffers (each up to 128 MiB or the device's binding limit; v7 runs an image
+// too large for them in chunks of tile rows).
 // A forward or backward is a list of steps (dispatches and buffer copies) built once per plan
 // and encoded into one command buffer per call.
 
@@ -30,9 +30,10 @@ import {
   winogradFits,
   winogradKernel,
   winogradScratchFloats,
+  winogradScratchLimit,
 } from '../kernels/conv3x3.ts';
 import { type PoolMode, pool2x2Backward, pool2x2Forward } from '../kernels/pool2x2.ts';
-import { chooseConvVersion } from '../kernels/registry.ts';
+import { chooseConvVersion, winogradPays } from '../kernels/registry.ts';
 import { flipTransposeCpu } from '../ref/conv3x3.ts';
 import { layerIndex, minInputSide, VGG19_LAYERS } from './vgg19_layers.ts';
 import type { Vgg19Weights } from './weights.ts';
@@ -175,11 +176,11 @@ export class Vgg19Plan {
     }
     const version = net.convVersion;
     const pooling = net.pooling;
-    // The version each conv runs: v7 needs its transformed kernel and scratch within the limits.
+    // The version each conv runs: v7 where it pays (registry.ts) and fits the device's limits.
     const pick = (i: number, s: ConvShape, dir: 'forward' | 'backward'): ConvVersion => {
       const v = versionFor(version, s, dir);
       const u = dir === 'forward' ? weights[i].uForward : weights[i].uBackward;
-      return v === 'v7' && !(u && winogradFits(ctx, s, dir)) ? versionFor('v3', s, dir) : v;
+      return v === 'v7' && !(u && winogradPays(s, dir) && winogradFits(ctx, s, dir)) ? versionFor('v3', s, dir) : v;
     };
     const shapes = layers.map((l) => ({ H: l.H, W: l.W, Cin: l.cin, Cout: l.cout }));
     let scratchV = 0;
@@ -187,7 +188,7 @@ export class Vgg19Plan {
     for (let i = 0; i <= deepest; i++) {
       for (const dir of ['forward', 'backward'] as const) {
         if (pick(i, shapes[i], dir) !== 'v7') continue;
-        const f = winogradScratchFloats(shapes[i], dir);
+        const f = winogradScratchFloats(shapes[i], dir, winogradScratchLimit(ctx));
         scratchV = Math.max(scratchV, f.v);
         scratchM = Math.max(scratchM, f.m);
       }
