@@ -200,7 +200,12 @@ export async function runEval(
   const breakdown: Breakdown[] = [];
   if (ours) {
     o.log('  profiling our evaluation dispatch by dispatch');
-    breakdown.push(await profileOurEvaluation(ctx, ours as OurEval, oursMs));
+    try {
+      breakdown.push(await profileOurEvaluation(ctx, ours as OurEval, oursMs));
+    } catch (e) {
+      // the timings above stand without it: report, do not lose them
+      o.log(`  profile failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
   const tfjsProfiles: EvalSectionResult['tfjsProfiles'] = [];
   if (o.profileTfjs) {

@@ -273,27 +273,32 @@ export async function profileOurEvaluation(ctx: GpuContext, ev: OurEval, evalMs:
       }
       const ms = (await timer.timeDispatches([s.d], `profile ${s.d.label}`)).ms;
       sum += ms;
-      const k = perKernel.get(s.d.label) ?? { ms: 0, n: 0, gflop: 0 };
+      // A conv is one dispatch, or for v7 three per chunk of tile rows
+      // ("conv3x3_..._v7:winograd_input [tile rows a-b of n]", ":matmul_v2 ...", ":winograd_output ..."):
+      // the layer's (direct-equivalent) FLOPs go to the one-dispatch kernel or to v7's GEMM (split
+      // over the chunks), and the layer is done after the output transform of its last chunk.
+      const chunk = / \[tile rows (\d+)-(\d+) of (\d+)\]$/.exec(s.d.label);
+      const name = chunk ? s.d.label.slice(0, chunk.index) : s.d.label;
+      const share = chunk ? (Number(chunk[2]) - Number(chunk[1]) + 1) / Number(chunk[3]) : 1;
+      const lastChunk = !chunk || Number(chunk[2]) + 1 === Number(chunk[3]);
+      const k = perKernel.get(name) ?? { ms: 0, n: 0, gflop: 0 };
       k.ms += ms;
       k.n++;
-      // A conv is one dispatch, or for v7 three ("conv3x3_..._v7:winograd_input", ":matmul_v2",
-      // ":winograd_output"): the layer's (direct-equivalent) FLOPs go to the one-dispatch kernel or
-      // to v7's GEMM, and the layer is done after its last dispatch.
-      const part = s.d.label.split(':')[1];
+      const part = name.split(':')[1];
       const flopsHere = !part || part === 'matmul_v2';
-      const lastOfConv = !part || part === 'winograd_output';
+      const lastOfConv = !part || (part === 'winograd_output' && lastChunk);
       if (s.d.label.startsWith('conv3x3_forward')) {
-        if (flopsHere) k.gflop += perLayer[fwdConv].gflop;
+        if (flopsHere) k.gflop += perLayer[fwdConv].gflop * share;
         perLayer[fwdConv].fwdMs += ms;
         if (lastOfConv) fwdConv++;
       } else if (phase === 'backward' && (s.d.label === 'relu_backward' || s.d.label.startsWith('conv3x3_backward'))) {
         perLayer[bwdConv].bwdMs += ms;
         if (s.d.label.startsWith('conv3x3_backward')) {
-          if (flopsHere) k.gflop += perLayer[bwdConv].gflop;
+          if (flopsHere) k.gflop += perLayer[bwdConv].gflop * share;
           if (lastOfConv) bwdConv--;
         }
       }
-      perKernel.set(s.d.label, k);
+      perKernel.set(name, k);
     }
   }
   await withTimeout(ctx.device.queue.onSubmittedWorkDone(), 300_000, 'profile');

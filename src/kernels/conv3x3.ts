@@ -195,7 +195,8 @@ async function winogradDispatches(
     const tiles = rows * tilesX;
     const gemmGrid: [number, number, number] = [Math.ceil(Math.ceil(sh.N / 8) / 8), Math.ceil(Math.ceil(tiles / 8) / 8), 16];
     const chunk = (C: number) => [sh.H, sh.W, C, tilesX, row0, rows];
-    // labelled "<conv shader>:<step>" so that errors and profiles name the conv they belong to
+    // labelled "<conv shader>:<step>[ [tile rows a-b of n]]" so that errors and profiles name the
+    // conv (and chunk) they belong to
     const part = [
       await makeDispatch(ctx, { shader: 'winograd_input' }, [createUniform(ctx, chunk(sh.K), `${label} input params`), b.src, b.v], grid1d(tiles * sh.K)),
       await makeDispatch(ctx, { shader: 'matmul_v2' }, [createUniform(ctx, [tiles, sh.N, sh.K], `${label} gemm params`), b.v, b.u, b.m], gemmGrid),
@@ -206,7 +207,8 @@ async function winogradDispatches(
         grid1d(tiles * (sh.N / 4)),
       ),
     ];
-    steps.push(...part.map((d) => ({ ...d, label: `${label}:${d.label}` })));
+    const where = rowsPerChunk < tileRows ? ` [tile rows ${row0}-${row0 + rows - 1} of ${tileRows}]` : '';
+    steps.push(...part.map((d) => ({ ...d, label: `${label}:${d.label}${where}` })));
   }
   return steps;
 }
