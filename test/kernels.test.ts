@@ -214,17 +214,22 @@ describe('pool2x2 forward and backward vs CPU reference', () => {
 });
 
 describe('relu_backward and matmul vs CPU reference', () => {
-  it('relu_backward on 1000 values with zeros and negatives', async () => {
-    const ctx = await gpu();
-    const y = randomArray(1000, 5);
-    for (let i = 0; i < y.length; i += 3) y[i] = 0;
-    const dy = randomArray(1000, 6);
-    const g = createStorage(ctx, 4000, 'g');
-    await runDispatches(ctx, [await reluBackward(ctx, 1000, { dy: uploadStorage(ctx, dy, 'dy'), y: uploadStorage(ctx, y, 'y'), g })]);
-    currentLabel = 'relu_backward';
-    const c = compare(await readFloats(ctx, g, 1000), reluBackwardCpu(dy, y), 0, 0);
-    expect(c.ok, report('relu_backward', c)).toBe(true);
-  });
+  // 1000: the vec4 kernel; 1001: the scalar one (the count is not a multiple of 4)
+  for (const n of [1000, 1001]) {
+    it(`relu_backward on ${n} values with zeros and negatives`, async () => {
+      const ctx = await gpu();
+      const y = randomArray(n, 5);
+      for (let i = 0; i < y.length; i += 3) y[i] = 0;
+      const dy = randomArray(n, 6);
+      const g = createStorage(ctx, n * 4, 'g');
+      const d = await reluBackward(ctx, n, { dy: uploadStorage(ctx, dy, 'dy'), y: uploadStorage(ctx, y, 'y'), g });
+      expect(d.label).toBe(n % 4 === 0 ? 'relu_backward_vec4' : 'relu_backward');
+      await runDispatches(ctx, [d]);
+      currentLabel = d.label;
+      const c = compare(await readFloats(ctx, g, n), reluBackwardCpu(dy, y), 0, 0);
+      expect(c.ok, report(d.label, c)).toBe(true);
+    });
+  }
 
   for (const [M, N, K] of [
     [1, 4, 1],

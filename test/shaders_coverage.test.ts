@@ -16,6 +16,7 @@ const COVERED: Record<string, { test: string; ref: string }> = {
   conv3x3_backward_v5: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
   conv3x3_backward_v6: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
   relu_backward: { test: 'kernels.test.ts', ref: 'elementwise.ts' },
+  relu_backward_vec4: { test: 'kernels.test.ts', ref: 'elementwise.ts' },
   pool2x2_forward: { test: 'kernels.test.ts', ref: 'pool2x2.ts' },
   pool2x2_backward: { test: 'kernels.test.ts', ref: 'pool2x2.ts' },
   matmul_v2: { test: 'kernels.test.ts', ref: 'matmul.ts' },

@@ -291,7 +291,7 @@ export async function profileOurEvaluation(ctx: GpuContext, ev: OurEval, evalMs:
         if (flopsHere) k.gflop += perLayer[fwdConv].gflop * share;
         perLayer[fwdConv].fwdMs += ms;
         if (lastOfConv) fwdConv++;
-      } else if (phase === 'backward' && (s.d.label === 'relu_backward' || s.d.label.startsWith('conv3x3_backward'))) {
+      } else if (phase === 'backward' && (s.d.label.startsWith('relu_backward') || s.d.label.startsWith('conv3x3_backward'))) {
         perLayer[bwdConv].bwdMs += ms;
         if (s.d.label.startsWith('conv3x3_backward')) {
           if (flopsHere) k.gflop += perLayer[bwdConv].gflop * share;

@@ -1,4 +1,4 @@
-// Small elementwise kernels: relu_backward (g = dy * (y > 0)).
+// Small elementwise kernels: relu_backward (g = dy * (y > 0)), scalar and vec4.
 // Shapes: flat [N] f32 buffers.
 
 import type { GpuContext } from '../gpu/device.ts';
@@ -9,8 +9,13 @@ export function strideGrid(n: number): [number, number, number] {
   return [Math.max(1, Math.min(65535, Math.ceil(n / 256))), 1, 1];
 }
 
-/** g[i] = dy[i] * (y[i] > 0); g must differ from dy and y. */
+/**
+ * g[i] = dy[i] * (y[i] > 0); g must differ from dy and y. Four elements per invocation
+ * (relu_backward_vec4) when n % 4 == 0, else one (relu_backward).
+ */
 export function reluBackward(ctx: GpuContext, n: number, b: { dy: GPUBuffer; y: GPUBuffer; g: GPUBuffer }): Promise<Dispatch> {
-  const shader = 'relu_backward';
-  return makeDispatch(ctx, { shader }, [createUniform(ctx, [n], `${shader} params`), b.dy, b.y, b.g], strideGrid(n));
+  const vec4 = n % 4 === 0;
+  const shader = vec4 ? 'relu_backward_vec4' : 'relu_backward';
+  const grid: [number, number, number] = vec4 ? [Math.max(1, Math.min(65535, Math.ceil(n / 4 / 64))), 1, 1] : strideGrid(n);
+  return makeDispatch(ctx, { shader }, [createUniform(ctx, [n], `${shader} params`), b.dy, b.y, b.g], grid);
 }
