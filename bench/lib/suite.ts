@@ -8,7 +8,7 @@ import { createStorage, uploadStorage } from '../../src/gpu/runtime.ts';
 import { GpuTimer } from '../../src/gpu/timer.ts';
 import { matmul, MATMUL_VERSIONS, type MatmulVersion } from '../../src/kernels/matmul.ts';
 import type { RgbaImage } from '../../src/image/types.ts';
-import { chooseConvVersion } from '../../src/kernels/registry.ts';
+import { chooseConvVersion, modelConvVersionAt } from '../../src/kernels/registry.ts';
 import type { Vgg19Weights } from '../../src/model/weights.ts';
 import { makeConfig } from '../../src/style/config.ts';
 import { runCeiling } from '../cases/ceiling.ts';
@@ -105,6 +105,7 @@ export async function runSuite(env: SuiteEnv, o: BenchOptions): Promise<BenchRes
       rowBudgetS: o.rowBudgetS,
       slowRunS: o.slowRunS,
       modelConvVersion,
+      modelConvVersionAt: (s, dir) => modelConvVersionAt(ctx, modelConvVersion, s, dir),
       ceilingCompanion: companion.companion,
       gpuErrors: () => ctx.uncapturedErrors,
       log,

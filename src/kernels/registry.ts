@@ -19,7 +19,7 @@
 // shape, so the narrow kernels are used only on CPU adapters.
 
 import type { GpuContext } from '../gpu/device.ts';
-import type { ConvVersion } from './conv3x3.ts';
+import { type ConvShape, type ConvVersion, versionFor, winogradFits } from './conv3x3.ts';
 
 export function chooseConvVersion(ctx: GpuContext): ConvVersion {
   return ctx.isCpuAdapter ? 'v7' : 'v5';
@@ -33,4 +33,14 @@ export function chooseConvVersion(ctx: GpuContext): ConvVersion {
  */
 export function winogradPays(s: { Cin: number; Cout: number }, direction: 'forward' | 'backward'): boolean {
   return (direction === 'forward' ? s.Cin : s.Cout) >= 16;
+}
+
+/**
+ * The version the model runs at one conv shape when `preferred` is its version: versionFor's
+ * fallbacks (v6/v4/v2 where the preferred cannot run), and v3 instead of v7 where Winograd does
+ * not pay or its scratch would not fit the device (Vgg19Plan and the benchmark both use this).
+ */
+export function modelConvVersionAt(ctx: GpuContext, preferred: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): ConvVersion {
+  const v = versionFor(preferred, s, direction);
+  return v === 'v7' && !(winogradPays(s, direction) && winogradFits(ctx, s, direction)) ? versionFor('v3', s, direction) : v;
 }

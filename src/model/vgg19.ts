@@ -27,13 +27,12 @@ import {
   supports,
   versionFor,
   type WinogradBuffers,
-  winogradFits,
   winogradKernel,
   winogradScratchFloats,
   winogradScratchLimit,
 } from '../kernels/conv3x3.ts';
 import { type PoolMode, pool2x2Backward, pool2x2Forward } from '../kernels/pool2x2.ts';
-import { chooseConvVersion, winogradPays } from '../kernels/registry.ts';
+import { chooseConvVersion, modelConvVersionAt } from '../kernels/registry.ts';
 import { flipTransposeCpu } from '../ref/conv3x3.ts';
 import { layerIndex, minInputSide, VGG19_LAYERS } from './vgg19_layers.ts';
 import type { Vgg19Weights } from './weights.ts';
@@ -178,9 +177,9 @@ export class Vgg19Plan {
     const pooling = net.pooling;
     // The version each conv runs: v7 where it pays (registry.ts) and fits the device's limits.
     const pick = (i: number, s: ConvShape, dir: 'forward' | 'backward'): ConvVersion => {
-      const v = versionFor(version, s, dir);
+      const v = modelConvVersionAt(ctx, version, s, dir);
       const u = dir === 'forward' ? weights[i].uForward : weights[i].uBackward;
-      return v === 'v7' && !(u && winogradPays(s, dir) && winogradFits(ctx, s, dir)) ? versionFor('v3', s, dir) : v;
+      return v === 'v7' && !u ? versionFor('v3', s, dir) : v;
     };
     const shapes = layers.map((l) => ({ H: l.H, W: l.W, Cin: l.cin, Cout: l.cout }));
     let scratchV = 0;
