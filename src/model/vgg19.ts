@@ -32,7 +32,7 @@ import {
   winogradScratchLimit,
 } from '../kernels/conv3x3.ts';
 import { type PoolMode, pool2x2Backward, pool2x2Forward } from '../kernels/pool2x2.ts';
-import { chooseConvVersion, modelConvVersionAt } from '../kernels/registry.ts';
+import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/registry.ts';
 import { flipTransposeCpu } from '../ref/conv3x3.ts';
 import { layerIndex, minInputSide, VGG19_LAYERS } from './vgg19_layers.ts';
 import type { Vgg19Weights } from './weights.ts';
@@ -88,7 +88,8 @@ export class Vgg19 {
       if (!lw) throw new Error(`weights from ${weights.source} lack layer ${spec.name}`);
       const wt = flipTransposeCpu(lw.kernel, spec.cin, spec.cout);
       const s = { H: 1, W: 1, Cin: spec.cin, Cout: spec.cout };
-      const wino = (dir: 'forward' | 'backward') => version === 'v7' && supports('v7', s, dir);
+      // only where the model may run v7 (whether it fits the device depends on the image size)
+      const wino = (dir: 'forward' | 'backward') => version === 'v7' && supports('v7', s, dir) && winogradPays(s, dir);
       return {
         w: uploadStorage(ctx, lw.kernel, `${spec.name}/kernel`),
         wt: uploadStorage(ctx, wt, `${spec.name}/kernel_flipT`),
@@ -175,18 +176,20 @@ export class Vgg19Plan {
     }
     const version = net.convVersion;
     const pooling = net.pooling;
-    // The version each conv runs: v7 where it pays (registry.ts) and fits the device's limits.
-    const pick = (i: number, s: ConvShape, dir: 'forward' | 'backward'): ConvVersion => {
-      const v = modelConvVersionAt(ctx, version, s, dir);
-      const u = dir === 'forward' ? weights[i].uForward : weights[i].uBackward;
-      return v === 'v7' && !u ? versionFor('v3', s, dir) : v;
-    };
+    // The version each conv runs (registry.ts: v7 where it pays and fits the device's limits),
+    // and one pair of v7 scratch buffers sized for the largest v7 conv, shared by all of them.
     const shapes = layers.map((l) => ({ H: l.H, W: l.W, Cin: l.cin, Cout: l.cout }));
+    const uOf = (i: number, dir: 'forward' | 'backward') => (dir === 'forward' ? weights[i].uForward : weights[i].uBackward);
+    const pick = (i: number, dir: 'forward' | 'backward'): ConvVersion => {
+      const v = modelConvVersionAt(ctx, version, shapes[i], dir);
+      return v === 'v7' && !uOf(i, dir) ? versionFor('v3', shapes[i], dir) : v;
+    };
+    const chosen = shapes.map((_, i) => ({ forward: pick(i, 'forward'), backward: pick(i, 'backward') }));
     let scratchV = 0;
     let scratchM = 0;
     for (let i = 0; i <= deepest; i++) {
       for (const dir of ['forward', 'backward'] as const) {
-        if (pick(i, shapes[i], dir) !== 'v7') continue;
+        if (chosen[i][dir] !== 'v7') continue;
         const f = winogradScratchFloats(shapes[i], dir, winogradScratchLimit(ctx));
         scratchV = Math.max(scratchV, f.v);
         scratchM = Math.max(scratchM, f.m);
@@ -194,15 +197,15 @@ export class Vgg19Plan {
     }
     const wScratch = scratchV ? { v: createStorage(ctx, scratchV * 4, 'vgg19 winograd V'), m: createStorage(ctx, scratchM * 4, 'vgg19 winograd M') } : null;
     const winograd = (i: number, dir: 'forward' | 'backward'): WinogradBuffers | undefined => {
-      const u = dir === 'forward' ? weights[i].uForward : weights[i].uBackward;
-      return u && wScratch ? { u, ...wScratch } : undefined;
+      const u = uOf(i, dir);
+      return chosen[i][dir] === 'v7' && u && wScratch ? { u, ...wScratch } : undefined;
     };
     // Forward.
     for (let i = 0; i <= deepest; i++) {
       const l = layers[i];
       const s = shapes[i];
       const b = { x: l.input, w: weights[i].w, bias: weights[i].bias, y: l.y, winograd: winograd(i, 'forward') };
-      for (const d of await conv3x3Forward(ctx, pick(i, s, 'forward'), s, b)) plan.forwardSteps.push({ kind: 'dispatch', d });
+      for (const d of await conv3x3Forward(ctx, chosen[i].forward, s, b)) plan.forwardSteps.push({ kind: 'dispatch', d });
       if (l.pooled) plan.forwardSteps.push({ kind: 'dispatch', d: await pool2x2Forward(ctx, pooling, { H: l.H, W: l.W, C: l.cout }, { x: l.y, y: l.pooled }) });
     }
     // Backward: from the deepest layer down, ping-ponging between two buffers.
@@ -223,7 +226,7 @@ export class Vgg19Plan {
       const s = shapes[i];
       const prev = i > 0 ? layers[i - 1] : null;
       const b = { dy: cur, y: l.y, w: weights[i].w, wt: weights[i].wt, g: scratch, winograd: winograd(i, 'backward') };
-      const v = pick(i, s, 'backward');
+      const v = chosen[i].backward;
       if (!prev) {
         for (const d of await conv3x3Backward(ctx, v, s, { ...b, dx: plan.inputGrad })) steps.push({ kind: 'dispatch', d });
         break;
