@@ -14,8 +14,7 @@
 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from 'vite';
-import { freePort, launchBrowser, limit, type OpenedPage, openPage, REPO_ROOT } from '../../test/browser/harness.ts';
+import { launchBrowser, limit, type OpenedPage, openPage, startServer } from '../../test/browser/harness.ts';
 import { HELP, parseBenchArgs } from '../lib/options.ts';
 import { formatResult } from '../lib/report.ts';
 import { saveResults } from '../lib/results.ts';
@@ -55,26 +54,9 @@ async function main(): Promise<number> {
     return 0;
   }
   const timeoutMs = (o.timeoutMin ?? (o.quick ? 30 : 600)) * 60_000;
-  const port = await freePort();
   // vite.config.ts (data folders /weights/vgg19/, /images/) plus cross-origin isolation headers.
-  const vite = await createServer({
-    root: REPO_ROOT,
-    configFile: join(REPO_ROOT, 'vite.config.ts'),
-    logLevel: 'warn',
-    clearScreen: false,
-    appType: 'mpa',
-    server: {
-      host: '127.0.0.1',
-      port,
-      strictPort: false,
-      hmr: false,
-      watch: null,
-      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
-    },
-  });
-  await limit(vite.listen(), 60_000, 'vite dev server start');
-  const address = vite.httpServer?.address();
-  const url = `http://127.0.0.1:${address && typeof address === 'object' ? address.port : port}`;
+  const server = await startServer({ headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } });
+  const url = server.url;
   const browser = await launchBrowser();
   try {
     const opened = await openPage(browser, `${url}/bench/browser/index.html?args=${encodeURIComponent(JSON.stringify(argv))}`);
@@ -96,7 +78,7 @@ async function main(): Promise<number> {
     return opened.errors.length ? 1 : 0;
   } finally {
     await browser.close();
-    await limit(vite.close(), 15_000, 'vite dev server close').catch(() => {});
+    await server.close().catch(() => {});
   }
 }
 

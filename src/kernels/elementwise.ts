@@ -4,7 +4,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { createUniform, type Dispatch, makeDispatch } from '../gpu/runtime.ts';
 
-/** Workgroups for a grid-stride kernel of workgroup size 256 over n items. */
+/** Workgroups for a grid-stride kernel covering 256 items per workgroup (at most 65535 of them). */
 export function strideGrid(n: number): [number, number, number] {
   return [Math.max(1, Math.min(65535, Math.ceil(n / 256))), 1, 1];
 }
@@ -14,8 +14,7 @@ export function strideGrid(n: number): [number, number, number] {
  * (relu_backward_vec4) when n % 4 == 0, else one (relu_backward).
  */
 export function reluBackward(ctx: GpuContext, n: number, b: { dy: GPUBuffer; y: GPUBuffer; g: GPUBuffer }): Promise<Dispatch> {
-  const vec4 = n % 4 === 0;
-  const shader = vec4 ? 'relu_backward_vec4' : 'relu_backward';
-  const grid: [number, number, number] = vec4 ? [Math.max(1, Math.min(65535, Math.ceil(n / 4 / 64))), 1, 1] : strideGrid(n);
-  return makeDispatch(ctx, { shader }, [createUniform(ctx, [n], `${shader} params`), b.dy, b.y, b.g], grid);
+  const shader = n % 4 === 0 ? 'relu_backward_vec4' : 'relu_backward';
+  // both cover 256 elements per workgroup (256 x 1, or 64 x 4)
+  return makeDispatch(ctx, { shader }, [createUniform(ctx, [n], `${shader} params`), b.dy, b.y, b.g], strideGrid(n));
 }

@@ -93,9 +93,9 @@ export interface DevServer {
 /**
  * Starts vite's dev server (vite.config.ts) on 127.0.0.1 and a free port; pages are served as
  * in `vite` dev mode (/test/browser/kernels.html, /shaders/*.wgsl, /weights/vgg19/*). No HMR,
- * no file watching.
+ * no file watching. `headers` are added to every response (bench:browser: cross-origin isolation).
  */
-export async function startServer(options: { port?: number; timeoutMs?: number } = {}): Promise<DevServer> {
+export async function startServer(options: { port?: number; timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<DevServer> {
   const port = options.port ?? (await freePort());
   const vite = await createServer({
     root: REPO_ROOT,
@@ -104,7 +104,7 @@ export async function startServer(options: { port?: number; timeoutMs?: number }
     clearScreen: false,
     // 'mpa': a mistyped page URL is a 404 (which fails the test), not index.html (the SPA fallback)
     appType: 'mpa',
-    server: { host: '127.0.0.1', port, strictPort: false, hmr: false, watch: null, open: false },
+    server: { host: '127.0.0.1', port, strictPort: false, hmr: false, watch: null, open: false, headers: options.headers },
   });
   try {
     await limit(vite.listen(), options.timeoutMs ?? 60_000, 'vite dev server start');
