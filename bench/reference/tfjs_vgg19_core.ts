@@ -13,7 +13,7 @@
 // NHWC with a batch of 1.
 
 import type * as TF from '@tensorflow/tfjs';
-import { layerIndex, VGG19_LAYERS } from '../../src/model/vgg19_layers.ts';
+import { layerIndex, VGG19_LAYERS, VGG19_TENSORS } from '../../src/model/vgg19_layers.ts';
 
 /** The TensorFlow.js namespace (`import * as tf from '@tensorflow/tfjs'`). */
 export type Tf = typeof TF;
@@ -54,7 +54,7 @@ export async function useTfjsBackend(tf: Tf, name = 'cpu', opts: { quiet?: boole
 }
 
 /** The manifest tensor names of the 16 convolutions, in VGG19 order (kernel, bias, kernel, ...). */
-export const VGG19_TENSOR_NAMES: readonly string[] = VGG19_LAYERS.flatMap((l) => [`${l.name}/kernel`, `${l.name}/bias`]);
+export const VGG19_TENSOR_NAMES: readonly string[] = VGG19_TENSORS.map((t) => t.name);
 
 /** The weights manifest inside a parsed weights_manifest.json (an array) or model.json. */
 export function manifestFromJson(json: unknown, source: string): TF.io.WeightsManifestConfig {
@@ -69,19 +69,13 @@ export function manifestFromJson(json: unknown, source: string): TF.io.WeightsMa
  */
 export function pickVgg19Tensors(named: TF.NamedTensorMap, source: string): TfjsVgg19Weights {
   const out: TfjsVgg19Weights = new Map();
-  for (const l of VGG19_LAYERS) {
-    for (const [kind, shape] of [
-      ['kernel', [3, 3, l.cin, l.cout]],
-      ['bias', [l.cout]],
-    ] as const) {
-      const name = `${l.name}/${kind}`;
-      const t = named[name];
-      if (!t) throw new Error(`${source}: TensorFlow.js loaded no tensor "${name}"`);
-      if (t.shape.join(',') !== shape.join(',') || t.dtype !== 'float32') {
-        throw new Error(`${source}: ${name} is ${t.dtype} [${t.shape}], VGG19 needs float32 [${shape}]`);
-      }
-      out.set(name, t);
+  for (const { name, shape } of VGG19_TENSORS) {
+    const t = named[name];
+    if (!t) throw new Error(`${source}: TensorFlow.js loaded no tensor "${name}"`);
+    if (t.shape.join(',') !== shape.join(',') || t.dtype !== 'float32') {
+      throw new Error(`${source}: ${name} is ${t.dtype} [${t.shape}], VGG19 needs float32 [${shape}]`);
     }
+    out.set(name, t);
   }
   // Anything else the loader returned (nothing, for the names we asked) is not ours to keep.
   for (const [name, t] of Object.entries(named)) if (!out.has(name)) t.dispose();

@@ -33,6 +33,12 @@ export const VGG19_LAYERS: readonly ConvLayerSpec[] = (() => {
 
 export const VGG19_LAYER_NAMES: readonly string[] = VGG19_LAYERS.map((l) => l.name);
 
+/** The 32 tensors of the 16 convolutions in a VGG19 weights manifest: name, layer and shape (HWIO kernel, bias). */
+export const VGG19_TENSORS: ReadonlyArray<{ name: string; layer: string; shape: readonly number[] }> = VGG19_LAYERS.flatMap((l) => [
+  { name: `${l.name}/kernel`, layer: l.name, shape: [3, 3, l.cin, l.cout] },
+  { name: `${l.name}/bias`, layer: l.name, shape: [l.cout] },
+]);
+
 /** Index of a Keras layer name in VGG19_LAYERS, or a clear error listing the valid names. */
 export function layerIndex(name: string): number {
   const i = VGG19_LAYER_NAMES.indexOf(name);

@@ -21,7 +21,7 @@
 // check that all 16 VGG19 convs are present with the shapes of VGG19_LAYERS.
 // Output layout: kernel [3, 3, Cin, Cout] f32 HWIO row-major, bias [Cout] f32.
 
-import { VGG19_LAYERS } from './vgg19_layers.ts';
+import { VGG19_LAYERS, VGG19_TENSORS } from './vgg19_layers.ts';
 
 // ----------------------------------------------------------------------------------------
 // Types
@@ -461,27 +461,21 @@ export async function loadVgg19Weights(read: ReadFile, opts: LoadVgg19Options = 
   const manifest = parseManifest(json, manifestSource);
 
   // 2. Which tensors we need, and which shard files hold them.
-  const needed = VGG19_LAYERS.flatMap((l) => [`${l.name}/kernel`, `${l.name}/bias`]);
+  const needed = VGG19_TENSORS.map((t) => t.name);
   const neededSet = new Set(needed);
   const byName = new Map<string, WeightEntry>();
   for (const g of manifest.groups) for (const w of g.weights) byName.set(w.name, w);
-  for (const l of VGG19_LAYERS) {
-    for (const [kind, shape] of [
-      ['kernel', [3, 3, l.cin, l.cout]],
-      ['bias', [l.cout]],
-    ] as const) {
-      const name = `${l.name}/${kind}`;
-      const w = byName.get(name);
-      if (!w) {
-        const names = [...byName.keys()];
-        throw new Error(
-          `${manifestSource}: VGG19 layer ${l.name} is missing: no tensor "${name}" (VGG19 needs ${fmtShape(shape)}). ` +
-            `The manifest has ${names.length} tensors${names.length ? `, e.g. ${names.slice(0, 4).join(', ')}` : ''}.`,
-        );
-      }
-      if (fmtShape(w.shape) !== fmtShape(shape)) {
-        throw new Error(`${manifestSource}: ${name} has shape ${fmtShape(w.shape)}, VGG19 needs ${fmtShape(shape)}`);
-      }
+  for (const { name, layer, shape } of VGG19_TENSORS) {
+    const w = byName.get(name);
+    if (!w) {
+      const names = [...byName.keys()];
+      throw new Error(
+        `${manifestSource}: VGG19 layer ${layer} is missing: no tensor "${name}" (VGG19 needs ${fmtShape(shape)}). ` +
+          `The manifest has ${names.length} tensors${names.length ? `, e.g. ${names.slice(0, 4).join(', ')}` : ''}.`,
+      );
+    }
+    if (fmtShape(w.shape) !== fmtShape(shape)) {
+      throw new Error(`${manifestSource}: ${name} has shape ${fmtShape(w.shape)}, VGG19 needs ${fmtShape(shape)}`);
     }
   }
 
