@@ -14,7 +14,7 @@
 // exceeds rowBudgetS is skipped with the estimate in the note; one slower than slowRunS per run
 // gets a single trial (and no warm-up unless it compiles pipelines).
 
-import { type ConvShape, type ConvVersion, convFlops, versionFor } from '../../src/kernels/conv3x3.ts';
+import { type ConvShape, convFlops } from '../../src/kernels/conv3x3.ts';
 import type { PoolMode } from '../../src/kernels/pool2x2.ts';
 import { VGG19_LAYERS } from '../../src/model/vgg19_layers.ts';
 import { STYLE_LAYERS_DEFAULT } from '../../src/style/config.ts';
@@ -144,10 +144,11 @@ export interface OpRunOptions {
   rowBudgetS: number;
   /** one trial (no extra warm-up) for a strategy slower than this per run (seconds) */
   slowRunS: number;
-  /** the conv version the model uses (its rows are flagged, and are the reference of the difference columns) */
-  modelConvVersion: string;
-  /** the version the model runs at one conv shape (registry.ts modelConvVersionAt); default versionFor */
-  modelConvVersionAt?: (s: ConvShape, direction: 'forward' | 'backward') => string;
+  /**
+   * The conv version the model runs at one shape (registry.ts modelConvVersionAt): its rows are
+   * flagged, and are the reference of the difference columns.
+   */
+  modelConvVersionAt: (s: ConvShape, direction: 'forward' | 'backward') => string;
   /**
    * The ceiling measured alongside: a matmul timed in the same interleaved rounds as each conv
    * case, so each conv row's fraction of the ceiling is immune to load drift on a shared machine.
@@ -228,7 +229,7 @@ export async function runOpCases(cases: OpCase[], strategies: OpStrategy[], o: O
     }
     // Outputs, against ours (for convolutions the version the model runs at this shape).
     const dir = c.op === 'conv3x3_forward' ? 'forward' : 'backward';
-    const modelVersion = c.op.startsWith('conv') ? (o.modelConvVersionAt?.(c, dir) ?? versionFor(o.modelConvVersion as ConvVersion, c, dir)) : '';
+    const modelVersion = c.op.startsWith('conv') ? o.modelConvVersionAt(c, dir) : '';
     const refName = modelVersion ? `ours ${modelVersion}` : 'ours';
     const refIdx = active.findIndex((a) => a.s.name === refName);
     const outs: Float32Array[] = [];

@@ -104,7 +104,6 @@ export async function runSuite(env: SuiteEnv, o: BenchOptions): Promise<BenchRes
       quick: o.quick,
       rowBudgetS: o.rowBudgetS,
       slowRunS: o.slowRunS,
-      modelConvVersion,
       modelConvVersionAt: (s, dir) => modelConvVersionAt(ctx, modelConvVersion, s, dir),
       ceilingCompanion: companion.companion,
       gpuErrors: () => ctx.uncapturedErrors,
