@@ -4,11 +4,16 @@
 //        position in the computed upper *block* triangle: gram_forward computed every element of
 //        blocks with block(j) >= block(i), so element (i, j) is read from (i, j) when
 //        block(j) >= block(i), else from (j, i).
+//        With ACCUMULATE = 1, G += that sum instead (a feature map stored in row bands is reduced
+//        band by band: the first band writes, the others accumulate).
 // Bindings:
 //   0  params            uniform {C, S}
 //   1  part [S, C, C]     f32, read
-//   2  g    [C, C]        f32, written (full, symmetric)
+//   2  g    [C, C]        f32, written or accumulated (full, symmetric)
 // Invocation: one element of G, grid-stride loop. Workgroup 256.
+// Changed: ACCUMULATE, for banded feature maps.
+
+override ACCUMULATE: u32 = 0u;
 
 struct Params { C: u32, S: u32 }
 
@@ -27,6 +32,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     for (var s = 0u; s < p.S; s++) {
       acc += part[(s * p.C + i) * p.C + j];
     }
-    g[e] = acc;
+    if (ACCUMULATE == 1u) { g[e] += acc; } else { g[e] = acc; }
   }
 }

@@ -98,15 +98,15 @@ describe('web page helpers (Node)', () => {
     const cfg = makeConfig('notebook');
     let message = '';
     try {
-      checkWorkingSize(ctx, 800, 1066, cfg);
+      checkWorkingSize(ctx, 800, 1066, cfg, undefined, 2 ** 30);
     } catch (e) {
       message = (e as Error).message;
     }
     const n = largestRowsIn(message);
     expect(n, message).not.toBeNull();
     const cols = (r: number) => Math.trunc((r * 1066) / 800);
-    expect(() => checkWorkingSize(ctx, n!, cols(n!), cfg)).not.toThrow();
-    expect(() => checkWorkingSize(ctx, n! + 1, cols(n! + 1), cfg)).toThrow();
+    expect(() => checkWorkingSize(ctx, n!, cols(n!), cfg, undefined, 2 ** 30)).not.toThrow();
+    expect(() => checkWorkingSize(ctx, n! + 1, cols(n! + 1), cfg, undefined, 2 ** 30)).toThrow();
     expect(largestRowsIn('no number here')).toBeNull();
   });
 

@@ -67,6 +67,8 @@ export interface CommonOptions {
   json?: string;
   /** overwrite existing output files */
   force: boolean;
+  /** --max-buffer-mib N, in bytes: no activation or gradient buffer larger (row bands past it) */
+  maxBufferBytes?: number;
 }
 
 export type InitChoice = { kind: 'content' } | { kind: 'random' } | { kind: 'image'; path: string };
@@ -165,7 +167,11 @@ function addCommonOptions(cmd: Command, mode: 'transfer' | 'eval' | 'example'): 
     .addOption(new Option('--pooling <mode>', 'pooling: max or avg (default: from the preset)').choices(['max', 'avg']))
     .addOption(new Option('--resize <method>', 'image resampling (default: nearest for notebook, area otherwise)').choices(['nearest', 'bilinear', 'area']))
     .option('--weights <dir>', 'VGG19 weights folder (default: $NEURAL_STYLE_WEIGHTS, weights/vgg19, ../shared/vgg19)')
-    .option('--images <dir>', 'folder where bare image names are looked up (default: $NEURAL_STYLE_IMAGES, ../shared/images)');
+    .option('--images <dir>', 'folder where bare image names are looked up (default: $NEURAL_STYLE_IMAGES, ../shared/images)')
+    .option(
+      '--max-buffer-mib <n>',
+      "largest GPU buffer in MiB (default: the device's limit); larger activations and gradients are split into row bands. The image itself must fit one buffer; the weights (up to 16 MiB a layer) are not split",
+    );
 }
 
 function addTransferOptions(cmd: Command, mode: 'transfer' | 'example'): Command {
@@ -281,6 +287,10 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
     throw new UsageError(`--rows ${rows} is too small: the deepest layer used (${deepest}) needs at least ${minSide} rows and ${minSide} columns`);
   }
 
+  const mbRaw = str(raw, 'maxBufferMib');
+  const maxBufferBytes = mbRaw === undefined ? undefined : Math.floor(parseWeightFlag('--max-buffer-mib', mbRaw, true) * 2 ** 20);
+  if (maxBufferBytes !== undefined && maxBufferBytes < 1024) throw new UsageError(`--max-buffer-mib must be at least 0.001 (1 KiB), got ${mbRaw}`);
+
   const content = str(raw, 'content') ?? (mode === 'example' ? EXAMPLE.content : undefined);
   const style = str(raw, 'style') ?? (mode === 'example' ? EXAMPLE.style : undefined);
   if (!content) throw new UsageError('--content <file> is required');
@@ -296,6 +306,7 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
     images: str(raw, 'images'),
     json: str(raw, 'json'),
     force: raw.force === true,
+    maxBufferBytes,
   };
 }
 

@@ -14,6 +14,7 @@
 // The GPU side (device, weights, transfer) is imported lazily, so --help and usage errors
 // answer at once and never load Dawn.
 
+import { totalmem } from 'node:os';
 import { existsSync, readFileSync, promises as fs } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -199,12 +200,22 @@ async function setUpGpu(o: CommonOptions, rows: number, cols: number): Promise<G
   }
   const transfer = await import('../style/transfer.ts');
   try {
-    transfer.checkWorkingSize(ctx, rows, cols, o.config);
+    transfer.checkWorkingSize(ctx, rows, cols, o.config, o.maxBufferBytes, memoryBudget(ctx));
   } catch (e) {
     ctx.device.destroy();
-    throw new CliError(`--rows ${rows} (${cols}×${rows} pixels): ${messageOf(e)}`);
+    const flag = o.maxBufferBytes !== undefined && /--max-buffer-mib/.test(messageOf(e)) ? '--max-buffer-mib' : '--rows';
+    throw new CliError(`${flag === '--rows' ? `--rows ${rows}` : `--max-buffer-mib ${o.maxBufferBytes! / 2 ** 20}`} (${cols}×${rows} pixels): ${messageOf(e)}`);
   }
   return { ctx, weights, transfer };
+}
+
+/**
+ * The GPU memory a run may plan for: on a CPU adapter (lavapipe, SwiftShader) GPU memory is the
+ * host's, so 75 % of this machine's memory; a hardware adapter does not say, so no limit is
+ * planned (an allocation that fails is still reported by the out-of-memory error scope).
+ */
+function memoryBudget(ctx: { isCpuAdapter: boolean }): number {
+  return ctx.isCpuAdapter ? Math.floor(0.75 * totalmem()) : Infinity;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -323,6 +334,7 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
       iterations: adamIterations,
       learningRate: o.learningRate,
       signal: interrupts.signal,
+      maxBufferBytes: o.maxBufferBytes,
       onProgress: async (p) => {
         progress.update(p);
         if (o.saveEvery && p.iteration > 0 && p.iteration % o.saveEvery === 0) {
@@ -387,7 +399,14 @@ async function runEval(o: EvalCliOptions): Promise<number> {
     const size = planSize(o, content.image);
     const { ctx, weights, transfer } = await setUpGpu(o, size.rows, size.cols);
     const t0 = performance.now();
-    const r = await transfer.evaluateOnce(ctx, weights, { content: content.image, style: style.image, rows: o.rows, resize: o.resize, config: o.config });
+    const r = await transfer.evaluateOnce(ctx, weights, {
+      content: content.image,
+      style: style.image,
+      rows: o.rows,
+      resize: o.resize,
+      config: o.config,
+      maxBufferBytes: o.maxBufferBytes,
+    });
     const seconds = (performance.now() - t0) / 1000;
     const report = {
       rows: r.rows,
@@ -396,6 +415,7 @@ async function runEval(o: EvalCliOptions): Promise<number> {
       loss: lossJson(r.loss),
       style_layers: r.loss.styleLayers,
       seconds,
+      bands: r.bands,
       config: configJson(o.config),
       settings: {
         program: `${PACKAGE.name} ${PACKAGE.version}`,

@@ -121,10 +121,13 @@ export function winogradKernel(w: ArrayLike<number>, K: number, N: number): Floa
   return Float32Array.from(winogradWeightsCpu(w, K, N));
 }
 
-/** The most bytes one v7 scratch buffer may have: the device's binding limit, at most 128 MiB. */
-export function winogradScratchLimit(ctx: GpuContext): number {
+/**
+ * The most bytes one v7 scratch buffer may have: the device's binding limit, at most 128 MiB,
+ * and at most `maxBytes` (the plan's buffer limit, --max-buffer-mib).
+ */
+export function winogradScratchLimit(ctx: GpuContext, maxBytes = Infinity): number {
   const l = ctx.device.limits;
-  return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize, 128 * 2 ** 20);
+  return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize, 128 * 2 ** 20, maxBytes);
 }
 
 /**
@@ -140,9 +143,9 @@ export function winogradScratchFloats(s: ConvShape, direction: 'forward' | 'back
   return { v: 16 * rows * tilesX * K, m: 16 * rows * tilesX * N, rows };
 }
 
-/** Whether v7 can run this shape within the device's limits (at least one tile row per chunk). */
-export function winogradFits(ctx: GpuContext, s: ConvShape, direction: 'forward' | 'backward'): boolean {
-  return winogradScratchFloats(s, direction, winogradScratchLimit(ctx)).rows > 0;
+/** Whether v7 can run this shape within the device's limits and maxBytes (at least one tile row per chunk). */
+export function winogradFits(ctx: GpuContext, s: ConvShape, direction: 'forward' | 'backward', maxBytes = Infinity): boolean {
+  return winogradScratchFloats(s, direction, winogradScratchLimit(ctx, maxBytes)).rows > 0;
 }
 
 /**

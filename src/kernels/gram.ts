@@ -7,9 +7,12 @@ import type { GpuContext } from '../gpu/device.ts';
 import { createStorage, createUniform, type Dispatch, makeDispatch } from '../gpu/runtime.ts';
 import { strideGrid } from './elementwise.ts';
 
-/** How many position ranges gram_forward splits N into: >= 2048 positions each, at most 64. */
-export function gramSplits(N: number): number {
-  return Math.max(1, Math.min(64, Math.floor(N / 2048)));
+/**
+ * How many position ranges gram_forward splits N into: >= 2048 positions each, at most 64, and
+ * few enough that the [S, C, C] partials stay within maxBytes (at least 1).
+ */
+export function gramSplits(N: number, C = 1, maxBytes = Infinity): number {
+  return Math.max(1, Math.min(64, Math.floor(N / 2048), Math.floor(maxBytes / (C * C * 4))));
 }
 
 export interface GramForward {
@@ -18,18 +21,29 @@ export interface GramForward {
   partials: GPUBuffer;
 }
 
-/** g [C, C] = f^T f, f [N, C]. */
-export async function gramForward(ctx: GpuContext, N: number, C: number, b: { f: GPUBuffer; g: GPUBuffer }): Promise<GramForward> {
-  const S = gramSplits(N);
+/**
+ * g [C, C] (+)= f^T f, f [N, C]. `accumulate` adds to g (a feature map in row bands: one call per
+ * band); `partials` may be passed to share one scratch between calls (at least S*C*C floats for
+ * S = gramSplits(N, C, maxBytes)); maxBytes caps the partials' size.
+ */
+export async function gramForward(
+  ctx: GpuContext,
+  N: number,
+  C: number,
+  b: { f: GPUBuffer; g: GPUBuffer; partials?: GPUBuffer },
+  accumulate = false,
+  maxBytes = Infinity,
+): Promise<GramForward> {
+  const S = gramSplits(N, C, b.partials ? Math.min(maxBytes, b.partials.size) : maxBytes);
   const chunk = Math.ceil(N / S);
-  const partials = createStorage(ctx, S * C * C * 4, `gram partials ${N}x${C}`);
+  const partials = b.partials ?? createStorage(ctx, S * C * C * 4, `gram partials ${N}x${C}`);
   const nb = Math.ceil(C / 8);
   const fwd = await makeDispatch(ctx, { shader: 'gram_forward' }, [createUniform(ctx, [N, C, chunk, S], 'gram_forward params'), b.f, partials], [
     Math.ceil(nb / 4),
     Math.ceil(nb / 4),
     Math.ceil(S / 4),
   ]);
-  const red = await makeDispatch(ctx, { shader: 'gram_reduce' }, [createUniform(ctx, [C, S], 'gram_reduce params'), partials, b.g], strideGrid(C * C));
+  const red = await makeDispatch(ctx, { shader: 'gram_reduce', constants: { ACCUMULATE: accumulate ? 1 : 0 } }, [createUniform(ctx, [C, S], 'gram_reduce params'), partials, b.g], strideGrid(C * C));
   return { dispatches: [fwd, red], partials };
 }
 

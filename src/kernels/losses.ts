@@ -19,12 +19,17 @@ export interface LossOp {
   partials: GPUBuffer;
 }
 
-/** scalars[slot] = sum(partials[0..n)). */
-export function reduceSum(ctx: GpuContext, n: number, slot: number, b: { partials: GPUBuffer; scalars: GPUBuffer }): Promise<Dispatch> {
-  return makeDispatch(ctx, { shader: 'reduce_sum' }, [createUniform(ctx, [n, slot], 'reduce_sum params'), b.partials, b.scalars], [1, 1, 1]);
+/** scalars[slot] = sum(partials[0..n)); accumulate: scalars[slot] += it. */
+export function reduceSum(ctx: GpuContext, n: number, slot: number, b: { partials: GPUBuffer; scalars: GPUBuffer }, accumulate = false): Promise<Dispatch> {
+  return makeDispatch(ctx, { shader: 'reduce_sum', constants: { ACCUMULATE: accumulate ? 1 : 0 } }, [createUniform(ctx, [n, slot], 'reduce_sum params'), b.partials, b.scalars], [
+    1, 1, 1,
+  ]);
 }
 
-/** Content loss coef*sum((f-target)^2) into scalars[slot]; df (+)= 2 coef (f - target). */
+/**
+ * Content loss coef*sum((f-target)^2) into scalars[slot]; df (+)= 2 coef (f - target).
+ * `accumulate` adds to df; `accumulateLoss` adds to scalars[slot] (one call per row band).
+ */
 export async function contentLoss(
   ctx: GpuContext,
   n: number,
@@ -32,11 +37,12 @@ export async function contentLoss(
   slot: number,
   b: { f: GPUBuffer; target: GPUBuffer; df: GPUBuffer; scalars: GPUBuffer },
   accumulate = false,
+  accumulateLoss = false,
 ): Promise<LossOp> {
   const groups = lossGroups(n);
   const partials = createStorage(ctx, groups * 4, 'content partials');
   const d = await makeDispatch(ctx, { shader: 'content_loss', constants: { ACCUMULATE: accumulate ? 1 : 0 } }, [params(ctx, [n], coef, 'content_loss params'), b.f, b.target, b.df, partials], [groups, 1, 1]);
-  return { dispatches: [d, await reduceSum(ctx, groups, slot, { partials, scalars: b.scalars })], partials };
+  return { dispatches: [d, await reduceSum(ctx, groups, slot, { partials, scalars: b.scalars }, accumulateLoss)], partials };
 }
 
 /** Style loss factor*sum((g-a)^2) into scalars[slot]; m = 4 factor (g - a) for gramBackward. */

@@ -41,7 +41,13 @@ export function winogradPays(s: { Cin: number; Cout: number }, direction: 'forwa
  * fallbacks (v6/v4/v2 where the preferred cannot run), and v3 instead of v7 where Winograd does
  * not pay or its scratch would not fit the device (Vgg19Plan and the benchmark both use this).
  */
-export function modelConvVersionAt(ctx: GpuContext, preferred: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): ConvVersion {
+export function modelConvVersionAt(
+  ctx: GpuContext,
+  preferred: ConvVersion,
+  s: ConvShape,
+  direction: 'forward' | 'backward',
+  maxBytes = Infinity,
+): ConvVersion {
   const v = versionFor(preferred, s, direction);
-  return v === 'v7' && !(winogradPays(s, direction) && winogradFits(ctx, s, direction)) ? versionFor('v3', s, direction) : v;
+  return v === 'v7' && !(winogradPays(s, direction) && winogradFits(ctx, s, direction, maxBytes)) ? versionFor('v3', s, direction) : v;
 }

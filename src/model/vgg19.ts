@@ -8,9 +8,12 @@
 //   (write dL/dy of each requested layer into run.gradientAt(name))
 //   await run.backward(); run.inputGrad                        // [H, W, 3]
 //
-// Only the layers up to the deepest requested one are run. Memory: one buffer per conv output
+// Only the layers up to the deepest requested one are run. Memory: one tensor per conv output
 // (the backward needs every ReLU mask and every max-pool input) and per pooled output; the
-// backward reuses two ping-pong buffers plus one scratch of the largest activation size.
+// backward reuses two ping-pong tensors plus one scratch of the largest activation size.
+// Tensors larger than the plan's buffer limit (the device's, or --max-buffer-mib) are stored in
+// row bands (bands.ts) and the ops run on them chunk by chunk (banded_ops.ts); the image and its
+// gradient must each fit one buffer.
 // With the Winograd kernels (v7) every layer also holds its transformed kernels and the plan two
 // shared scratch buffers (each up to 128 MiB or the device's binding limit; v7 runs an image
 // too large for them in chunks of tile rows).
@@ -20,10 +23,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorage, type Dispatch, encodeDispatches, submitChecked, uploadStorage } from '../gpu/runtime.ts';
 import {
-  type ConvShape,
   type ConvVersion,
-  conv3x3Backward,
-  conv3x3Forward,
   supports,
   versionFor,
   type WinogradBuffers,
@@ -31,7 +31,9 @@ import {
   winogradScratchFloats,
   winogradScratchLimit,
 } from '../kernels/conv3x3.ts';
-import { type PoolMode, pool2x2Backward, pool2x2Forward } from '../kernels/pool2x2.ts';
+import type { PoolMode } from '../kernels/pool2x2.ts';
+import { type BandScratch, convBackwardBanded, convChunkRows, convForwardBanded, convKernelRows, poolBackwardBanded, poolForwardBanded, type Step } from './banded_ops.ts';
+import { type Banded, BandPool, bandRanges, copyRows, createBanded, single, whole } from './bands.ts';
 import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/registry.ts';
 import { flipTransposeCpu } from '../ref/conv3x3.ts';
 import { layerIndex, minInputSide, VGG19_LAYERS } from './vgg19_layers.ts';
@@ -52,8 +54,7 @@ interface GpuLayer {
   uBackward: GPUBuffer | null; // [16, Cout, Cin] Winograd-transformed wt (v7 only, Cin % 4 == 0)
 }
 
-/** One step of a recorded pass. */
-export type Step = { kind: 'dispatch'; d: Dispatch } | { kind: 'copy'; src: GPUBuffer; dst: GPUBuffer; bytes: number };
+export type { Step } from './banded_ops.ts';
 
 /** Encodes steps: consecutive dispatches share a compute pass; copies go between passes. */
 export function encodeSteps(encoder: GPUCommandEncoder, steps: Step[]): void {
@@ -66,7 +67,7 @@ export function encodeSteps(encoder: GPUCommandEncoder, steps: Step[]): void {
     if (s.kind === 'dispatch') batch.push(s.d);
     else {
       flush();
-      encoder.copyBufferToBuffer(s.src, 0, s.dst, 0, s.bytes);
+      encoder.copyBufferToBuffer(s.src, s.srcOffset ?? 0, s.dst, s.dstOffset ?? 0, s.bytes);
     }
   }
   flush();
@@ -101,8 +102,12 @@ export class Vgg19 {
     return new Vgg19(ctx, layers, version, opts.pooling ?? 'max');
   }
 
-  /** Allocates buffers and records the forward and backward passes for an H x W input. */
-  async plan(H: number, W: number, layerNames: string[]): Promise<Vgg19Plan> {
+  /**
+   * Allocates buffers and records the forward and backward passes for an H x W input. No buffer
+   * is larger than `opts.maxBufferBytes` (default: the device's binding and buffer limits):
+   * larger tensors are stored in row bands.
+   */
+  async plan(H: number, W: number, layerNames: string[], opts: PlanOptions = {}): Promise<Vgg19Plan> {
     if (!layerNames.length) throw new Error('Vgg19.plan: no layers requested');
     const wanted = new Set(layerNames.map((n) => VGG19_LAYERS[layerIndex(n)].name));
     const deepest = Math.max(...[...wanted].map(layerIndex));
@@ -112,9 +117,23 @@ export class Vgg19 {
         `image of ${H}x${W} is too small for ${VGG19_LAYERS[deepest].name}: it is reached after ${Math.log2(minSide)} poolings, so each side must be at least ${minSide} pixels`,
       );
     }
-    return Vgg19Plan.build(this, this.layers, H, W, wanted, deepest);
+    return Vgg19Plan.build(this, this.layers, H, W, wanted, deepest, opts.maxBufferBytes ?? deviceBufferLimit(this.ctx));
   }
 }
+
+export interface PlanOptions {
+  /** no buffer of the plan larger than this (bytes); default deviceBufferLimit(ctx) */
+  maxBufferBytes?: number;
+}
+
+/** The largest buffer the device binds: min(maxStorageBufferBindingSize, maxBufferSize). */
+export function deviceBufferLimit(ctx: GpuContext): number {
+  const l = ctx.device.limits;
+  return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
+}
+
+/** Bytes of each of the four band-scratch buffers: at most 64 MiB (halo rows then cost <= 3 % at 2048 rows). */
+export const BAND_SCRATCH_MAX = 64 * 2 ** 20;
 
 interface LayerBuffers {
   name: string;
@@ -122,9 +141,9 @@ interface LayerBuffers {
   W: number;
   cin: number;
   cout: number;
-  input: GPUBuffer; // [H, W, cin]: the image, or the previous layer's output / pooled output
-  y: GPUBuffer; // [H, W, cout] post-ReLU output
-  pooled: GPUBuffer | null; // [H/2, W/2, cout] when a pooling follows and a deeper layer is run
+  input: Banded; // [H, W, cin]: the image, or the previous layer's output / pooled output
+  y: Banded; // [H, W, cout] post-ReLU output
+  pooled: Banded | null; // [H/2, W/2, cout] when a pooling follows and a deeper layer is run
 }
 
 export class Vgg19Plan {
@@ -132,9 +151,11 @@ export class Vgg19Plan {
   readonly input: GPUBuffer;
   /** [H, W, 3] f32: the gradient w.r.t. the input after backward() */
   readonly inputGrad: GPUBuffer;
+  /** row bands per planned layer output (1 = unbanded) */
+  readonly bandCounts: Record<string, number> = {};
   private forwardSteps: Step[] = [];
   private backwardSteps: Step[] = [];
-  private readonly grads = new Map<string, GPUBuffer>();
+  private readonly grads = new Map<string, Banded>();
   private readonly byName = new Map<string, LayerBuffers>();
 
   private constructor(
@@ -143,24 +164,38 @@ export class Vgg19Plan {
     readonly W: number,
     readonly layerNames: string[],
     private readonly layers: LayerBuffers[],
+    /** no buffer of this plan is larger (bytes) */
+    readonly maxBufferBytes: number,
+    /** the chunked ops' scratch, when any tensor is banded */
+    readonly scratch: BandScratch | null,
   ) {
-    this.input = layers[0].input;
+    this.input = single(layers[0].input, 'the input image');
     this.inputGrad = createStorage(net.ctx, H * W * 3 * 4, 'vgg19 input gradient');
-    for (const l of layers) this.byName.set(l.name, l);
+    for (const l of layers) {
+      this.byName.set(l.name, l);
+      this.bandCounts[l.name] = l.y.bands.length;
+    }
   }
 
-  static async build(net: Vgg19, weights: GpuLayer[], H: number, W: number, wanted: Set<string>, deepest: number): Promise<Vgg19Plan> {
+  static async build(net: Vgg19, weights: GpuLayer[], H: number, W: number, wanted: Set<string>, deepest: number, maxBytes: number): Promise<Vgg19Plan> {
     const ctx = net.ctx;
+    if (!(maxBytes >= 16)) throw new Error(`buffer limit must be at least 16 bytes, got ${maxBytes}`);
+    const imageBytes = H * W * 3 * 4;
+    if (imageBytes > maxBytes) {
+      throw new Error(
+        `the ${H}x${W} image itself (${(imageBytes / 2 ** 20).toFixed(2)} MiB of floats) must fit one buffer, over the limit of ${(maxBytes / 2 ** 20).toFixed(2)} MiB`,
+      );
+    }
     const layers: LayerBuffers[] = [];
     let h = H;
     let w = W;
-    let input = createStorage(ctx, H * W * 3 * 4, 'vgg19 input image');
+    let input = whole(createStorage(ctx, imageBytes, 'vgg19 input image'), H, W, 3);
     let maxFloats = H * W * 3;
     for (let i = 0; i <= deepest; i++) {
       const spec = VGG19_LAYERS[i];
-      const y = createStorage(ctx, h * w * spec.cout * 4, `${spec.name} output`);
+      const y = createBanded(ctx, h, w, spec.cout, maxBytes, `${spec.name} output`);
       maxFloats = Math.max(maxFloats, h * w * spec.cout);
-      const pooled = spec.poolAfter && i < deepest ? createStorage(ctx, Math.floor(h / 2) * Math.floor(w / 2) * spec.cout * 4, `${spec.name} pooled`) : null;
+      const pooled = spec.poolAfter && i < deepest ? createBanded(ctx, Math.floor(h / 2), Math.floor(w / 2), spec.cout, maxBytes, `${spec.name} pooled`) : null;
       layers.push({ name: spec.name, H: h, W: w, cin: spec.cin, cout: spec.cout, input, y, pooled });
       if (pooled) {
         h = Math.floor(h / 2);
@@ -168,20 +203,31 @@ export class Vgg19Plan {
         input = pooled;
       } else input = y;
     }
-    const plan = new Vgg19Plan(net, H, W, [...wanted], layers);
-    // Loss-gradient slots: one buffer per requested layer, written by the caller.
+    // Band scratch: four buffers for the chunked ops, only when some tensor is banded.
+    const banded = layers.map((l) => l.input.bands.length > 1 || l.y.bands.length > 1 || (l.pooled?.bands.length ?? 1) > 1);
+    let scratch: BandScratch | null = null;
+    if (banded.some(Boolean)) {
+      const bytes = Math.min(maxBytes, BAND_SCRATCH_MAX, 4 * maxFloats);
+      const s = [0, 1, 2, 3].map((k) => createStorage(ctx, bytes, `vgg19 band scratch ${k}`)) as BandScratch['s'];
+      scratch = { bytes, s };
+    }
+    const plan = new Vgg19Plan(net, H, W, [...wanted], layers, maxBytes, scratch);
+    // Loss-gradient slots: one tensor per requested layer, written by the caller.
     for (const name of wanted) {
       const l = plan.byName.get(name)!;
-      plan.grads.set(name, createStorage(ctx, l.H * l.W * l.cout * 4, `${name} loss gradient`));
+      plan.grads.set(name, createBanded(ctx, l.H, l.W, l.cout, maxBytes, `${name} loss gradient`));
     }
     const version = net.convVersion;
     const pooling = net.pooling;
-    // The version each conv runs (registry.ts: v7 where it pays and fits the device's limits),
-    // and one pair of v7 scratch buffers sized for the largest v7 conv, shared by all of them.
+    // The version each conv runs (registry.ts: v7 where it pays and fits the limits), and one
+    // pair of v7 scratch buffers sized for the largest image a v7 kernel runs at (a banded layer
+    // runs its kernels on chunks of rows), shared by all of them.
     const shapes = layers.map((l) => ({ H: l.H, W: l.W, Cin: l.cin, Cout: l.cout }));
+    const kernelShapes = shapes.map((s, i) => ({ ...s, H: convKernelRows(s, banded[i], scratch?.bytes ?? 0) }));
+    const winoLimit = winogradScratchLimit(ctx, maxBytes);
     const uOf = (i: number, dir: 'forward' | 'backward') => (dir === 'forward' ? weights[i].uForward : weights[i].uBackward);
     const pick = (i: number, dir: 'forward' | 'backward'): ConvVersion => {
-      const v = modelConvVersionAt(ctx, version, shapes[i], dir);
+      const v = modelConvVersionAt(ctx, version, kernelShapes[i], dir, maxBytes);
       return v === 'v7' && !uOf(i, dir) ? versionFor('v3', shapes[i], dir) : v;
     };
     const chosen = shapes.map((_, i) => ({ forward: pick(i, 'forward'), backward: pick(i, 'backward') }));
@@ -190,7 +236,7 @@ export class Vgg19Plan {
     for (let i = 0; i <= deepest; i++) {
       for (const dir of ['forward', 'backward'] as const) {
         if (chosen[i][dir] !== 'v7') continue;
-        const f = winogradScratchFloats(shapes[i], dir, winogradScratchLimit(ctx));
+        const f = winogradScratchFloats(kernelShapes[i], dir, winoLimit);
         scratchV = Math.max(scratchV, f.v);
         scratchM = Math.max(scratchM, f.m);
       }
@@ -203,54 +249,69 @@ export class Vgg19Plan {
     // Forward.
     for (let i = 0; i <= deepest; i++) {
       const l = layers[i];
-      const s = shapes[i];
       const b = { x: l.input, w: weights[i].w, bias: weights[i].bias, y: l.y, winograd: winograd(i, 'forward') };
-      for (const d of await conv3x3Forward(ctx, chosen[i].forward, s, b)) plan.forwardSteps.push({ kind: 'dispatch', d });
-      if (l.pooled) plan.forwardSteps.push({ kind: 'dispatch', d: await pool2x2Forward(ctx, pooling, { H: l.H, W: l.W, C: l.cout }, { x: l.y, y: l.pooled }) });
+      plan.forwardSteps.push(...(await convForwardBanded(ctx, chosen[i].forward, shapes[i], b, scratch)));
+      if (l.pooled) plan.forwardSteps.push(...(await poolForwardBanded(ctx, pooling, { x: l.y, y: l.pooled }, scratch)));
     }
-    // Backward: from the deepest layer down, ping-ponging between two buffers.
-    const ping = [createStorage(ctx, maxFloats * 4, 'vgg19 grad ping'), createStorage(ctx, maxFloats * 4, 'vgg19 grad pong')];
-    const scratch = createStorage(ctx, maxFloats * 4, 'vgg19 masked grad');
+    // Backward: from the deepest layer down, ping-ponging between two pools of buffers.
+    const poolBytes = Math.min(maxBytes, maxFloats * 4);
+    const ping = [new BandPool(ctx, poolBytes, 'vgg19 grad ping'), new BandPool(ctx, poolBytes, 'vgg19 grad pong')];
+    // the relu scratch of the layers whose backward runs unchunked (the chunked ones use the band scratch)
+    const gFloats = Math.max(0, ...shapes.map((s, i) => (banded[i] ? 0 : s.H * s.W * s.Cout)));
+    const g = gFloats ? createStorage(ctx, gFloats * 4, 'vgg19 masked grad') : null;
     let cur = plan.grads.get(layers[deepest].name)!; // dL/dy of the layer being processed
-    const other = (buf: GPUBuffer) => (buf === ping[0] ? ping[1] : ping[0]);
+    let curPool = -1; // which ping-pong pool `cur` lives in (-1: a loss-gradient slot)
     const steps = plan.backwardSteps;
+    /** A tensor of the given shape in the pool `cur` does not use. */
+    const other = (H2: number, W2: number, C2: number): [Banded, number] => {
+      const k = curPool === 0 ? 1 : 0;
+      return [ping[k].view(H2, W2, C2), k];
+    };
     /** Makes `dst` start as the injected loss gradient of `name` (if any); returns accumulate. */
-    const inject = (name: string, dst: GPUBuffer, bytes: number): boolean => {
-      const g = plan.grads.get(name);
-      if (!g) return false;
-      steps.push({ kind: 'copy', src: g, dst, bytes });
+    const inject = (name: string, dst: Banded): boolean => {
+      const src = plan.grads.get(name);
+      if (!src) return false;
+      steps.push(...copyRows(src, 0, dst, 0, src.H));
       return true;
     };
     for (let i = deepest; i >= 0; i--) {
       const l = layers[i];
       const s = shapes[i];
       const prev = i > 0 ? layers[i - 1] : null;
-      const b = { dy: cur, y: l.y, w: weights[i].w, wt: weights[i].wt, g: scratch, winograd: winograd(i, 'backward') };
+      const b = { dy: cur, y: l.y, w: weights[i].w, wt: weights[i].wt, g: banded[i] ? null : g, winograd: winograd(i, 'backward') };
       const v = chosen[i].backward;
       if (!prev) {
-        for (const d of await conv3x3Backward(ctx, v, s, { ...b, dx: plan.inputGrad })) steps.push({ kind: 'dispatch', d });
+        steps.push(...(await convBackwardBanded(ctx, v, s, { ...b, dx: whole(plan.inputGrad, H, W, 3) }, false, scratch)));
         break;
       }
-      const dst = other(cur);
-      const prevBytes = prev.H * prev.W * prev.cout * 4;
       if (prev.pooled) {
         // conv backward -> gradient of the pooled map (dst), then pool backward -> gradient of prev.y
-        for (const d of await conv3x3Backward(ctx, v, s, { ...b, dx: dst })) steps.push({ kind: 'dispatch', d });
-        const dst2 = other(dst); // may be the buffer `cur` was in: it has been consumed
-        const acc = inject(prev.name, dst2, prevBytes);
-        steps.push({ kind: 'dispatch', d: await pool2x2Backward(ctx, pooling, { H: prev.H, W: prev.W, C: prev.cout }, { dy: dst, x: prev.y, dx: dst2 }, acc) });
+        const [dst, k] = other(prev.pooled.H, prev.pooled.W, prev.cout);
+        steps.push(...(await convBackwardBanded(ctx, v, s, { ...b, dx: dst }, false, scratch)));
+        curPool = k;
+        const [dst2, k2] = other(prev.H, prev.W, prev.cout); // may be the buffers `cur` was in: consumed
+        const acc = inject(prev.name, dst2);
+        steps.push(...(await poolBackwardBanded(ctx, pooling, { dy: dst, x: prev.y, dx: dst2 }, acc, scratch)));
         cur = dst2;
+        curPool = k2;
       } else {
-        const acc = inject(prev.name, dst, prevBytes);
-        for (const d of await conv3x3Backward(ctx, v, s, { ...b, dx: dst }, acc)) steps.push({ kind: 'dispatch', d });
+        const [dst, k] = other(prev.H, prev.W, prev.cout);
+        const acc = inject(prev.name, dst);
+        steps.push(...(await convBackwardBanded(ctx, v, s, { ...b, dx: dst }, acc, scratch)));
         cur = dst;
+        curPool = k;
       }
     }
     return plan;
   }
 
-  /** The post-ReLU output of a planned layer: [h, w, c] f32. */
+  /** The post-ReLU output of a planned layer, [h, w, c] f32, when it is one buffer (else see activationBands). */
   activation(name: string): GPUBuffer {
+    return single(this.layer(name).y, `${name}'s output`);
+  }
+
+  /** The post-ReLU output of a planned layer as row bands. */
+  activationBands(name: string): Banded {
     return this.layer(name).y;
   }
 
@@ -260,8 +321,13 @@ export class Vgg19Plan {
     return [l.H, l.W, l.cout];
   }
 
-  /** The buffer into which the caller writes dL/d(activation of `name`) before backward(). */
+  /** The buffer into which the caller writes dL/d(activation of `name`) before backward() (unbanded layers). */
   gradientAt(name: string): GPUBuffer {
+    return single(this.gradientBands(name), `${name}'s loss gradient`);
+  }
+
+  /** The row bands into which the caller writes dL/d(activation of `name`) before backward(). */
+  gradientBands(name: string): Banded {
     const g = this.grads.get(name);
     if (!g) throw new Error(`layer ${name} was not requested in this plan (requested: ${this.layerNames.join(', ')})`);
     return g;

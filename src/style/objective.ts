@@ -6,14 +6,17 @@
 //   style:   sum_l factor_l * sum (G_l - A_l)^2     (G_l = F_l^T F_l; A_l: style image's, once)
 //   tv:      w * sum ((x[i,j]-x[i+1,j])^2 + (x[i,j]-x[i,j+1])^2)^1.25
 //   gradient: loss gradients injected at the layers -> VGG19 backward -> + TV gradient.
-// All of one evaluation is encoded into a single command buffer.
+// All of one evaluation is encoded into a single command buffer. Feature maps stored in row bands
+// (a plan with a buffer limit, bands.ts) are handled band by band: the Gram matrix and the loss
+// sums accumulate over the bands, the gradients are written per band.
 
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorage, type Dispatch, GPU_WAIT_MS, submitChecked, waitIdle } from '../gpu/runtime.ts';
 import { withTimeout } from '../gpu/device.ts';
-import { gramBackward, gramForward } from '../kernels/gram.ts';
+import { gramBackward, gramForward, gramSplits } from '../kernels/gram.ts';
 import { contentLoss, styleLoss, tvLoss } from '../kernels/losses.ts';
-import { encodeSteps, type Step, type Vgg19, type Vgg19Plan } from '../model/vgg19.ts';
+import { copyRows, createBanded } from '../model/bands.ts';
+import { encodeSteps, type PlanOptions, type Step, type Vgg19, type Vgg19Plan } from '../model/vgg19.ts';
 import type { StyleConfig } from './config.ts';
 import type { LossBreakdown } from './types.ts';
 
@@ -65,24 +68,34 @@ export class StyleObjective {
    * `content` and the style Gram matrices A of `style` (both [H, W, 3] caffe BGR, same size)
    * once, and records one evaluation.
    */
-  static async create(ctx: GpuContext, net: Vgg19, cfg: StyleConfig, H: number, W: number, content: Float32Array<ArrayBuffer>, style: Float32Array<ArrayBuffer>): Promise<StyleObjective> {
+  static async create(
+    ctx: GpuContext,
+    net: Vgg19,
+    cfg: StyleConfig,
+    H: number,
+    W: number,
+    content: Float32Array<ArrayBuffer>,
+    style: Float32Array<ArrayBuffer>,
+    planOpts: PlanOptions = {},
+  ): Promise<StyleObjective> {
     if (content.length !== H * W * 3 || style.length !== H * W * 3) {
       throw new Error(`StyleObjective: content and style must both be ${H}x${W}x3 (got ${content.length} and ${style.length} values)`);
     }
     if (net.pooling !== cfg.pooling) throw new Error(`StyleObjective: the network pools with ${net.pooling} but the config asks for ${cfg.pooling}`);
     const layers = [...new Set([cfg.contentLayer, ...cfg.styleLayers])];
-    const plan = await net.plan(H, W, layers);
+    const plan = await net.plan(H, W, layers, planOpts);
+    const maxBytes = plan.maxBufferBytes;
     const obj = new StyleObjective(ctx, plan, cfg, H, W);
     const dev = ctx.device;
 
     // Targets: content features P and style Grams A, computed once.
-    const [ch, cw, cc] = plan.shape(cfg.contentLayer);
-    const P = createStorage(ctx, ch * cw * cc * 4, 'content target P');
+    const contentF = plan.activationBands(cfg.contentLayer);
+    const P = createBanded(ctx, contentF.H, contentF.W, contentF.C, maxBytes, 'content target P');
     dev.queue.writeBuffer(plan.input, 0, content);
     {
       const enc = dev.createCommandEncoder({ label: 'content target' });
       plan.encodeForward(enc);
-      enc.copyBufferToBuffer(plan.activation(cfg.contentLayer), 0, P, 0, ch * cw * cc * 4);
+      encodeSteps(enc, copyRows(contentF, 0, P, 0, contentF.H));
       await submitChecked(ctx, [enc.finish()], 'content target');
     }
     dev.queue.writeBuffer(plan.input, 0, style);
@@ -90,10 +103,18 @@ export class StyleObjective {
     const G: GPUBuffer[] = [];
     const grams: Dispatch[][] = [];
     for (const name of cfg.styleLayers) {
-      const [h, w, c] = plan.shape(name);
+      const F = plan.activationBands(name);
+      const c = F.C;
       A.push(createStorage(ctx, c * c * 4, `${name} style target A`));
       G.push(createStorage(ctx, c * c * 4, `${name} Gram G`));
-      grams.push((await gramForward(ctx, h * w, c, { f: plan.activation(name), g: G[G.length - 1] })).dispatches);
+      // G = sum over bands of F_b^T F_b, one partials scratch shared by the bands
+      const maxN = Math.max(...F.bands.map((b) => (b.r1 - b.r0) * F.W));
+      const partials = createStorage(ctx, gramSplits(maxN, c, maxBytes) * c * c * 4, `${name} gram partials`);
+      const ds: Dispatch[] = [];
+      for (const [k, b] of F.bands.entries()) {
+        ds.push(...(await gramForward(ctx, (b.r1 - b.r0) * F.W, c, { f: b.buf, g: G[G.length - 1], partials }, k > 0, maxBytes)).dispatches);
+      }
+      grams.push(ds);
     }
     {
       const enc = dev.createCommandEncoder({ label: 'style targets' });
@@ -109,13 +130,12 @@ export class StyleObjective {
 
     // One evaluation = forward, lossSteps (losses + gradients at the layers), backward, tvSteps.
     const add = (ds: Dispatch[]) => ds.forEach((d) => obj.lossSteps.push({ kind: 'dispatch', d }));
-    const contentOp = await contentLoss(ctx, ch * cw * cc, contentCoef(cfg), SLOT_CONTENT, {
-      f: plan.activation(cfg.contentLayer),
-      target: P,
-      df: plan.gradientAt(cfg.contentLayer),
-      scalars: obj.scalars,
-    });
-    add(contentOp.dispatches);
+    const contentDf = plan.gradientBands(cfg.contentLayer);
+    for (const [k, b] of contentF.bands.entries()) {
+      const n = (b.r1 - b.r0) * contentF.W * contentF.C;
+      const bufs = { f: b.buf, target: P.bands[k].buf, df: contentDf.bands[k].buf, scalars: obj.scalars };
+      add((await contentLoss(ctx, n, contentCoef(cfg), SLOT_CONTENT, bufs, false, k > 0)).dispatches);
+    }
     for (const [i, name] of cfg.styleLayers.entries()) {
       const [h, w, c] = plan.shape(name);
       const M = createStorage(ctx, c * c * 4, `${name} dL/dG sym`);
@@ -123,7 +143,11 @@ export class StyleObjective {
       add(grams[i]);
       add((await styleLoss(ctx, c, factor, SLOT_STYLE0 + i, { g: G[i], a: A[i], m: M, scalars: obj.scalars })).dispatches);
       // the content layer's slot already holds the content gradient: add to it
-      add([await gramBackward(ctx, h * w, c, { f: plan.activation(name), m: M, df: plan.gradientAt(name) }, name === cfg.contentLayer)]);
+      const F = plan.activationBands(name);
+      const dF = plan.gradientBands(name);
+      for (const [k, b] of F.bands.entries()) {
+        add([await gramBackward(ctx, (b.r1 - b.r0) * w, c, { f: b.buf, m: M, df: dF.bands[k].buf }, name === cfg.contentLayer)]);
+      }
     }
     const tv = await tvLoss(ctx, H, W, cfg.tvWeight, SLOT_TV, { x: plan.input, vggGrad: plan.inputGrad, grad: obj.gradOut, scalars: obj.scalars });
     obj.tvSteps = tv.dispatches.map((d) => ({ kind: 'dispatch', d }));

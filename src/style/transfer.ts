@@ -10,13 +10,14 @@ import { createStorage, readFloats, uploadStorage } from '../gpu/runtime.ts';
 import { fromCaffe, randomCaffe, toCaffe } from '../image/preprocess.ts';
 import { type ResizeMethod, resize, workingSize } from '../image/resize.ts';
 import type { RgbaImage } from '../image/types.ts';
-import { Vgg19 } from '../model/vgg19.ts';
+import { deviceBufferLimit, Vgg19 } from '../model/vgg19.ts';
 import { minInputSide } from '../model/vgg19_layers.ts';
 import type { Vgg19Weights } from '../model/weights.ts';
 import { minimizeAdam } from '../optim/adam.ts';
 import { minimizeLbfgs } from '../optim/lbfgs.ts';
 import type { IterationInfo, Objective, OptimizeResult } from '../optim/types.ts';
 import { deepestLayer, type StyleConfig } from './config.ts';
+import { transferFootprint } from './footprint.ts';
 import { StyleObjective } from './objective.ts';
 import type { LossBreakdown, TransferOptions, TransferResult } from './types.ts';
 
@@ -25,16 +26,14 @@ export function defaultResize(cfg: StyleConfig): ResizeMethod {
   return cfg.preset === 'notebook' ? 'nearest' : 'area';
 }
 
-/** Bytes of the largest buffer the objective allocates (block1 activations: rows*cols*64 f32). */
-function largestBufferBytes(rows: number, cols: number): number {
-  return rows * cols * 64 * 4;
-}
-
 /**
  * Throws a clear error when rows x cols cannot run: too small for the deepest layer used (says
- * the minimum), or over the device's buffer limits (says the largest rows that fit).
+ * the minimum); the image itself over the buffer limit (maxBufferBytes, default the device's:
+ * every other tensor is split into row bands, but the image and its gradient are one buffer
+ * each); or, when `memoryBytes` is known, the whole plan (transferFootprint) over it. The last
+ * two say the largest rows that fit at this aspect ratio.
  */
-export function checkWorkingSize(ctx: GpuContext, rows: number, cols: number, config: StyleConfig): void {
+export function checkWorkingSize(ctx: GpuContext, rows: number, cols: number, config: StyleConfig, maxBufferBytes?: number, memoryBytes = Infinity): void {
   const deepest = deepestLayer(config);
   const min = minInputSide(deepest);
   if (!Number.isInteger(rows) || rows < 1) throw new Error(`rows must be a positive integer, got ${rows}`);
@@ -43,13 +42,26 @@ export function checkWorkingSize(ctx: GpuContext, rows: number, cols: number, co
       `working size ${rows}x${cols} is too small for layer ${deepest} (reached after ${Math.log2(min)} poolings): both sides must be at least ${min} pixels`,
     );
   }
-  const limit = Math.min(ctx.device.limits.maxStorageBufferBindingSize, ctx.device.limits.maxBufferSize);
-  if (largestBufferBytes(rows, cols) > limit) {
-    const aspect = cols / rows;
+  const limit = maxBufferBytes ?? deviceBufferLimit(ctx);
+  const aspect = cols / rows;
+  const largest = (fits: (r: number, c: number) => boolean) => {
     let r = rows;
-    while (r > min && largestBufferBytes(r, Math.trunc(r * aspect)) > limit) r--;
+    while (r > min && !fits(r, Math.trunc(r * aspect))) r--;
+    return r;
+  };
+  const mib = (b: number) => (b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 0);
+  const imageFits = (r: number, c: number) => r * c * 3 * 4 <= limit;
+  if (!imageFits(rows, cols)) {
     throw new Error(
-      `working size ${rows}x${cols} needs a ${(largestBufferBytes(rows, cols) / 2 ** 20).toFixed(0)} MiB buffer (block1 activations, ${rows}x${cols}x64 floats), over this GPU's limit of ${(limit / 2 ** 20).toFixed(0)} MiB; the largest that fits at this aspect ratio is --rows ${r}`,
+      `working size ${rows}x${cols}: the image itself needs a ${mib(rows * cols * 12)} MiB buffer, over the buffer limit of ${mib(limit)} MiB${maxBufferBytes ? ' (--max-buffer-mib)' : ''}; the largest that fits at this aspect ratio is --rows ${largest(imageFits)}`,
+    );
+  }
+  if (memoryBytes === Infinity) return;
+  const fits = (r: number, c: number) => imageFits(r, c) && transferFootprint(ctx, r, c, config, { maxBufferBytes: limit }).bytes <= memoryBytes;
+  if (!fits(rows, cols)) {
+    const need = transferFootprint(ctx, rows, cols, config, { maxBufferBytes: limit }).bytes;
+    throw new Error(
+      `working size ${rows}x${cols} needs ${mib(need)} MiB of GPU memory in all (activations split into row bands), over the ${mib(memoryBytes)} MiB available; the largest that fits at this aspect ratio is --rows ${largest(fits)}`,
     );
   }
 }
@@ -95,10 +107,17 @@ class TrackingObjective implements Objective {
   }
 }
 
-async function buildObjective(ctx: GpuContext, weights: Vgg19Weights | Vgg19, config: StyleConfig, prep: PreparedImages): Promise<StyleObjective> {
-  checkWorkingSize(ctx, prep.rows, prep.cols, config);
+async function buildObjective(
+  ctx: GpuContext,
+  weights: Vgg19Weights | Vgg19,
+  config: StyleConfig,
+  prep: PreparedImages,
+  maxBufferBytes?: number,
+  memoryBytes?: number,
+): Promise<StyleObjective> {
+  checkWorkingSize(ctx, prep.rows, prep.cols, config, maxBufferBytes, memoryBytes);
   const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: config.pooling });
-  return StyleObjective.create(ctx, net, config, prep.rows, prep.cols, prep.content, prep.style);
+  return StyleObjective.create(ctx, net, config, prep.rows, prep.cols, prep.content, prep.style, { maxBufferBytes });
 }
 
 /** Runs a style transfer; returns the best image found. */
@@ -108,7 +127,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   const method = opts.resize ?? defaultResize(cfg);
   const prep = prepareImages(opts.content, opts.style, opts.rows, method);
   const { rows, cols } = prep;
-  const objective = new TrackingObjective(await buildObjective(ctx, weights, cfg, prep));
+  const objective = new TrackingObjective(await buildObjective(ctx, weights, cfg, prep, opts.maxBufferBytes, opts.memoryBytes));
   objective.inner.maxDispatchesPerSubmit = opts.maxDispatchesPerSubmit ?? 0;
 
   let init: Float32Array<ArrayBuffer>;
@@ -180,15 +199,15 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
 export async function evaluateOnce(
   ctx: GpuContext,
   weights: Vgg19Weights | Vgg19,
-  opts: { content: RgbaImage; style: RgbaImage; rows: number; resize?: ResizeMethod; config: StyleConfig },
-): Promise<{ rows: number; cols: number; loss: LossBreakdown; grad: Float32Array }> {
+  opts: { content: RgbaImage; style: RgbaImage; rows: number; resize?: ResizeMethod; config: StyleConfig; maxBufferBytes?: number; memoryBytes?: number },
+): Promise<{ rows: number; cols: number; loss: LossBreakdown; grad: Float32Array; bands: Record<string, number> }> {
   const prep = prepareImages(opts.content, opts.style, opts.rows, opts.resize ?? defaultResize(opts.config));
-  const objective = await buildObjective(ctx, weights, opts.config, prep);
+  const objective = await buildObjective(ctx, weights, opts.config, prep, opts.maxBufferBytes, opts.memoryBytes);
   const x = uploadStorage(ctx, prep.content, 'x');
   const g = createStorage(ctx, objective.n * 4, 'gradient');
   await objective.evaluate(x, g);
   const grad = await readFloats(ctx, g, objective.n);
   x.destroy();
   g.destroy();
-  return { rows: prep.rows, cols: prep.cols, loss: objective.last!, grad };
+  return { rows: prep.rows, cols: prep.cols, loss: objective.last!, grad, bands: objective.plan.bandCounts };
 }

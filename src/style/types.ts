@@ -40,6 +40,14 @@ export interface TransferOptions {
   /** split each evaluation into submissions of at most this many dispatches, waiting for the
    *  GPU between them (a page sets it so the tab keeps rendering); default 0: one submission */
   maxDispatchesPerSubmit?: number;
+  /** no GPU buffer of the network larger than this (bytes): larger activations and gradients are
+   *  stored in row bands. Default: the device's limit. The image itself must fit one buffer; the
+   *  weights (at most 16 MiB a layer) are not split. CLI: --max-buffer-mib */
+  maxBufferBytes?: number;
+  /** GPU memory the run may use in all (bytes): a plan that needs more (transferFootprint) is
+   *  refused before it starts, naming the largest rows that fit. Default: unknown (no check; the
+   *  CLI passes the machine's memory on CPU adapters, whose GPU memory is the host's) */
+  memoryBytes?: number;
 }
 
 export interface TransferProgress {

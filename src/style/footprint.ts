@@ -1,0 +1,146 @@
+// How much GPU memory a style transfer needs, computed from its plan without allocating it:
+// the weights (Vgg19.create), the network's tensors and scratch (Vgg19Plan.build), the
+// objective's targets and Gram buffers (StyleObjective.create) and the optimizer's vectors.
+// It follows the allocations of those three files one for one (a test compares it with the bytes
+// the runtime counts in a real run); uniform buffers and small scalars are left out (kilobytes).
+//
+// Used before a run starts (does the plan fit the memory there is?) and by the benchmark's memory
+// table for sizes that cannot run on the machine at hand.
+
+import type { GpuContext } from '../gpu/device.ts';
+import { supports, winogradScratchFloats, winogradScratchLimit } from '../kernels/conv3x3.ts';
+import { gramSplits } from '../kernels/gram.ts';
+import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/registry.ts';
+import { convKernelRows } from '../model/banded_ops.ts';
+import { bandRanges } from '../model/bands.ts';
+import { BAND_SCRATCH_MAX, deviceBufferLimit } from '../model/vgg19.ts';
+import { layerIndex, VGG19_LAYERS } from '../model/vgg19_layers.ts';
+import { deepestLayer, type StyleConfig } from './config.ts';
+
+export interface Footprint {
+  /** all of it, bytes */
+  bytes: number;
+  /** bytes by part */
+  parts: { weights: number; activations: number; gradients: number; scratch: number; targets: number; optimizer: number };
+  /** row bands of each layer's output (1 = unbanded) */
+  bands: Record<string, number>;
+  /** the largest single buffer, bytes */
+  largestBuffer: number;
+}
+
+export interface FootprintOptions {
+  /** the plan's buffer limit (default: the device's) */
+  maxBufferBytes?: number;
+  optimizer?: 'lbfgs' | 'adam';
+  /** L-BFGS history pairs (default 10) */
+  history?: number;
+}
+
+const r16 = (b: number) => Math.max(16, Math.ceil(b / 16) * 16);
+
+/** The GPU bytes a transfer at rows x cols allocates on this device. */
+export function transferFootprint(ctx: GpuContext, rows: number, cols: number, cfg: StyleConfig, opts: FootprintOptions = {}): Footprint {
+  const maxBytes = opts.maxBufferBytes ?? deviceBufferLimit(ctx);
+  const version = chooseConvVersion(ctx);
+  const parts = { weights: 0, activations: 0, gradients: 0, scratch: 0, targets: 0, optimizer: 0 };
+  let largestBuffer = 0;
+  const add = (part: keyof typeof parts, bytes: number, count = 1) => {
+    parts[part] += r16(bytes) * count;
+    if (part !== 'weights') largestBuffer = Math.max(largestBuffer, r16(bytes));
+  };
+  // Weights: kernel, flip-transposed kernel, bias; Winograd transforms where v7 may run.
+  for (const l of VGG19_LAYERS) {
+    const k = 9 * l.cin * l.cout * 4;
+    add('weights', k, 2);
+    add('weights', l.cout * 4);
+    const s = { H: 1, W: 1, Cin: l.cin, Cout: l.cout };
+    for (const dir of ['forward', 'backward'] as const) if (version === 'v7' && supports('v7', s, dir) && winogradPays(s, dir)) add('weights', (16 * k) / 9);
+  }
+  // The network's tensors, as Vgg19Plan.build lays them out.
+  const deepest = layerIndex(deepestLayer(cfg));
+  const wanted = new Set([cfg.contentLayer, ...cfg.styleLayers]);
+  const n = rows * cols * 3;
+  add('activations', n * 4); // input image
+  add('gradients', n * 4); // input gradient
+  const bandsOf = (h: number, w: number, c: number) => bandRanges(h, w, c, maxBytes);
+  const addBanded = (part: keyof typeof parts, h: number, w: number, c: number) => {
+    for (const [r0, r1] of bandsOf(h, w, c)) add(part, (r1 - r0) * w * c * 4);
+  };
+  const bands: Record<string, number> = {};
+  const shapes: Array<{ H: number; W: number; Cin: number; Cout: number; banded: boolean }> = [];
+  let [h, w] = [rows, cols];
+  let inBands = 1;
+  let maxFloats = n;
+  for (let i = 0; i <= deepest; i++) {
+    const l = VGG19_LAYERS[i];
+    const yBands = bandsOf(h, w, l.cout).length;
+    bands[l.name] = yBands;
+    addBanded('activations', h, w, l.cout);
+    maxFloats = Math.max(maxFloats, h * w * l.cout);
+    let pooledBands = 1;
+    if (l.poolAfter && i < deepest) {
+      pooledBands = bandsOf(Math.floor(h / 2), Math.floor(w / 2), l.cout).length;
+      addBanded('activations', Math.floor(h / 2), Math.floor(w / 2), l.cout);
+    }
+    shapes.push({ H: h, W: w, Cin: l.cin, Cout: l.cout, banded: inBands > 1 || yBands > 1 || pooledBands > 1 });
+    if (wanted.has(l.name)) addBanded('gradients', h, w, l.cout); // loss-gradient slot
+    if (l.poolAfter && i < deepest) {
+      h = Math.floor(h / 2);
+      w = Math.floor(w / 2);
+      inBands = pooledBands;
+    } else inBands = yBands;
+  }
+  const anyBanded = shapes.some((s) => s.banded);
+  const scratchBytes = anyBanded ? Math.min(maxBytes, BAND_SCRATCH_MAX, 4 * maxFloats) : 0;
+  if (anyBanded) add('scratch', scratchBytes, 4);
+  // Winograd scratch: the largest V and M over the convs that run v7.
+  let v = 0;
+  let m = 0;
+  for (const s of shapes) {
+    const ks = { ...s, H: convKernelRows(s, s.banded, scratchBytes) };
+    for (const dir of ['forward', 'backward'] as const) {
+      if (version !== 'v7' || !winogradPays(s, dir) || modelConvVersionAt(ctx, version, ks, dir, maxBytes) !== 'v7') continue;
+      const f = winogradScratchFloats(ks, dir, winogradScratchLimit(ctx, maxBytes));
+      v = Math.max(v, f.v);
+      m = Math.max(m, f.m);
+    }
+  }
+  if (v) add('scratch', v * 4);
+  if (m) add('scratch', m * 4);
+  // The backward's two ping-pong pools (as many buffers as the most bands a gradient has) and
+  // the relu scratch of the unchunked layers.
+  const poolBytes = Math.min(maxBytes, maxFloats * 4);
+  const poolBuffers = Math.max(1, ...shapes.map((s) => bandRanges(s.H, s.W, s.Cin === 3 ? 1 : s.Cin, poolBytes).length));
+  add('gradients', poolBytes, 2 * poolBuffers);
+  const gFloats = Math.max(0, ...shapes.map((s) => (s.banded ? 0 : s.H * s.W * s.Cout)));
+  if (gFloats) add('scratch', gFloats * 4);
+  // The objective: content target P, per style layer A, G, dL/dG and the Gram partials; its gradient.
+  const [ch, cw] = sizeAt(cfg.contentLayer, rows, cols);
+  addBanded('targets', ch, cw, VGG19_LAYERS[layerIndex(cfg.contentLayer)].cout);
+  for (const name of cfg.styleLayers) {
+    const c = VGG19_LAYERS[layerIndex(name)].cout;
+    const [sh, sw] = sizeAt(name, rows, cols);
+    const maxN = Math.max(...bandsOf(sh, sw, c).map(([r0, r1]) => (r1 - r0) * sw));
+    add('targets', c * c * 4, 3);
+    add('scratch', gramSplits(maxN, c, maxBytes) * c * c * 4);
+  }
+  add('gradients', n * 4); // the objective's gradient out
+  // The optimizer: x0, and L-BFGS's x, trial x, direction, 4 gradients, q and 2m history vectors
+  // (Adam: x, gradient, two moments).
+  const vectors = opts.optimizer === 'adam' ? 1 + 4 : 1 + 8 + 2 * (opts.history ?? 10);
+  add('optimizer', n * 4, vectors);
+  const bytes = Object.values(parts).reduce((a, b) => a + b, 0);
+  return { bytes, parts, bands, largestBuffer };
+}
+
+/** [h, w] of a layer's output for a rows x cols input (floor at each pooling). */
+function sizeAt(name: string, rows: number, cols: number): [number, number] {
+  let [h, w] = [rows, cols];
+  for (let i = 0; i < layerIndex(name); i++) {
+    if (VGG19_LAYERS[i].poolAfter) {
+      h = Math.floor(h / 2);
+      w = Math.floor(w / 2);
+    }
+  }
+  return [h, w];
+}
