@@ -179,7 +179,7 @@ function addTransferOptions(cmd: Command, mode: 'transfer' | 'example'): Command
       : new Option('--out <file>', 'output PNG').makeOptionMandatory();
   return cmd
     .addOption(out)
-    .option('--json <file>', 'also write a JSON report: sizes, settings, losses, history')
+    .option('--json <file>', 'also write a JSON report: sizes, settings, losses, history, stages, memory (peak GPU bytes)')
     .option('--force', 'overwrite existing output files')
     .option('--init <how>', 'starting image: content, random, or an image file', 'content')
     .option('--seed <n>', 'seed of the random starting image')
@@ -200,6 +200,11 @@ Modes:
   ${PROGRAM} example [flags]                               the default example (npm start): ${EXAMPLE.content}
                                                            in the style of ${EXAMPLE.style}, into ${EXAMPLE.outDir}/
 Run "${PROGRAM} eval --help" or "${PROGRAM} example --help" for their flags.
+
+Coarse to fine: --scales 256,512,1024 [--scale-iterations 200,100,50] runs a stage per size, each
+starting from the previous result enlarged; the output has the last size (--rows may be left out).
+The --json report gives each stage's rows, cols, evaluations, seconds and final loss (stages), and
+memory: {peakGpuBytes, buffers} (peak bytes of GPU buffers, buffers alive at that peak), as eval's does.
 
 Existing output files are never replaced without --force; outputs are written atomically.
 Ctrl-C stops the optimization and saves the best image so far (exit 130); a second Ctrl-C quits at once.
@@ -222,7 +227,7 @@ function buildCommand(mode: 'transfer' | 'eval' | 'example'): Command {
   addCommonOptions(cmd, mode);
   if (mode === 'eval') {
     cmd
-      .requiredOption('--json <file>', 'JSON output: rows, cols, the weighted loss terms, style_layers, config')
+      .requiredOption('--json <file>', 'JSON output: rows, cols, the weighted loss terms, style_layers, config, memory (peak GPU bytes)')
       .option('--grad-out <file>', 'write the gradient as little-endian float32 [H, W, 3] BGR')
       .option('--force', 'overwrite existing output files');
   } else {
