@@ -56,7 +56,7 @@ describe('args: defaults and overrides', () => {
       '--content', '--style', '--out', '--rows', '--preset', '--content-weight', '--style-weight', '--tv-weight',
       '--content-layer', '--style-layers', '--style-layer-weights', '--pooling', '--init', '--seed', '--optimizer',
       '--rounds', '--evals-per-round', '--iterations', '--save-every', '--weights', '--json', '--resize', '--force',
-      '--learning-rate', '--images',
+      '--learning-rate', '--images', '--scales', '--scale-iterations',
     ]) {
       expect(text).toContain(flag);
     }
@@ -171,6 +171,42 @@ describe('args: bad input → UsageError (exit 2) naming the flag', () => {
   });
 });
 
+// The bad --scales / --scale-iterations cases: each is a usage error naming the flag (the
+// program test below also checks that nothing is written for each).
+const MULTI_SCALE_BAD: Array<[string, string[], RegExp]> = [
+  ['descending --scales', ['--scales', '64,48,32'], /--scales must be strictly ascending.*got 64,48,32/],
+  ['equal --scales', ['--scales', '32,32,64'], /--scales must be strictly ascending.*got 32,32,64/],
+  ['empty --scales item', ['--scales', '32,,64'], /--scales must be a comma-separated list without empty items, got "32,,64"/],
+  ['non-integer --scales', ['--scales', '32,48.5,64'], /--scales must be an integer >= 1, got "48.5"/],
+  ['--scales below the deepest layer minimum', ['--scales', '8,64'], /--scales 8 is too small: the deepest layer used \(block5_conv2\) needs at least 16 rows/],
+  ['--rows differs from the last --scales', ['--rows', '80', '--scales', '32,64'], /--rows 80 and --scales 32,64 disagree: the last scale \(64\) is the output size/],
+  ['--scale-iterations of another length', ['--scales', '32,48,64', '--scale-iterations', '5,5'], /--scale-iterations has 2 items for the 3 stages of --scales/],
+  ['--scale-iterations with 0', ['--scales', '32,64', '--scale-iterations', '5,0'], /--scale-iterations must be an integer >= 1, got 0/],
+  ['--scale-iterations negative', ['--scales', '32,64', '--scale-iterations', '5,-1'], /--scale-iterations must be an integer >= 1/],
+  ['--scale-iterations without --scales', ['--scale-iterations', '5,5'], /--scale-iterations needs --scales/],
+  ['--scale-iterations with --iterations', ['--scales', '32,64', '--scale-iterations', '5,5', '--iterations', '3'], /either --scale-iterations or --iterations/],
+];
+
+describe('args: multi-scale (--scales, --scale-iterations)', () => {
+  it('--scales sets the stages and the output rows; --rows may repeat the last', () => {
+    const o = transfer([...BASE, '--scales', ' 32, 48 ,64', '--scale-iterations', '5,4,3']);
+    expect(o).toMatchObject({ rows: 64, scales: [32, 48, 64], scaleIterations: [5, 4, 3] });
+    expect(transfer([...BASE, '--rows', '64', '--scales', '32,64'])).toMatchObject({ rows: 64, scales: [32, 64] });
+    const one = transfer([...BASE, '--scales', '64', '--iterations', '3']);
+    expect(one).toMatchObject({ rows: 64, scales: [64], iterations: 3 });
+    expect(one.scaleIterations).toBeUndefined();
+    const plain = transfer(BASE);
+    expect(plain.scales).toBeUndefined();
+    expect(plain.rows).toBe(400);
+  });
+
+  for (const [name, extra, re] of MULTI_SCALE_BAD) {
+    it(name, () => {
+      expect(usageError([...BASE, ...extra]).message).toMatch(re);
+    });
+  }
+});
+
 describe('cli helpers', () => {
   it('snapshot names are numbered by iteration next to --out', () => {
     expect(snapshotPath('/x/y/out.png', 1)).toBe('/x/y/out_0001.png');
@@ -196,6 +232,8 @@ describe('cli helpers', () => {
     expect(eta).toBeCloseTo(44.5);
     const line = formatProgressLine(p(11, 15), rate, eta);
     expect(line).toBe('iteration 11  evaluation 11/100  loss 1.2345e+3  2.00 evals/s  eta 45s');
+    expect(formatProgressLine({ ...p(11, 15), stage: 1, stages: 1, rows: 64 }, rate, eta)).toBe(line); // one stage: no prefix
+    expect(formatProgressLine({ ...p(11, 15), stage: 2, stages: 3, rows: 512 }, rate, eta)).toBe(`stage 2/3 (512 rows)  ${line}`);
   });
 
   it('checkOutputPath: missing folder, existing file, folder, unwritable folder; changes nothing', async () => {
@@ -293,6 +331,20 @@ describe('program: help and bad input (no GPU work)', () => {
     expect(existsSync(join(tmp, 'u.png'))).toBe(false);
   });
 
+  it('bad --scales / --scale-iterations: exit 2, one line naming the flag, nothing written', async () => {
+    const out = join(tmp, 'ms-bad.png');
+    const json = join(tmp, 'ms-bad.json');
+    for (const [name, extra, re] of MULTI_SCALE_BAD) {
+      const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', out, '--json', json, ...extra], 60_000);
+      expect(r.code, `${name}: ${r.stderr}`).toBe(EXIT.usage);
+      expect(ours(r), name).toHaveLength(1);
+      expect(r.stderr, name).toMatch(re);
+      noStack(r);
+      expect(existsSync(out), name).toBe(false);
+      expect(existsSync(json), name).toBe(false);
+    }
+  });
+
   it('too small: --rows 8 with block5 layers → says the minimum', async () => {
     const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', join(tmp, 'small.png'), '--rows', '8'], 60_000);
     expect(r.code).toBe(EXIT.usage);
@@ -306,6 +358,17 @@ describe('program: help and bad input (no GPU work)', () => {
     expect(r.code).toBe(EXIT.failure);
     expect(r.stderr).toMatch(/only 3 columns wide at 64 rows; the deepest layer used \(block5_conv2\) needs at least 16 columns: use --rows 320 or more/);
     noStack(r);
+  });
+
+  it('too narrow at the first of --scales: exit 1 naming --scales and the rows that work', async () => {
+    const narrow = join(tmp, 'narrow-ms.png');
+    writeFileSync(narrow, encodePng({ width: 10, height: 200, data: new Uint8ClampedArray(10 * 200 * 4).fill(128) }));
+    const out = join(tmp, 'narrow-ms-out.png');
+    const r = await cli(['--content', narrow, '--style', STARRY, '--out', out, '--scales', '64,400'], 60_000);
+    expect(r.code, r.stderr).toBe(EXIT.failure);
+    expect(r.stderr).toMatch(/--scales 64: .*only 3 columns wide at 64 rows.*use --scales 320 or more/);
+    noStack(r);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('missing file, not an image, truncated JPEG and PNG → exit 1 naming the file', async () => {
@@ -436,6 +499,57 @@ describe.skipIf(!haveData)('program on the GPU', () => {
     const g = new Float32Array(readFileSync(grad).buffer.slice(0));
     expect(g.every(Number.isFinite)).toBe(true);
     expect(g.some((v) => v !== 0)).toBe(true);
+  }, 320_000);
+
+  it('multi-scale: 32 → 48 → 64 rows writes an 85x64 PNG; the loss falls within each stage; stages and memory in the JSON', async () => {
+    const out = join(tmp, 'ms', 'out.png');
+    const json = join(tmp, 'ms', 'out.json');
+    mkdirSync(join(tmp, 'ms'));
+    const t0 = performance.now();
+    const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', out, '--json', json, '--scales', '32,48,64', '--scale-iterations', '4,4,4'], 600_000);
+    console.log(`multi-scale transfer: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    expect(r.code, r.stderr).toBe(0);
+    for (const [k, rows] of [[1, 32], [2, 48], [3, 64]]) expect(r.stderr).toContain(`stage ${k}/3 (${rows} rows)  iteration`);
+    const img = await readImageFile(out);
+    expect([img.width, img.height]).toEqual([85, 64]);
+    const settings = JSON.parse(readPngText(new Uint8Array(readFileSync(out)))['neural-style']);
+    expect(settings).toMatchObject({ rows: 64, cols: 85, scales: [32, 48, 64], scaleIterations: [4, 4, 4] });
+
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report).toMatchObject({ rows: 64, cols: 85, stopped: false });
+    const stages: Array<{ rows: number; cols: number; evaluations: number; seconds: number; loss: number }> = report.stages;
+    expect(stages.map((s) => [s.rows, s.cols])).toEqual([[32, 42], [48, 64], [64, 85]]);
+    for (const s of stages) {
+      expect(s.evaluations).toBeGreaterThan(0);
+      expect(s.seconds).toBeGreaterThan(0);
+      expect(Number.isFinite(s.loss)).toBe(true);
+    }
+    expect(stages.reduce((a, s) => a + s.evaluations, 0)).toBe(report.evaluations);
+    expect(stages[2].loss).toBe(report.loss.total);
+    const h: Array<{ evaluation: number; loss: number; stage: number }> = report.history;
+    for (const k of [1, 2, 3]) {
+      const mine = h.filter((e) => e.stage === k);
+      expect(mine.length, `stage ${k}`).toBeGreaterThan(1);
+      expect(mine[mine.length - 1].loss, `stage ${k}`).toBeLessThan(mine[0].loss);
+      expect(mine[mine.length - 1].loss, `stage ${k}`).toBe(stages[k - 1].loss);
+    }
+    expect(h.map((e) => e.evaluation)).toEqual([...h.map((e) => e.evaluation)].sort((a, b) => a - b)); // counted over the run
+    expect(report.memory.peakGpuBytes).toBeGreaterThan(64 * 85 * 64 * 4);
+    expect(report.memory.buffers).toBeGreaterThan(0);
+  }, 620_000);
+
+  it('eval --json at 32 rows: memory.peakGpuBytes is stated and plausible', async () => {
+    const json = join(tmp, 'eval-mem.json');
+    const r = await cli(['eval', '--content', TUBINGEN, '--style', STARRY, '--rows', '32', '--json', json], 300_000);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(report).toMatchObject({ rows: 32, cols: 42 });
+    const block1 = 32 * 42 * 64 * 4; // one block1 activation
+    expect(report.memory.peakGpuBytes).toBeGreaterThan(block1);
+    // the 16 conv layers' weights alone are ~80 MB in float32; a 32-row plan adds a few MB
+    expect(report.memory.peakGpuBytes).toBeGreaterThan(80e6);
+    expect(report.memory.peakGpuBytes).toBeLessThan(2 ** 31);
+    expect(report.memory.buffers).toBeGreaterThan(16);
   }, 320_000);
 
   it('Ctrl-C: saves the best image so far and exits 130', async () => {

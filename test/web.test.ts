@@ -32,11 +32,13 @@ import {
   PNG_TEXT_KEY,
   plannedWork,
   pngText,
+  parseRefineFrom,
   remainingSchedule,
   settingsFromQuery,
   settingsRecord,
   sliderToWeight,
   transferSchedule,
+  transferScales,
   validateSettings,
   WEIGHT_SCALE,
   weightToSlider,
@@ -67,6 +69,40 @@ describe('web page helpers (Node)', () => {
     expect(transferSchedule({ ...DEFAULT_SETTINGS, optimizer: 'adam' })).toEqual({ iterations: 200 });
     expect(transferSchedule(remainingSchedule(it5, { iteration: 3, round: 0 }))).toEqual({ iterations: 2 });
     expect(transferSchedule(remainingSchedule(DEFAULT_SETTINGS, { iteration: 40, round: 3 }))).toEqual({ rounds: 7, evalsPerRound: 20 });
+  });
+
+  it('"start small, then refine": stages, validation, planned work, the PNG record, the query string', () => {
+    const ms = { ...DEFAULT_SETTINGS, rows: 400, refineFrom: [100, 200], schedule: 'iterations' as const, iterations: 50 };
+    expect(validateSettings(ms)).toEqual([]);
+    expect(transferScales(ms)).toEqual([100, 200, 400]);
+    expect(transferScales(DEFAULT_SETTINGS)).toBeUndefined();
+    expect(plannedWork(ms)).toEqual({ count: 150, unit: 'iteration' }); // the schedule runs per stage
+    expect(plannedWork({ ...ms, schedule: 'rounds' })).toEqual({ count: 600, unit: 'evaluation' });
+    // resumed after a lost device: what is left, at the working size only
+    const left = remainingSchedule(ms, { iteration: 70, round: 0 });
+    expect(left.refineFrom).toEqual([]);
+    expect(transferSchedule(left)).toEqual({ iterations: 80 });
+    for (const [refineFrom, re] of [
+      [[200, 100], /ascending and smaller than the working size \(400 rows\)/],
+      [[100, 100], /ascending/],
+      [[100, 400], /smaller than the working size/],
+      [[8], /from 16 to 8192/],
+      [[NaN], /from 16 to 8192/],
+      [[100.5], /whole numbers/],
+    ] as Array<[number[], RegExp]>) {
+      const errs = validateSettings({ ...ms, refineFrom });
+      expect(errs, String(refineFrom)).toHaveLength(1);
+      expect(errs[0]).toMatch(re);
+    }
+    expect(parseRefineFrom(' 100, 200 ')).toEqual([100, 200]);
+    expect(parseRefineFrom('')).toEqual([]);
+    expect(parseRefineFrom('100,,200').some(Number.isNaN)).toBe(true);
+    const record = settingsRecord(ms, { content: 'a.png', style: 'b.jpg', cols: 533, iteration: 150, evaluation: 170, loss: 1, adapter: 'test' });
+    expect(record).toMatchObject({ rows: 400, scales: [100, 200, 400], iterations: 50 });
+    expect(settingsRecord(DEFAULT_SETTINGS, { content: 'a', style: 'b', cols: 1, iteration: 0, evaluation: 0, loss: null, adapter: 't' })).not.toHaveProperty('scales');
+    const q = settingsFromQuery(new URLSearchParams('rows=64&refineFrom=32,48'), DEFAULT_SETTINGS);
+    expect(q).toEqual({ settings: { ...DEFAULT_SETTINGS, rows: 64, refineFrom: [32, 48] }, problems: [] });
+    expect(settingsFromQuery(new URLSearchParams('refineFrom=32,x'), DEFAULT_SETTINGS).problems).toEqual(['?refineFrom=32,x: expected comma-separated rows, e.g. 100,200']);
   });
 
   it('settings from the query string', () => {

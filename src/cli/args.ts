@@ -85,6 +85,10 @@ export interface TransferCliOptions extends CommonOptions {
   evalsPerRound: number;
   /** plain iteration count (replaces rounds × evalsPerRound) */
   iterations?: number;
+  /** --scales: working rows of each stage, strictly ascending; the last equals rows */
+  scales?: number[];
+  /** --scale-iterations: iterations of each stage (one per scale) */
+  scaleIterations?: number[];
   /** write <out>_NNNN.png every this many iterations */
   saveEvery?: number;
   learningRate?: number;
@@ -181,7 +185,7 @@ function addTransferOptions(cmd: Command, mode: 'transfer' | 'example'): Command
       : new Option('--out <file>', 'output PNG').makeOptionMandatory();
   return cmd
     .addOption(out)
-    .option('--json <file>', 'also write a JSON report: sizes, settings, losses, history')
+    .option('--json <file>', 'also write a JSON report: sizes, settings, losses, history, stages, memory (peak GPU bytes)')
     .option('--force', 'overwrite existing output files')
     .option('--init <how>', 'starting image: content, random, or an image file', 'content')
     .option('--seed <n>', 'seed of the random starting image')
@@ -189,6 +193,8 @@ function addTransferOptions(cmd: Command, mode: 'transfer' | 'example'): Command
     .option('--rounds <n>', 'L-BFGS rounds (history reset between rounds) (default: 10)')
     .option('--evals-per-round <n>', 'loss evaluations per round (default: 20)')
     .option('--iterations <n>', 'plain iteration count instead of rounds × evaluations')
+    .option('--scales <list>', 'coarse to fine: working rows of each stage, ascending, e.g. 256,512,1024; the output has the last (= --rows, which may be left out); each stage starts from the previous result, upsampled')
+    .option('--scale-iterations <list>', 'iterations of each stage of --scales, e.g. 200,100,50 (default: the schedule flags, for every stage)')
     .option('--learning-rate <lr>', 'Adam step size, in pixel units (adam only)')
     .option('--save-every <n>', 'also write <out>_NNNN.png every n iterations (numbered by iteration)');
 }
@@ -200,6 +206,11 @@ Modes:
   ${PROGRAM} example [flags]                               the default example (npm start): ${EXAMPLE.content}
                                                            in the style of ${EXAMPLE.style}, into ${EXAMPLE.outDir}/
 Run "${PROGRAM} eval --help" or "${PROGRAM} example --help" for their flags.
+
+Coarse to fine: --scales 256,512,1024 [--scale-iterations 200,100,50] runs a stage per size, each
+starting from the previous result enlarged; the output has the last size (--rows may be left out).
+The --json report gives each stage's rows, cols, evaluations, seconds and final loss (stages), and
+memory: {peakGpuBytes, buffers} (peak bytes of GPU buffers, buffers alive at that peak), as eval's does.
 
 Existing output files are never replaced without --force; outputs are written atomically.
 Ctrl-C stops the optimization and saves the best image so far (exit 130); a second Ctrl-C quits at once.
@@ -222,7 +233,7 @@ function buildCommand(mode: 'transfer' | 'eval' | 'example'): Command {
   addCommonOptions(cmd, mode);
   if (mode === 'eval') {
     cmd
-      .requiredOption('--json <file>', 'JSON output: rows, cols, the weighted loss terms, style_layers, config')
+      .requiredOption('--json <file>', 'JSON output: rows, cols, the weighted loss terms, style_layers, config, memory (peak GPU bytes)')
       .option('--grad-out <file>', 'write the gradient as little-endian float32 [H, W, 3] BGR')
       .option('--force', 'overwrite existing output files');
   } else {
@@ -237,6 +248,11 @@ function buildCommand(mode: 'transfer' | 'eval' | 'example'): Command {
 type Raw = Record<string, string | boolean | undefined>;
 
 const str = (raw: Raw, key: string): string | undefined => (typeof raw[key] === 'string' ? (raw[key] as string) : undefined);
+
+/** The deepest layer the objective uses. */
+function deepestOf(config: StyleConfig): string {
+  return [config.contentLayer, ...config.styleLayers].reduce((a, b) => (layerIndex(b) > layerIndex(a) ? b : a));
+}
 
 function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOptions {
   const preset = raw.preset as PresetName;
@@ -281,7 +297,7 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
 
   // The deepest layer must keep at least one pixel: a pure check on the rows here; main checks
   // the columns once the content image's aspect ratio is known, and the device limits.
-  const deepest = [config.contentLayer, ...config.styleLayers].reduce((a, b) => (layerIndex(b) > layerIndex(a) ? b : a));
+  const deepest = deepestOf(config);
   const minSide = minInputSide(deepest);
   if (rows < minSide) {
     throw new UsageError(`--rows ${rows} is too small: the deepest layer used (${deepest}) needs at least ${minSide} rows and ${minSide} columns`);
@@ -310,7 +326,46 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
   };
 }
 
-function transferFrom(raw: Raw, mode: 'transfer' | 'example'): TransferCliOptions {
+/**
+ * --scales and --scale-iterations: each stage's rows (strictly ascending integers, the first at
+ * least the deepest layer's minimum, the last equal to --rows when that is given too) and
+ * iterations (positive, one per stage). Returns the output rows too (the last scale).
+ */
+export function parseScales(
+  scalesRaw: string | undefined,
+  itersRaw: string | undefined,
+  rows: { value: number; given: boolean },
+  minSide: number,
+  deepest: string,
+): { scales?: number[]; scaleIterations?: number[]; rows: number } {
+  if (scalesRaw === undefined) {
+    if (itersRaw !== undefined) throw new UsageError('--scale-iterations needs --scales (one count per stage)');
+    return { rows: rows.value };
+  }
+  const scales = parseListFlag('--scales', scalesRaw).map((v) => parseIntFlag('--scales', v, 1));
+  for (let i = 1; i < scales.length; i++) {
+    if (scales[i] <= scales[i - 1]) {
+      throw new UsageError(`--scales must be strictly ascending (each stage larger than the one before), got ${scales.join(',')}`);
+    }
+  }
+  if (scales[0] < minSide) {
+    throw new UsageError(`--scales ${scales[0]} is too small: the deepest layer used (${deepest}) needs at least ${minSide} rows and ${minSide} columns`);
+  }
+  const last = scales[scales.length - 1];
+  if (rows.given && rows.value !== last) {
+    throw new UsageError(`--rows ${rows.value} and --scales ${scales.join(',')} disagree: the last scale (${last}) is the output size; leave out --rows or end --scales with ${rows.value}`);
+  }
+  let scaleIterations: number[] | undefined;
+  if (itersRaw !== undefined) {
+    scaleIterations = parseListFlag('--scale-iterations', itersRaw).map((v) => parseIntFlag('--scale-iterations', v, 1));
+    if (scaleIterations.length !== scales.length) {
+      throw new UsageError(`--scale-iterations has ${scaleIterations.length} items for the ${scales.length} stages of --scales (one count per stage)`);
+    }
+  }
+  return { scales, scaleIterations, rows: last };
+}
+
+function transferFrom(raw: Raw, mode: 'transfer' | 'example', rowsGiven: boolean): TransferCliOptions {
   const common = commonFrom(raw, mode);
   const optimizer = raw.optimizer as 'lbfgs' | 'adam';
   const schedule = SCHEDULES[common.preset];
@@ -335,8 +390,17 @@ function transferFrom(raw: Raw, mode: 'transfer' | 'example'): TransferCliOption
     throw new UsageError('--json and --out name the same file');
   }
   const saveRaw = str(raw, 'saveEvery');
+  const scaleItersRaw = str(raw, 'scaleIterations');
+  if (scaleItersRaw !== undefined && (iterRaw !== undefined || roundsRaw !== undefined || evalsRaw !== undefined)) {
+    throw new UsageError('give either --scale-iterations or --iterations/--rounds/--evals-per-round, not both');
+  }
+  const deepest = deepestOf(common.config);
+  const ms = parseScales(str(raw, 'scales'), scaleItersRaw, { value: common.rows, given: rowsGiven }, minInputSide(deepest), deepest);
   return {
     ...common,
+    rows: ms.rows,
+    scales: ms.scales,
+    scaleIterations: ms.scaleIterations,
     mode,
     out,
     init,
@@ -389,5 +453,5 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   }
   const raw = cmd.opts() as Raw;
   if (mode === 'eval') return { kind: 'eval', options: evalFrom(raw) };
-  return { kind: 'run', options: transferFrom(raw, mode) };
+  return { kind: 'run', options: transferFrom(raw, mode, cmd.getOptionValueSource('rows') !== 'default') };
 }

@@ -155,13 +155,16 @@ async function loadImage(flag: string, value: string, imagesDir: string | undefi
   }
 }
 
-/** The working size for the content image, checked against the deepest layer's minimum. */
-function planSize(o: CommonOptions, content: RgbaImage): { rows: number; cols: number } {
+/**
+ * The working size for the content image, checked against the deepest layer's minimum.
+ * `flag` names what set the rows (--scales for the first stage of a multi-scale run).
+ */
+function planSize(o: CommonOptions, content: RgbaImage, rows = o.rows, flag = '--rows'): { rows: number; cols: number } {
   let size;
   try {
-    size = workingSize(content.height, content.width, o.rows);
+    size = workingSize(content.height, content.width, rows);
   } catch (e) {
-    throw new CliError(`--rows ${o.rows}: ${messageOf(e)}`);
+    throw new CliError(`${flag} ${rows}: ${messageOf(e)}`);
   }
   const deepest = deepestLayer(o.config);
   const min = minInputSide(deepest);
@@ -169,8 +172,8 @@ function planSize(o: CommonOptions, content: RgbaImage): { rows: number; cols: n
     let need = Math.ceil((min * content.height) / content.width);
     while (Math.trunc((content.width * need) / content.height) < min) need++;
     throw new CliError(
-      `--rows ${o.rows}: the content image (${content.width}×${content.height}) is only ${size.cols} columns wide at ${o.rows} rows; ` +
-        `the deepest layer used (${deepest}) needs at least ${min} columns: use --rows ${need} or more`,
+      `${flag} ${rows}: the content image (${content.width}×${content.height}) is only ${size.cols} columns wide at ${rows} rows; ` +
+        `the deepest layer used (${deepest}) needs at least ${min} columns: use ${flag} ${need} or more`,
     );
   }
   return size;
@@ -243,7 +246,12 @@ function settingsOf(o: TransferCliOptions, paths: { content: string; style: stri
     init: o.init.kind === 'image' ? paths.init : o.init.kind,
     seed: o.seed ?? null,
     optimizer: o.optimizer,
-    ...(o.iterations !== undefined ? { iterations: o.iterations } : { rounds: o.rounds, evalsPerRound: o.evalsPerRound }),
+    ...(o.scaleIterations !== undefined
+      ? {}
+      : o.iterations !== undefined
+        ? { iterations: o.iterations }
+        : { rounds: o.rounds, evalsPerRound: o.evalsPerRound }),
+    ...(o.scales ? { scales: o.scales, scaleIterations: o.scaleIterations ?? null } : {}),
     learningRate: o.learningRate ?? null,
     config: configJson(o.config),
   };
@@ -305,9 +313,11 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
     const style = await loadImage('--style', o.style, o.images);
     const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images) : null;
     const size = planSize(o, content.image);
+    if (o.scales) planSize(o, content.image, o.scales[0], '--scales'); // the smallest stage
     log(
       `${PROGRAM}: ${content.path} (${content.image.width}×${content.image.height}) in the style of ${style.path} ` +
-        `(${style.image.width}×${style.image.height}) at ${size.cols}×${size.rows}, preset ${o.preset}, ${o.optimizer}`,
+        `(${style.image.width}×${style.image.height}) at ${size.cols}×${size.rows}, preset ${o.preset}, ${o.optimizer}` +
+        (o.scales ? `, stages of ${o.scales.join(', ')} rows` : ''),
     );
 
     // 5. weights, device, limits
@@ -332,6 +342,8 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
       rounds: o.rounds,
       evalsPerRound: o.evalsPerRound,
       iterations: adamIterations,
+      scales: o.scales,
+      scaleIterations: o.scaleIterations,
       learningRate: o.learningRate,
       signal: interrupts.signal,
       maxBufferBytes: o.maxBufferBytes,
@@ -370,6 +382,8 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
         loss: lossJson(result.loss),
         style_layers: result.loss.styleLayers,
         history: result.history,
+        stages: result.stages,
+        memory: result.memory,
         config: configJson(o.config),
         settings,
         output: out,
@@ -415,6 +429,7 @@ async function runEval(o: EvalCliOptions): Promise<number> {
       loss: lossJson(r.loss),
       style_layers: r.loss.styleLayers,
       seconds,
+      memory: r.memory,
       bands: r.bands,
       config: configJson(o.config),
       settings: {

@@ -4,6 +4,10 @@
 //   iteration 37 [██████░░░░░░] 80/200 evals | loss 1.2345e+8 | 2.41 evals/s | ETA 50s
 // Anywhere else (a pipe, a file, CI logs): one plain line per iteration, easy to grep:
 //   iteration 37  evaluation 80/200  loss 1.2345e+8  2.41 evals/s  eta 50s
+// A multi-scale run (--scales) puts its stage first, on the bar and on each line:
+//   stage 2/3 (512 rows)  iteration 237  evaluation 280/350  loss ...
+// (iterations and evaluations count over all stages; the ETA assumes the current rate, so it
+// is optimistic while a smaller stage runs).
 //
 // The rate counts evaluations since the first report, so the one-off setup before the first
 // iteration (targets, pipeline compilation) does not make the ETA too pessimistic.
@@ -19,6 +23,16 @@ export interface ProgressInfo {
   loss: number;
   /** since the transfer started */
   seconds: number;
+  /** multi-scale: the stage (1-based), the number of stages and the stage's rows */
+  stage?: number;
+  stages?: number;
+  rows?: number;
+}
+
+/** "stage 2/3 (512 rows)" for a run of several stages, "" for one stage. */
+export function formatStage(p: ProgressInfo): string {
+  if (!p.stages || p.stages < 2 || !p.stage) return '';
+  return `stage ${p.stage}/${p.stages}${p.rows ? ` (${p.rows} rows)` : ''}`;
 }
 
 export interface ProgressReporter {
@@ -60,7 +74,8 @@ export class RateMeter {
 /** The plain line for one iteration. */
 export function formatProgressLine(p: ProgressInfo, rate: number, eta: number): string {
   const r = Number.isFinite(rate) ? rate.toFixed(2) : '?';
-  return `iteration ${p.iteration}  evaluation ${p.evaluation}/${p.planned}  loss ${formatLoss(p.loss)}  ${r} evals/s  eta ${formatDuration(eta)}`;
+  const stage = formatStage(p);
+  return `${stage ? `${stage}  ` : ''}iteration ${p.iteration}  evaluation ${p.evaluation}/${p.planned}  loss ${formatLoss(p.loss)}  ${r} evals/s  eta ${formatDuration(eta)}`;
 }
 
 /** A bar when `tty`, plain lines otherwise, written to `stream`. */
@@ -82,7 +97,7 @@ export function createProgress(stream: NodeJS.WritableStream, tty: boolean): Pro
   const bar = new cliProgress.SingleBar(
     {
       stream,
-      format: 'iteration {iteration} [{bar}] {value}/{total} evals | loss {loss} | {rate} evals/s | ETA {etaText}{note}',
+      format: '{stageText}iteration {iteration} [{bar}] {value}/{total} evals | loss {loss} | {rate} evals/s | ETA {etaText}{note}',
       barsize: 24,
       hideCursor: true,
       clearOnComplete: false,
@@ -98,7 +113,9 @@ export function createProgress(stream: NodeJS.WritableStream, tty: boolean): Pro
     update(p) {
       if (stopped) return;
       const { rate, eta } = meter.measure(p);
+      const stage = formatStage(p);
       const payload = {
+        stageText: stage ? `${stage} | ` : '',
         iteration: p.iteration,
         loss: formatLoss(p.loss),
         rate: Number.isFinite(rate) ? rate.toFixed(2) : '?',

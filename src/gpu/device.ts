@@ -2,8 +2,11 @@
 //
 // One function, acquireGpu(), returns a GpuContext: the device with the adapter's largest
 // storage-buffer and buffer limits, a short description of the adapter, and whether GPU
-// timestamps are available. Device loss and uncaptured errors are reported (console.error
-// and the onError callback), never swallowed.
+// timestamps are available. Every buffer created on the device is counted (memory.ts). Device
+// loss and uncaptured errors are reported (console.error and the onError callback), never
+// swallowed.
+
+import { trackMemory } from './memory.ts';
 
 export interface GpuContext {
   device: GPUDevice;
@@ -107,6 +110,7 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
       maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage,
     },
   });
+  trackMemory(device); // every buffer created from here on is counted (memory.ts)
   const description = describeAdapter(adapter);
   const ctx: GpuContext = {
     device,

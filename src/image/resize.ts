@@ -2,6 +2,8 @@
 //
 //   workingSize(height, width, rows)  → {rows, cols}, cols = int(width·rows/height)
 //   resize(img, rows, cols, method)   → RgbaImage of rows × cols (all 4 channels)
+//   resizeFloats(x, h, w, c, rows, cols, method) → Float32Array [rows, cols, c], no rounding
+//                                       (e.g. a caffe-preprocessed iterate between scales)
 //
 // Every method is a separable filter: each output column reads a short list of
 // (source column, weight) taps, each output row a list of (source row, weight),
@@ -151,4 +153,58 @@ export function resize(img: RgbaImage, rows: number, cols: number, method: Resiz
     for (let k = 0; k < rowLen; k++) out[o + k] = Math.floor(acc[k] + 0.5); // the array clamps to 0..255
   }
   return { width: cols, height: rows, data: out };
+}
+
+/**
+ * Resizes a float image [height, width, channels] (row-major, channels innermost) to
+ * [rows, cols, channels] with the same taps as resize(), in Float64, without rounding or
+ * clamping: the multi-scale transfer upsamples a caffe-preprocessed iterate with it.
+ */
+export function resizeFloats(
+  x: Float32Array,
+  height: number,
+  width: number,
+  channels: number,
+  rows: number,
+  cols: number,
+  method: ResizeMethod,
+): Float32Array<ArrayBuffer> {
+  if (x.length !== height * width * channels) {
+    throw new Error(`resizeFloats: ${x.length} values is not ${height}×${width}×${channels}`);
+  }
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
+    throw new Error(`resizeFloats: target size must be positive integers, got ${cols}×${rows}`);
+  }
+  if (height === rows && width === cols) return Float32Array.from(x);
+  const tapsFor = { nearest: nearestTaps, bilinear: bilinearTaps, area: areaTaps }[method];
+  if (!tapsFor) throw new Error(`resizeFloats: unknown method ${JSON.stringify(method)}`);
+  const tx = tapsFor(width, cols);
+  const ty = tapsFor(height, rows);
+  const C = channels;
+  // Horizontal pass: [height, width, C] → [height, cols, C] f64
+  const mid = new Float64Array(height * cols * C);
+  for (let y = 0; y < height; y++) {
+    for (let o = 0; o < cols; o++) {
+      const m = (y * cols + o) * C;
+      for (let t = tx.offset[o]; t < tx.offset[o + 1]; t++) {
+        const s = (y * width + tx.index[t]) * C;
+        const w = tx.weight[t];
+        for (let c = 0; c < C; c++) mid[m + c] += w * x[s + c];
+      }
+    }
+  }
+  // Vertical pass: [height, cols, C] → [rows, cols, C] f32
+  const out = new Float32Array(rows * cols * C);
+  const rowLen = cols * C;
+  const acc = new Float64Array(rowLen);
+  for (let y = 0; y < rows; y++) {
+    acc.fill(0);
+    for (let t = ty.offset[y]; t < ty.offset[y + 1]; t++) {
+      const m = ty.index[t] * rowLen;
+      const w = ty.weight[t];
+      for (let k = 0; k < rowLen; k++) acc[k] += w * mid[m + k];
+    }
+    out.set(acc, y * rowLen);
+  }
+  return out;
 }

@@ -3,12 +3,16 @@
 //   content/style RGBA --resize to rows x cols--> caffe BGR --> StyleObjective (targets once)
 //   --> L-BFGS (notebook: 10 rounds x 20 evaluations) or Adam on the pixels --> best x --> RGBA
 //
+// Multi-scale (TransferOptions.scales, coarse to fine): the same per stage, each stage at its
+// own rows, starting from the previous stage's best x upsampled bilinearly (resizeFloats).
+//
 // Used by the CLI (src/cli), the page (src/web) and the benchmark.
 
 import type { GpuContext } from '../gpu/device.ts';
+import { gpuMemory, type MemoryReport } from '../gpu/memory.ts';
 import { createStorage, readFloats, uploadStorage } from '../gpu/runtime.ts';
 import { fromCaffe, randomCaffe, toCaffe } from '../image/preprocess.ts';
-import { type ResizeMethod, resize, workingSize } from '../image/resize.ts';
+import { type ResizeMethod, resize, resizeFloats, workingSize } from '../image/resize.ts';
 import type { RgbaImage } from '../image/types.ts';
 import { deviceBufferLimit, Vgg19 } from '../model/vgg19.ts';
 import { minInputSide } from '../model/vgg19_layers.ts';
@@ -19,7 +23,7 @@ import type { IterationInfo, Objective, OptimizeResult } from '../optim/types.ts
 import { deepestLayer, type StyleConfig } from './config.ts';
 import { transferFootprint } from './footprint.ts';
 import { StyleObjective } from './objective.ts';
-import type { LossBreakdown, TransferOptions, TransferResult } from './types.ts';
+import type { LossBreakdown, StageReport, TransferOptions, TransferResult } from './types.ts';
 
 /** The notebook resizes with keras load_img (PIL nearest); other presets average areas. */
 export function defaultResize(cfg: StyleConfig): ResizeMethod {
@@ -120,87 +124,167 @@ async function buildObjective(
   return StyleObjective.create(ctx, net, config, prep.rows, prep.cols, prep.content, prep.style, { maxBufferBytes });
 }
 
-/** Runs a style transfer; returns the best image found. */
+/**
+ * The stages' working rows: opts.scales (checked: strictly ascending integers >= 1, the last
+ * equal to opts.rows, opts.scaleIterations one positive integer per stage), else [opts.rows].
+ */
+export function transferScales(opts: Pick<TransferOptions, 'rows' | 'scales' | 'scaleIterations'>): number[] {
+  const { scales, scaleIterations } = opts;
+  if (scales === undefined) {
+    if (scaleIterations !== undefined) throw new Error('scaleIterations needs scales');
+    return [opts.rows];
+  }
+  if (!scales.length) throw new Error('scales must list at least one size');
+  scales.forEach((r, i) => {
+    if (!Number.isInteger(r) || r < 1) throw new Error(`scales: ${r} is not a positive integer`);
+    if (i > 0 && r <= scales[i - 1]) throw new Error(`scales must be strictly ascending, got ${scales.join(',')}`);
+  });
+  if (scales[scales.length - 1] !== opts.rows) {
+    throw new Error(`the last of scales (${scales[scales.length - 1]}) must equal rows (${opts.rows}), the output size`);
+  }
+  if (scaleIterations !== undefined) {
+    if (scaleIterations.length !== scales.length) {
+      throw new Error(`scaleIterations has ${scaleIterations.length} items for ${scales.length} scales`);
+    }
+    for (const n of scaleIterations) if (!Number.isInteger(n) || n < 1) throw new Error(`scaleIterations: ${n} is not a positive integer`);
+  }
+  return [...scales];
+}
+
+/**
+ * Runs a style transfer; returns the best image found.
+ *
+ * Multi-scale (opts.scales): stage k runs the whole optimization at scales[k] rows, with its
+ * own objective (content and style resized to that size, targets recomputed) on the same
+ * network (weights uploaded once), starting from stage k-1's result upsampled bilinearly.
+ * Each stage's GPU buffers (plan, targets, optimizer) are freed before the next allocates its
+ * own: they are the buffers created while the stage ran (memory.ts BufferScope), so the peak
+ * is that of the largest stage, not the sum. If the run is stopped (signal) during a stage,
+ * the result is that stage's best image, at that stage's size.
+ */
 export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg19, opts: TransferOptions): Promise<TransferResult> {
   const t0 = performance.now();
   const cfg = opts.config;
   const method = opts.resize ?? defaultResize(cfg);
-  const prep = prepareImages(opts.content, opts.style, opts.rows, method);
-  const { rows, cols } = prep;
-  const objective = new TrackingObjective(await buildObjective(ctx, weights, cfg, prep, opts.maxBufferBytes, opts.memoryBytes));
-  objective.inner.maxDispatchesPerSubmit = opts.maxDispatchesPerSubmit ?? 0;
-
-  let init: Float32Array<ArrayBuffer>;
-  const kind = opts.init ?? 'content';
-  if (kind === 'content') init = prep.content;
-  else if (kind === 'random') init = randomCaffe(rows, cols, opts.seed ?? 0) as Float32Array<ArrayBuffer>;
-  else init = toCaffe(resize(kind, rows, cols, method)) as Float32Array<ArrayBuffer>;
-  const x0 = uploadStorage(ctx, init, 'x0');
+  const scales = transferScales(opts);
+  const sizes = scales.map((r) => workingSize(opts.content.height, opts.content.width, r));
+  for (const { rows, cols } of sizes) checkWorkingSize(ctx, rows, cols, cfg, opts.maxBufferBytes, opts.memoryBytes);
+  const memory = gpuMemory(ctx);
+  memory.resetPeak();
+  const runScope = memory.beginScope(); // the network, if made here
+  const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: cfg.pooling });
+  runScope.close();
 
   const optimizer = opts.optimizer ?? 'lbfgs';
+  if (optimizer !== 'adam' && optimizer !== 'lbfgs') throw new Error(`optimizer must be lbfgs or adam, got "${optimizer as string}"`);
   const rounds = opts.rounds ?? 10;
   const evalsPerRound = opts.evalsPerRound ?? 20;
-  const planned = opts.iterations ?? rounds * evalsPerRound;
+  const iterationsOf = (k: number): number | undefined => opts.scaleIterations?.[k] ?? opts.iterations;
+  const plannedOf = (k: number): number => iterationsOf(k) ?? rounds * evalsPerRound;
+  const planned = scales.reduce((a, _r, k) => a + plannedOf(k), 0);
   const signal = opts.signal;
-  const onIteration = async (info: IterationInfo) => {
-    if (!opts.onProgress) return;
-    await opts.onProgress({
-      iteration: info.iteration,
-      evaluation: info.evaluation,
-      planned,
-      round: info.round,
-      loss: info.loss,
-      terms: objective.termsOf(info.loss),
-      seconds: (performance.now() - t0) / 1e3,
-      image: async () => fromCaffe(await readFloats(ctx, info.x, objective.n), rows, cols),
-      x: info.x,
-      rows,
-      cols,
-    });
-  };
-  const common = { onIteration, shouldStop: () => !!signal?.aborted, gtol: 0 };
-  let result: OptimizeResult;
-  if (optimizer === 'adam') {
-    result = await minimizeAdam(ctx, objective, x0, { ...common, maxIterations: planned, maxEvaluations: planned, lr: opts.learningRate });
-  } else if (optimizer === 'lbfgs') {
-    result =
-      opts.iterations !== undefined
-        ? await minimizeLbfgs(ctx, objective, x0, { ...common, maxIterations: opts.iterations })
-        : await minimizeLbfgs(ctx, objective, x0, { ...common, rounds, evalsPerRound });
-  } else {
-    throw new Error(`optimizer must be lbfgs or adam, got "${optimizer as string}"`);
+
+  const stages: StageReport[] = [];
+  const history: TransferResult['history'] = [];
+  let done = { iterations: 0, evaluations: 0 };
+  let prev: { pixels: Float32Array; rows: number; cols: number; loss: LossBreakdown; result: OptimizeResult } | null = null;
+  try {
+    for (let k = 0; k < scales.length; k++) {
+      const ts = performance.now();
+      const scope = memory.beginScope();
+      try {
+        const prep = prepareImages(opts.content, opts.style, scales[k], method);
+        const { rows, cols } = prep;
+        const objective = new TrackingObjective(await buildObjective(ctx, net, cfg, prep, opts.maxBufferBytes, opts.memoryBytes));
+        objective.inner.maxDispatchesPerSubmit = opts.maxDispatchesPerSubmit ?? 0;
+
+        let init: Float32Array<ArrayBuffer>;
+        const kind = opts.init ?? 'content';
+        if (prev) init = resizeFloats(prev.pixels, prev.rows, prev.cols, 3, rows, cols, 'bilinear');
+        else if (kind === 'content') init = prep.content;
+        else if (kind === 'random') init = randomCaffe(rows, cols, opts.seed ?? 0) as Float32Array<ArrayBuffer>;
+        else init = toCaffe(resize(kind, rows, cols, method)) as Float32Array<ArrayBuffer>;
+        const x0 = uploadStorage(ctx, init, 'x0');
+
+        const offset = done;
+        const onIteration = async (info: IterationInfo) => {
+          if (!opts.onProgress) return;
+          const report = opts.onProgress;
+          await scope.unrecorded(() =>
+            report({
+              iteration: offset.iterations + info.iteration,
+              evaluation: offset.evaluations + info.evaluation,
+              planned,
+              stage: k + 1,
+              stages: scales.length,
+              round: info.round,
+              loss: info.loss,
+              terms: objective.termsOf(info.loss),
+              seconds: (performance.now() - t0) / 1e3,
+              image: async () => fromCaffe(await readFloats(ctx, info.x, objective.n), rows, cols),
+              x: info.x,
+              rows,
+              cols,
+            }),
+          );
+        };
+        const common = { onIteration, shouldStop: () => !!signal?.aborted, gtol: 0 };
+        const iterations = iterationsOf(k);
+        let result: OptimizeResult;
+        if (optimizer === 'adam') {
+          const n = plannedOf(k);
+          result = await minimizeAdam(ctx, objective, x0, { ...common, maxIterations: n, maxEvaluations: n, lr: opts.learningRate });
+        } else {
+          result =
+            iterations !== undefined
+              ? await minimizeLbfgs(ctx, objective, x0, { ...common, maxIterations: iterations })
+              : await minimizeLbfgs(ctx, objective, x0, { ...common, rounds, evalsPerRound });
+        }
+        const pixels = await readFloats(ctx, result.x, objective.n);
+        // The loss terms at the returned point: remembered from its evaluation, else evaluated again.
+        let loss = objective.best;
+        if (!loss || loss.total !== result.loss) {
+          const g = createStorage(ctx, objective.n * 4, 'final gradient');
+          await objective.inner.evaluate(result.x, g);
+          g.destroy();
+          loss = objective.inner.last!;
+        }
+        for (const h of result.history) history.push({ evaluation: offset.evaluations + h.evaluation, loss: h.loss, stage: k + 1 });
+        done = { iterations: offset.iterations + result.iterations, evaluations: offset.evaluations + result.evaluations };
+        stages.push({ rows, cols, evaluations: result.evaluations, seconds: (performance.now() - ts) / 1e3, loss: loss.total });
+        prev = { pixels, rows, cols, loss, result };
+      } finally {
+        scope.destroyAll(); // this stage's objective, network plan, optimizer, x0 and result
+      }
+      if (prev.result.reason === 'stopped') break;
+    }
+  } finally {
+    runScope.destroyAll(); // the network, if this call made it
   }
-  x0.destroy();
-  const pixels = await readFloats(ctx, result.x, objective.n);
-  // The loss terms at the returned point: remembered from its evaluation, else evaluated again.
-  let loss = objective.best;
-  if (!loss || loss.total !== result.loss) {
-    const g = createStorage(ctx, objective.n * 4, 'final gradient');
-    await objective.inner.evaluate(result.x, g);
-    g.destroy();
-    loss = objective.inner.last!;
-  }
-  result.x.destroy();
+  const last = prev!;
   return {
-    image: fromCaffe(pixels, rows, cols),
-    rows,
-    cols,
-    evaluations: result.evaluations,
-    iterations: result.iterations,
+    image: fromCaffe(last.pixels, last.rows, last.cols),
+    rows: last.rows,
+    cols: last.cols,
+    evaluations: done.evaluations,
+    iterations: done.iterations,
     seconds: (performance.now() - t0) / 1e3,
-    loss,
-    history: result.history.map((h) => ({ evaluation: h.evaluation, loss: h.loss })),
-    stopped: result.reason === 'stopped',
-    reason: result.message,
+    loss: last.loss,
+    history,
+    stopped: last.result.reason === 'stopped',
+    reason: last.result.message,
+    stages,
+    memory: memory.report(),
   };
 }
 
-/** The objective once at x = the preprocessed content image: loss terms and gradient [H, W, 3] BGR. */
+/** The objective once at x = the preprocessed content image: loss terms, gradient [H, W, 3] BGR, peak GPU memory. */
 export async function evaluateOnce(
   ctx: GpuContext,
   weights: Vgg19Weights | Vgg19,
   opts: { content: RgbaImage; style: RgbaImage; rows: number; resize?: ResizeMethod; config: StyleConfig; maxBufferBytes?: number; memoryBytes?: number },
-): Promise<{ rows: number; cols: number; loss: LossBreakdown; grad: Float32Array; bands: Record<string, number> }> {
+): Promise<{ rows: number; cols: number; loss: LossBreakdown; grad: Float32Array; memory: MemoryReport; bands: Record<string, number> }> {
+  gpuMemory(ctx).resetPeak();
   const prep = prepareImages(opts.content, opts.style, opts.rows, opts.resize ?? defaultResize(opts.config));
   const objective = await buildObjective(ctx, weights, opts.config, prep, opts.maxBufferBytes, opts.memoryBytes);
   const x = uploadStorage(ctx, prep.content, 'x');
@@ -209,5 +293,5 @@ export async function evaluateOnce(
   const grad = await readFloats(ctx, g, objective.n);
   x.destroy();
   g.destroy();
-  return { rows: prep.rows, cols: prep.cols, loss: objective.last!, grad, bands: objective.plan.bandCounts };
+  return { rows: prep.rows, cols: prep.cols, loss: objective.last!, grad, memory: gpuMemory(ctx).report(), bands: objective.plan.bandCounts };
 }

@@ -2,6 +2,7 @@
 import type { RgbaImage } from '../image/types.ts';
 import type { ResizeMethod } from '../image/resize.ts';
 import type { StyleConfig } from './config.ts';
+import type { MemoryReport } from '../gpu/memory.ts';
 
 /** Loss terms, each already multiplied by its weight; styleLayers add up to style. */
 export interface LossBreakdown {
@@ -33,6 +34,15 @@ export interface TransferOptions {
   iterations?: number;
   /** Adam learning rate (pixel units) */
   learningRate?: number;
+  /**
+   * Multi-scale, coarse to fine: the working rows of each stage, strictly ascending integers;
+   * the last must equal `rows` (the output size). Each stage starts from the previous stage's
+   * result upsampled (bilinear) to its size; style image and targets are made per stage.
+   * Absent: one stage at `rows`.
+   */
+  scales?: number[];
+  /** iterations of each stage (one per scale, each >= 1); absent: the schedule above, per stage */
+  scaleIterations?: number[];
   /** called after every optimizer iteration */
   onProgress?: (p: TransferProgress) => void | Promise<void>;
   /** stop early (e.g. Ctrl-C): the best image so far is returned */
@@ -51,10 +61,15 @@ export interface TransferOptions {
 }
 
 export interface TransferProgress {
+  /** counted over the whole run (all stages) */
   iteration: number;
   evaluation: number;
-  /** total evaluations (L-BFGS) or iterations (Adam) planned */
+  /** total evaluations (L-BFGS) or iterations (Adam) planned, all stages together */
   planned: number;
+  /** the stage running (1-based) and the number of stages (1 for a single-scale run); the
+   *  stage's working size is rows x cols below */
+  stage: number;
+  stages: number;
   round: number;
   loss: number;
   /** the loss terms at the current iterate (null if not known) */
@@ -66,8 +81,19 @@ export interface TransferProgress {
   /** the current iterate on the GPU, [rows, cols, 3] f32 caffe BGR; valid only during the
    *  callback (e.g. to draw it into a canvas without a read-back); do not modify */
   x: GPUBuffer;
+  /** the working size of the stage running */
   rows: number;
   cols: number;
+}
+
+/** One stage of a run: its working size, evaluations, wall time and final loss total. */
+export interface StageReport {
+  rows: number;
+  cols: number;
+  evaluations: number;
+  seconds: number;
+  /** the total loss at the stage's result */
+  loss: number;
 }
 
 export interface TransferResult {
@@ -78,7 +104,13 @@ export interface TransferResult {
   iterations: number;
   seconds: number;
   loss: LossBreakdown;
-  history: Array<{ evaluation: number; loss: number }>;
+  /** evaluations counted over the whole run; stage: the stage (1-based) it belongs to */
+  history: Array<{ evaluation: number; loss: number; stage: number }>;
   stopped: boolean;
   reason: string;
+  /** one entry per stage run (one for a single-scale run; fewer than planned if stopped) */
+  stages: StageReport[];
+  /** peak GPU bytes of the run (all buffers the project created, weights included) and the
+   *  number of live buffers at that peak */
+  memory: MemoryReport;
 }

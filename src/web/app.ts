@@ -39,6 +39,7 @@ import {
   pngText,
   remainingSchedule,
   settingsRecord,
+  transferScales,
   transferSchedule,
   validateSettings,
   type WebSettings,
@@ -124,6 +125,8 @@ interface Current {
   round: number;
   loss: number;
   terms: LossBreakdown | null;
+  /** multi-scale: the stage (1-based) of how many, at how many rows */
+  stage?: { index: number; count: number; rows: number };
 }
 
 /** The working size proposed on a CPU emulation (SwiftShader, lavapipe) instead of the notebook's 400. */
@@ -461,6 +464,7 @@ export class App {
         seed: settings.seed,
         optimizer: settings.optimizer,
         ...transferSchedule(runSettings),
+        scales: transferScales(runSettings),
         learningRate: settings.optimizer === 'adam' ? settings.learningRate : undefined,
         signal: run.controller.signal,
         // A few dispatches per submission, waiting for the GPU in between, so the compositor
@@ -570,6 +574,7 @@ export class App {
     const evaluation = run.offset.evaluation + p.evaluation;
     const terms = p.terms ?? null;
     this.pendingIteration = iteration;
+    if (p.rows !== view.rows || p.cols !== view.cols) view.setSize(p.rows, p.cols); // a new stage
     await view.show(p.x);
 
     if (run.firstReportAt === null) {
@@ -582,7 +587,14 @@ export class App {
     if (this.state === 'preparing') this.state = 'running'; // 'pausing' stays until the pause below
     const done = run.planned.unit === 'iteration' ? iteration : evaluation;
     run.meter.report({ evaluation, done }, t);
-    this.current = { iteration, evaluation, round: run.offset.round + p.round, loss: p.loss, terms };
+    this.current = {
+      iteration,
+      evaluation,
+      round: run.offset.round + p.round,
+      loss: p.loss,
+      terms,
+      stage: p.stages > 1 ? { index: p.stage, count: p.stages, rows: p.rows } : undefined,
+    };
     const point: HistoryPoint = {
       iteration,
       evaluation,
@@ -728,10 +740,11 @@ export class App {
     const planned = run?.planned ?? this.lastPlanned;
     if (cur && planned) {
       const roundInfo = run && run.settings.schedule === 'rounds' && run.settings.optimizer === 'lbfgs' ? `, round ${cur.round + 1} of ${run.settings.rounds}` : '';
+      const stageInfo = cur.stage ? ` — stage ${cur.stage.index} of ${cur.stage.count} (${cur.stage.rows} rows)` : '';
       byId('stat-iteration').textContent =
-        planned.unit === 'iteration'
+        (planned.unit === 'iteration'
           ? `${cur.iteration} of ${planned.count}`
-          : `${cur.iteration} (evaluation ${cur.evaluation} of ${planned.count}${roundInfo})`;
+          : `${cur.iteration} (evaluation ${cur.evaluation} of ${planned.count}${roundInfo})`) + stageInfo;
       byId('stat-loss').textContent = formatLoss(cur.loss);
     } else {
       byId('stat-iteration').textContent = '–';

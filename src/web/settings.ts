@@ -4,6 +4,7 @@
 //
 //   WebSettings --buildConfig--> StyleConfig (src/style/config.ts makeConfig validates)
 //               --transferSchedule--> {rounds, evalsPerRound} | {iterations}
+//               --transferScales--> scales (multi-scale "start small, then refine") | undefined
 //               --settingsRecord--> JSON in the PNG's tEXt chunk "neural-style" (as the CLI's)
 
 import type { PoolMode } from '../kernels/pool2x2.ts';
@@ -37,6 +38,12 @@ export interface WebSettings {
   init: InitChoice;
   /** the noise start's seed */
   seed: number;
+  /**
+   * "Start small, then refine": the rows of the smaller stages run before the working size,
+   * ascending (e.g. [100, 200] with rows 400 runs 100, 200, then 400 rows); [] = one stage.
+   * The schedule applies to every stage.
+   */
+  refineFrom: number[];
 }
 
 /** The notebook's settings (rows 400, 10 rounds x 20 evaluations, weights 1 / 10 / 0.1). */
@@ -52,6 +59,7 @@ export const DEFAULT_SETTINGS: WebSettings = {
   learningRate: 10,
   init: 'content',
   seed: 0,
+  refineFrom: [],
 };
 
 /** The loss weights and pooling a preset starts from. */
@@ -81,6 +89,12 @@ export function validateSettings(s: WebSettings): string[] {
   }
   if (s.optimizer === 'adam' && !(Number.isFinite(s.learningRate) && s.learningRate > 0)) errs.push(`learning rate must be > 0, got ${s.learningRate}`);
   if (!isInt(s.seed, 0, 2 ** 32 - 1)) errs.push(`seed must be a whole number from 0 to 4294967295, got ${s.seed}`);
+  const r = s.refineFrom;
+  if (r.some((v) => !isInt(v, 16, 8192))) {
+    errs.push(`"start small" sizes must be whole numbers of rows from 16 to 8192, got ${r.join(', ')}`);
+  } else if (r.some((v, i) => i > 0 && v <= r[i - 1]) || (r.length && r[r.length - 1] >= s.rows)) {
+    errs.push(`"start small" sizes must be ascending and smaller than the working size (${s.rows} rows), got ${r.join(', ')}`);
+  }
   return errs;
 }
 
@@ -96,10 +110,26 @@ export function transferSchedule(s: WebSettings): { iterations: number } | { rou
   return { rounds: s.rounds, evalsPerRound: s.evalsPerRound };
 }
 
-/** What the progress counts toward: iterations for a plain count, evaluations for rounds (as TransferProgress.planned). */
+/** The stages' rows for styleTransfer (TransferOptions.scales): undefined for one stage. */
+export function transferScales(s: WebSettings): number[] | undefined {
+  return s.refineFrom.length ? [...s.refineFrom, s.rows] : undefined;
+}
+
+/** "100, 200" → [100, 200]; "" → []; a bad item reads as NaN (validateSettings reports it). */
+export function parseRefineFrom(text: string): number[] {
+  const t = text.trim();
+  if (t === '') return [];
+  return t.split(',').map((x) => (x.trim() === '' ? NaN : Number(x)));
+}
+
+/**
+ * What the progress counts toward: iterations for a plain count, evaluations for rounds (as
+ * TransferProgress.planned), over all stages.
+ */
 export function plannedWork(s: WebSettings): { count: number; unit: 'iteration' | 'evaluation' } {
   const sch = transferSchedule(s);
-  return 'iterations' in sch ? { count: sch.iterations, unit: 'iteration' } : { count: sch.rounds * sch.evalsPerRound, unit: 'evaluation' };
+  const stages = s.refineFrom.length + 1;
+  return 'iterations' in sch ? { count: sch.iterations * stages, unit: 'iteration' } : { count: sch.rounds * sch.evalsPerRound * stages, unit: 'evaluation' };
 }
 
 /**
@@ -109,8 +139,11 @@ export function plannedWork(s: WebSettings): { count: number; unit: 'iteration' 
  */
 export function remainingSchedule(s: WebSettings, done: { iteration: number; round: number }): WebSettings {
   const sch = transferSchedule(s);
-  if ('iterations' in sch) return { ...s, schedule: 'iterations', iterations: Math.max(1, sch.iterations - done.iteration) };
-  return { ...s, rounds: Math.max(1, sch.rounds - done.round) };
+  // A multi-scale run resumes at the working size only, with what is left of all its stages.
+  const stages = s.refineFrom.length + 1;
+  const single = { ...s, refineFrom: [] };
+  if ('iterations' in sch) return { ...single, schedule: 'iterations', iterations: Math.max(1, sch.iterations * stages - done.iteration) };
+  return { ...single, rounds: Math.max(1, sch.rounds - done.round) };
 }
 
 export interface RunFacts {
@@ -140,6 +173,7 @@ export function settingsRecord(s: WebSettings, facts: RunFacts): Record<string, 
     seed: s.seed,
     optimizer: s.optimizer,
     ...transferSchedule(s),
+    ...(s.refineFrom.length ? { scales: transferScales(s) } : {}),
     learningRate: s.optimizer === 'adam' ? s.learningRate : null,
     config: { ...config, styleLayers: [...config.styleLayers], styleLayerWeights: [...config.styleLayerWeights] },
     iteration: facts.iteration,
@@ -192,6 +226,12 @@ export function settingsFromQuery(query: URLSearchParams, base: WebSettings): { 
     s.schedule = 'iterations';
   }
   if (query.get('rounds') !== null || query.get('evalsPerRound') !== null) s.schedule = 'rounds';
+  const refine = query.get('refineFrom');
+  if (refine !== null) {
+    const r = parseRefineFrom(refine);
+    if (r.some((v) => !Number.isFinite(v))) problems.push(`?refineFrom=${refine}: expected comma-separated rows, e.g. 100,200`);
+    else s.refineFrom = r;
+  }
   return { settings: s, problems };
 }
 

@@ -6,6 +6,7 @@ import type { PresetName } from '../style/config.ts';
 import {
   DEFAULT_SETTINGS,
   formatWeight,
+  parseRefineFrom,
   presetWeights,
   type Schedule,
   sliderToWeight,
@@ -39,6 +40,7 @@ export class Controls {
   private readonly learningRate = byId<HTMLInputElement>('learningRate');
   private readonly init = byId<HTMLSelectElement>('init');
   private readonly seed = byId<HTMLInputElement>('seed');
+  private readonly refineFrom = byId<HTMLInputElement>('refineFrom');
   readonly weightsUrl = byId<HTMLInputElement>('weights-url');
   private readonly listeners: Array<() => void> = [];
 
@@ -67,7 +69,7 @@ export class Controls {
       this.write({ ...DEFAULT_SETTINGS, ...presetWeights(this.preset.value as PresetName), preset: this.preset.value as PresetName });
       this.changed();
     });
-    for (const el of [this.rows, this.pooling, this.optimizer, this.schedule, this.iterations, this.rounds, this.evalsPerRound, this.learningRate, this.init, this.seed]) {
+    for (const el of [this.rows, this.pooling, this.optimizer, this.schedule, this.iterations, this.rounds, this.evalsPerRound, this.learningRate, this.init, this.seed, this.refineFrom]) {
       el.addEventListener('input', () => this.changed());
       el.addEventListener('change', () => this.changed());
     }
@@ -126,6 +128,7 @@ export class Controls {
     this.learningRate.value = String(s.learningRate);
     this.init.value = s.init;
     this.seed.value = String(s.seed);
+    this.refineFrom.value = s.refineFrom.join(', ');
     this.updateVisibility();
   }
 
@@ -147,6 +150,7 @@ export class Controls {
       learningRate: num(this.learningRate),
       init: this.init.value as WebSettings['init'],
       seed: num(this.seed),
+      refineFrom: parseRefineFrom(this.refineFrom.value),
     };
   }
 
