@@ -10,7 +10,7 @@ import { layerSize } from '../src/model/vgg19_layers.ts';
 import { gramBackwardCpu, gramCpu, styleLossCpu } from '../src/ref/gram.ts';
 import { maskApplyCpu, maskedStyleLossCpu } from '../src/ref/mask.ts';
 import { STYLE_LAYERS_DEFAULT } from '../src/style/config.ts';
-import { halveMask, layerMasks, maskFromImage } from '../src/style/masks.ts';
+import { halveMask, layerMasks, maskedStyleScale, maskFromImage } from '../src/style/masks.ts';
 import { compare, gpu, printRecorded, randomArray, record } from './helpers.ts';
 
 afterAll(() => printRecorded('mask_apply and masked Gram vs CPU reference:'));
@@ -89,6 +89,18 @@ describe('masked Gram style loss', () => {
     const z = maskedStyleLossCpu(f, new Float64Array(N), a, N, C, factor);
     expect(z.loss).toBeCloseTo(factor * a.reduce((s, v) => s + v * v, 0), 12);
     expect(z.grad.every((v) => v === 0)).toBe(true);
+  });
+
+  it('normalisation: (factor/area²) Σ(G − area·A)² = factor Σ(G/area − A)²; all white is the unmasked loss', () => {
+    const area = m.reduce((s, v) => s + v * v, 0) / N;
+    const k = maskedStyleScale(area)!;
+    const g = gramCpu(maskApplyCpu(f, m, N, C), N, C);
+    const direct = styleLossCpu(g.map((v) => v / area), a, factor).loss;
+    const viaScale = maskedStyleLossCpu(f, m, a.map((v) => k.target * v), N, C, factor * k.factor).loss;
+    expect(Math.abs(viaScale - direct) / direct).toBeLessThan(1e-13);
+    expect(maskedStyleScale(1)).toEqual({ factor: 1, target: 1 });
+    expect(maskedStyleScale(0)).toBeNull();
+    expect(() => maskedStyleScale(1.5)).toThrow(/area must be in \[0, 1\]/);
   });
 
   it('GPU chain mask_apply → gram_forward → (CPU dL/dG) → gram_backward → mask_apply (accumulate)', async () => {

@@ -98,3 +98,15 @@ export function layerMasks(m: Mask, layers: readonly string[]): LayerMask[] {
     return { layer, h: at.h, w: at.w, data: Float32Array.from(at.data), area: s2 / n, coverage: s / n };
   });
 }
+
+/**
+ * How one style layer's loss takes a mask of masked-area fraction `area` (LayerMask.area):
+ *   factor · Σ (G/area − A)² = (factor / area²) · Σ (G − area·A)²
+ * so the style_loss kernel runs unchanged on G = Gram(m ⊙ F) with the factor multiplied by
+ * `factor` and the target A multiplied by `target`. null when area = 0: the style has no region
+ * at this layer and contributes nothing (neither loss nor gradient).
+ */
+export function maskedStyleScale(area: number): { factor: number; target: number } | null {
+  if (!(area >= 0 && area <= 1)) throw new Error(`maskedStyleScale: area must be in [0, 1], got ${area}`);
+  return area === 0 ? null : { factor: 1 / (area * area), target: area };
+}
