@@ -35,6 +35,7 @@ const COVERED: Record<string, { test: string; ref: string }> = {
   vec_dot_finish: { test: 'optim.test.ts', ref: 'vec.ts' },
   vec_adam: { test: 'optim.test.ts', ref: 'vec.ts' },
   display_caffe: { test: 'web.test.ts', ref: 'display.ts' },
+  mask_apply: { test: 'masks.test.ts', ref: 'mask.ts' },
 };
 
 const root = new URL('..', import.meta.url);
