@@ -39,12 +39,19 @@ import {
   pngText,
   remainingSchedule,
   settingsRecord,
+  maxBufferBytes,
+  memoryBudgetBytes,
   transferScales,
   transferSchedule,
   validateSettings,
   type WebSettings,
 } from './settings.ts';
 import { byId, Controls, Messages } from './ui.ts';
+
+/** memoryBudgetBytes of this browser (navigator.deviceMemory is Chromium's, not in every type set). */
+function pageMemoryBudget(): number {
+  return memoryBudgetBytes((navigator as { deviceMemory?: number }).deviceMemory);
+}
 import { loadWeights, weightsFolderUrl } from './weights.ts';
 
 export type AppState = 'starting' | 'no-gpu' | 'idle' | 'preparing' | 'running' | 'pausing' | 'paused' | 'stopping' | 'done' | 'stopped' | 'failed';
@@ -358,7 +365,7 @@ export class App {
     if (this.measuredGflops) text += ` (≈ ${formatDuration(gflop / this.measuredGflops)} each at the speed measured here)`;
     if (this.ctx && !this.ctx.lost) {
       try {
-        checkWorkingSize(this.ctx, s.rows, cols, buildConfig(s));
+        checkWorkingSize(this.ctx, s.rows, cols, buildConfig(s), maxBufferBytes(s), pageMemoryBudget());
       } catch (e) {
         const largest = largestRowsIn(messageOf(e));
         text = largest ? `${cols} × ${s.rows} px is too large for this GPU; at most ${largest} rows` : messageOf(e);
@@ -432,7 +439,7 @@ export class App {
       const ctx = await this.gpu();
       const config = buildConfig(settings);
       try {
-        checkWorkingSize(ctx, rows, cols, config);
+        checkWorkingSize(ctx, rows, cols, config, maxBufferBytes(settings), pageMemoryBudget());
       } catch (e) {
         const largest = largestRowsIn(messageOf(e));
         const text = messageOf(e).replace(/--rows (\d+)/, '$1 rows');
@@ -465,6 +472,7 @@ export class App {
         optimizer: settings.optimizer,
         ...transferSchedule(runSettings),
         scales: transferScales(runSettings),
+        maxBufferBytes: maxBufferBytes(settings),
         learningRate: settings.optimizer === 'adam' ? settings.learningRate : undefined,
         signal: run.controller.signal,
         // A few dispatches per submission, waiting for the GPU in between, so the compositor

@@ -44,6 +44,12 @@ export interface WebSettings {
    * The schedule applies to every stage.
    */
   refineFrom: number[];
+  /**
+   * Largest GPU buffer in MiB (0: the device's limit): larger activations and gradients are
+   * split into row bands (TransferOptions.maxBufferBytes, the CLI's --max-buffer-mib). For a
+   * browser whose storage-buffer binding is small, or to keep each allocation small.
+   */
+  maxBufferMib: number;
 }
 
 /** The notebook's settings (rows 400, 10 rounds x 20 evaluations, weights 1 / 10 / 0.1). */
@@ -60,6 +66,7 @@ export const DEFAULT_SETTINGS: WebSettings = {
   init: 'content',
   seed: 0,
   refineFrom: [],
+  maxBufferMib: 0,
 };
 
 /** The loss weights and pooling a preset starts from. */
@@ -89,6 +96,7 @@ export function validateSettings(s: WebSettings): string[] {
   }
   if (s.optimizer === 'adam' && !(Number.isFinite(s.learningRate) && s.learningRate > 0)) errs.push(`learning rate must be > 0, got ${s.learningRate}`);
   if (!isInt(s.seed, 0, 2 ** 32 - 1)) errs.push(`seed must be a whole number from 0 to 4294967295, got ${s.seed}`);
+  if (!(Number.isFinite(s.maxBufferMib) && s.maxBufferMib >= 0)) errs.push(`largest GPU buffer must be a number of MiB >= 0 (0: the device's limit), got ${s.maxBufferMib}`);
   const r = s.refineFrom;
   if (r.some((v) => !isInt(v, 16, 8192))) {
     errs.push(`"start small" sizes must be whole numbers of rows from 16 to 8192, got ${r.join(', ')}`);
@@ -113,6 +121,22 @@ export function transferSchedule(s: WebSettings): { iterations: number } | { rou
 /** The stages' rows for styleTransfer (TransferOptions.scales): undefined for one stage. */
 export function transferScales(s: WebSettings): number[] | undefined {
   return s.refineFrom.length ? [...s.refineFrom, s.rows] : undefined;
+}
+
+/**
+ * The GPU memory a run on this page may plan for (TransferOptions.memoryBytes): a browser does
+ * not say how much GPU memory there is, so half of the machine's memory as the browser reports
+ * it (navigator.deviceMemory, GiB, which Chrome rounds and caps at 8), 4 GiB where it says
+ * nothing. A CPU adapter (SwiftShader) allocates from that memory; for a GPU it is an upper
+ * bound for integrated ones and a guard against a size that would take the tab down.
+ */
+export function memoryBudgetBytes(deviceMemoryGiB: number | undefined): number {
+  return (deviceMemoryGiB && deviceMemoryGiB > 0 ? deviceMemoryGiB : 8) * 0.5 * 2 ** 30;
+}
+
+/** TransferOptions.maxBufferBytes for the settings: undefined for the device's limit. */
+export function maxBufferBytes(s: WebSettings): number | undefined {
+  return s.maxBufferMib > 0 ? Math.floor(s.maxBufferMib * 2 ** 20) : undefined;
 }
 
 /** "100, 200" → [100, 200]; "" → []; a bad item reads as NaN (validateSettings reports it). */
@@ -174,6 +198,7 @@ export function settingsRecord(s: WebSettings, facts: RunFacts): Record<string, 
     optimizer: s.optimizer,
     ...transferSchedule(s),
     ...(s.refineFrom.length ? { scales: transferScales(s) } : {}),
+    ...(s.maxBufferMib > 0 ? { maxBufferMib: s.maxBufferMib } : {}),
     learningRate: s.optimizer === 'adam' ? s.learningRate : null,
     config: { ...config, styleLayers: [...config.styleLayers], styleLayerWeights: [...config.styleLayerWeights] },
     iteration: facts.iteration,
@@ -220,7 +245,7 @@ export function settingsFromQuery(query: URLSearchParams, base: WebSettings): { 
   choice('pooling', ['max', 'avg']);
   choice('optimizer', ['lbfgs', 'adam']);
   choice('init', ['content', 'random']);
-  for (const k of ['rows', 'contentWeight', 'styleWeight', 'tvWeight', 'rounds', 'evalsPerRound', 'learningRate', 'seed'] as const) num(k);
+  for (const k of ['rows', 'contentWeight', 'styleWeight', 'tvWeight', 'rounds', 'evalsPerRound', 'learningRate', 'seed', 'maxBufferMib'] as const) num(k);
   if (query.get('iterations') !== null) {
     num('iterations');
     s.schedule = 'iterations';

@@ -41,6 +41,7 @@ export class Controls {
   private readonly init = byId<HTMLSelectElement>('init');
   private readonly seed = byId<HTMLInputElement>('seed');
   private readonly refineFrom = byId<HTMLInputElement>('refineFrom');
+  private readonly maxBufferMib = byId<HTMLInputElement>('maxBufferMib');
   readonly weightsUrl = byId<HTMLInputElement>('weights-url');
   private readonly listeners: Array<() => void> = [];
 
@@ -69,7 +70,7 @@ export class Controls {
       this.write({ ...DEFAULT_SETTINGS, ...presetWeights(this.preset.value as PresetName), preset: this.preset.value as PresetName });
       this.changed();
     });
-    for (const el of [this.rows, this.pooling, this.optimizer, this.schedule, this.iterations, this.rounds, this.evalsPerRound, this.learningRate, this.init, this.seed, this.refineFrom]) {
+    for (const el of [this.rows, this.pooling, this.optimizer, this.schedule, this.iterations, this.rounds, this.evalsPerRound, this.learningRate, this.init, this.seed, this.refineFrom, this.maxBufferMib]) {
       el.addEventListener('input', () => this.changed());
       el.addEventListener('change', () => this.changed());
     }
@@ -129,6 +130,7 @@ export class Controls {
     this.init.value = s.init;
     this.seed.value = String(s.seed);
     this.refineFrom.value = s.refineFrom.join(', ');
+    this.maxBufferMib.value = String(s.maxBufferMib);
     this.updateVisibility();
   }
 
@@ -151,6 +153,7 @@ export class Controls {
       init: this.init.value as WebSettings['init'],
       seed: num(this.seed),
       refineFrom: parseRefineFrom(this.refineFrom.value),
+      maxBufferMib: this.maxBufferMib.value.trim() === '' ? 0 : Number(this.maxBufferMib.value),
     };
   }
 
