@@ -10,7 +10,7 @@ import { OP_NAMES } from '../cases/ops.ts';
 import { TFJS_BACKENDS, type TfjsBackendName } from './tfjs_backends.ts';
 import type { OpName } from './types.ts';
 
-export const SECTIONS = ['ceiling', 'ops', 'eval', 'e2e'] as const;
+export const SECTIONS = ['ceiling', 'ops', 'eval', 'e2e', 'memory', 'banding'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -35,6 +35,12 @@ export interface BenchOptions {
   profileTfjs: boolean;
   e2eConfigs: string;
   e2eTfjs: TfjsFormulation;
+  /** memory section: sizes ("400" = rows at tubingen's aspect, "512x512" exact) and up to which rows they are also run */
+  memorySizes: string[];
+  memoryMeasureRows: number;
+  /** banding section: block1 bands forced, trials */
+  bands: number;
+  bandingTrials: number;
   out: string | null;
   timeoutMin: number | null;
   reportOnly: boolean;
@@ -51,11 +57,17 @@ Sections (default: all; --quick: ceiling, ops, eval):
             tuned formulation) on each backend; ms, loss and gradient differences; our per-kernel profile
   e2e       the optimization: notebook schedule at 128 rows and one round at 400 rows, ours vs
             tfjs-webgpu driven by our L-BFGS; our Adam vs tf.train.adam (slow: hours on lavapipe)
+  memory    GPU bytes of a transfer (L-BFGS m = 10) at 256, 400, 512, 512x512, 1024, 2048 rows:
+            from the plan, and counted in a 1-iteration run up to --memory-measure-rows
+  banding   one evaluation at the eval size unbanded vs block1 forced into --bands row bands
 Options:
   --quick              a few minutes on 2 CPU cores: ops at 128x170 (trials 2; one trial for a strategy
                        slower than 1 s per run; skipped where it would take over 3 s), eval at 96x128
                        (1 trial; tfjs-cpu only if its targets + evaluation fit 60 s), no e2e
   --only LIST          sections to run, e.g. --only eval or --only ops,ceiling
+  --memory-sizes LIST  memory section sizes (default 256,400,512,512x512,1024,2048)
+  --memory-measure-rows N  run the sizes up to N rows for a counted peak (default 512; quick 256)
+  --bands N            banding section: bands of block1 (default 4); --banding-trials N (default 3)
   --no-e2e             skip the end-to-end section
   --size HxW           per-op working size (default 400x533, the notebook's tubingen at 400 rows)
   --trials N           timed trials per op row after warm-up (default 3, quick 2)
@@ -114,6 +126,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const valued = new Set([
     'size', 'trials', 'warmup', 'versions', 'only', 'backends', 'ops', 'preset', 'eval-size', 'eval-trials', 'eval-warmup', 'eval-budget',
     'row-budget', 'slow-run', 'formulations', 'tuned-input-grad', 'e2e-configs', 'e2e-tfjs', 'out', 'timeout',
+    'memory-sizes', 'memory-measure-rows', 'bands', 'banding-trials',
   ]);
   const booleans = new Set(['quick', 'no-e2e', 'profile-tfjs', 'report-only', 'help']);
   for (let i = 0; i < argv.length; i++) {
@@ -132,7 +145,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const get = (k: string) => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
   const quick = flags.has('quick');
   const size = parseSize(get('size') ?? (quick ? '128x170' : '400x533'), '--size');
-  let sections: SectionName[] = get('only') ? parseList(get('only')!, SECTIONS, '--only') : quick ? ['ceiling', 'ops', 'eval'] : [...SECTIONS];
+  let sections: SectionName[] = get('only') ? parseList(get('only')!, SECTIONS, '--only') : quick ? ['ceiling', 'ops', 'eval', 'memory'] : [...SECTIONS];
   if (flags.has('no-e2e')) sections = sections.filter((s) => s !== 'e2e');
   const preset = (get('preset') ?? 'notebook') as PresetName;
   if (preset !== 'notebook' && preset !== 'paper') throw new Error(`--preset must be notebook or paper, got "${preset}"`);
@@ -159,6 +172,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     profileTfjs: flags.has('profile-tfjs'),
     e2eConfigs: get('e2e-configs') ?? DEFAULT_E2E,
     e2eTfjs,
+    memorySizes: get('memory-sizes') ? get('memory-sizes')!.split(',').map((x) => x.trim()) : ['256', '400', '512', '512x512', '1024', '2048'],
+    memoryMeasureRows: parseNum(get('memory-measure-rows') ?? (quick ? '256' : '512'), '--memory-measure-rows'),
+    bands: parseNum(get('bands') ?? '4', '--bands', 2),
+    bandingTrials: parseNum(get('banding-trials') ?? '3', '--banding-trials', 1),
     out: get('out') ?? null,
     timeoutMin: get('timeout') ? parseNum(get('timeout')!, '--timeout', 1) : null,
     reportOnly: flags.has('report-only'),

@@ -212,6 +212,7 @@ export function formatResult(r: BenchResult): string {
       ),
     );
   }
+  for (const t of memoryTables(r)) out.push(`\n${t.title}`, table(t.headers, t.cells));
   const sl = summaryLines(r);
   if (sl.length) out.push(`\nSummary\n${sl.join('\n')}`);
   return out.join('\n');
@@ -224,6 +225,38 @@ function carried(s: { carriedFrom?: string; date: string }): string {
 function mdTable(headers: string[], cells: string[][]): string {
   const esc = (v: string) => v.replace(/\|/g, '\\|');
   return [`| ${headers.join(' | ')} |`, `|${headers.map(() => ' --- ').join('|')}|`, ...cells.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+}
+
+const mib = (b: number | null) => (b === null ? '' : (b / 2 ** 20).toFixed(0));
+
+/** The memory and banding sections as titled tables. */
+export function memoryTables(r: BenchResult): Array<{ title: string; headers: string[]; cells: string[][] }> {
+  const out: Array<{ title: string; headers: string[]; cells: string[][] }> = [];
+  const m = r.sections.memory;
+  if (m) {
+    out.push({
+      title: `GPU memory of a transfer (${m.options.preset} preset, L-BFGS m = 10; MiB; plan = src/style/footprint.ts, counted = peak in a 1-iteration run)${carried(m)}`,
+      headers: ['size', 'plan', 'counted', 'weights', 'activations', 'gradients', 'scratch', 'targets', 'optimizer', 'block1 bands', 'block2 bands', 'note'],
+      cells: m.rows.map((x) => [
+        `${x.rows}x${x.cols}`,
+        mib(x.planBytes),
+        mib(x.measuredBytes),
+        ...['weights', 'activations', 'gradients', 'scratch', 'targets', 'optimizer'].map((k) => mib(x.parts[k] ?? 0)),
+        String(x.bands.block1_conv1 ?? ''),
+        String(x.bands.block2_conv1 ?? ''),
+        x.note ?? '',
+      ]),
+    });
+  }
+  const b = r.sections.banding;
+  if (b) {
+    out.push({
+      title: `The cost of row bands: one evaluation at ${sizeStr(b.size)} (${b.options.preset}; trials interleaved; wall time)${carried(b)}`,
+      headers: ['block1 bands', 'buffer limit MiB', 'median ms', 'min ms', 'vs unbanded', 'loss'],
+      cells: b.rows.map((x) => [String(x.bands), x.maxBufferBytes ? (x.maxBufferBytes / 2 ** 20).toFixed(2) : 'device', fmtMs(x.ms.median), fmtMs(x.ms.min), `${x.ratio!.toFixed(3)}x`, x.loss.toPrecision(8)]),
+    });
+  }
+  return out;
 }
 
 /** bench/results/report.md: generated from latest.json by `npm run bench`. */
@@ -256,6 +289,7 @@ export function markdownReport(r: BenchResult): string {
     const t = opTable([...(c?.rows ?? []), ...(o?.rows ?? [])]);
     out.push(`## Per op (${o ? `VGG19 shapes of ${sizeStr(o.size)}; ${o.date}${carried(o)}` : 'ceiling only'})`, '', mdTable(t.headers, t.cells), '');
   }
+  for (const t of memoryTables(r)) out.push(`## ${t.title}`, '', mdTable(t.headers, t.cells), '');
   const x = r.sections.e2e;
   if (x) {
     out.push(`## End to end (${x.date}${carried(x)})`, '');

@@ -14,6 +14,7 @@ import { makeConfig } from '../../src/style/config.ts';
 import { runCeiling } from '../cases/ceiling.ts';
 import { parseE2eConfigs, runE2e } from '../cases/e2e.ts';
 import { runEval } from '../cases/eval.ts';
+import { runBanding, runMemory } from '../cases/memory.ts';
 import { opCases, runOpCases } from '../cases/ops.ts';
 import type { Tf, TfjsVgg19Weights } from '../reference/tfjs_vgg19_core.ts';
 import { ourOpStrategies } from '../strategies/ours.ts';
@@ -116,7 +117,7 @@ export async function runSuite(env: SuiteEnv, o: BenchOptions): Promise<BenchRes
     sections.ops = section(s0, rows, { trials: o.trials, warmup: o.warmup, versions: o.versions, rowBudgetS: o.rowBudgetS, quick: o.quick, ops: o.ops }, o.size);
   }
 
-  const images = o.sections.some((s) => s === 'eval' || s === 'e2e') ? { content: await env.loadImage('tubingen.jpg'), style: await env.loadImage('starry_night.jpg') } : null;
+  const images = o.sections.some((s) => s === 'eval' || s === 'e2e' || s === 'memory' || s === 'banding') ? { content: await env.loadImage('tubingen.jpg'), style: await env.loadImage('starry_night.jpg') } : null;
   const ourWeights = images ? await env.loadOurWeights() : null;
   const cfg = makeConfig(o.preset);
 
@@ -155,6 +156,19 @@ export async function runSuite(env: SuiteEnv, o: BenchOptions): Promise<BenchRes
       log,
     });
     sections.e2e = section(s0, rows, { preset: o.preset, configs: o.e2eConfigs, tfjs: o.e2eTfjs });
+  }
+  if (o.sections.includes('memory')) {
+    log(`memory: ${o.memorySizes.join(', ')} rows (counted in a run up to ${o.memoryMeasureRows} rows)`);
+    const s0 = performance.now();
+    const rows = await runMemory(ctx, ourWeights!, images!, { cfg, sizes: o.memorySizes, measureUpToRows: o.memoryMeasureRows, log });
+    sections.memory = section(s0, rows, { preset: o.preset, sizes: o.memorySizes, measureUpToRows: o.memoryMeasureRows });
+  }
+
+  if (o.sections.includes('banding')) {
+    log(`banding: one evaluation at ${o.evalSize[0]} rows, unbanded vs ${o.bands} bands of block1`);
+    const s0 = performance.now();
+    const rows = await runBanding(ctx, ourWeights!, images!, { cfg, H: o.evalSize[0], bands: o.bands, warmup: 1, trials: o.bandingTrials, log });
+    sections.banding = section(s0, rows, { preset: o.preset, bands: o.bands, trials: o.bandingTrials }, rows[0].size);
   }
   timer.destroy();
 

@@ -6,6 +6,7 @@
 // layout, NHWC / row-major, for the difference columns).
 
 import type { PoolMode } from '../../src/kernels/pool2x2.ts';
+import type { BandingRow, MemoryRow } from '../cases/memory.ts';
 import type { LossBreakdown } from '../../src/style/types.ts';
 import type { BackendStatus, TfjsBackendName } from './tfjs_backends.ts';
 import type { Stats } from './stats.ts';
@@ -162,5 +163,7 @@ export interface BenchResult {
     ops?: Section<OpRow>;
     eval?: Section<EvalRow> & { breakdown?: Breakdown[] };
     e2e?: Section<E2eRow>;
+    memory?: Section<MemoryRow>;
+    banding?: Section<BandingRow>;
   };
 }

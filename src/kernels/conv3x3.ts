@@ -122,12 +122,20 @@ export function winogradKernel(w: ArrayLike<number>, K: number, N: number): Floa
 }
 
 /**
- * The most bytes one v7 scratch buffer may have: the device's binding limit, at most 128 MiB,
- * and at most `maxBytes` (the plan's buffer limit, --max-buffer-mib).
+ * The most bytes each of v7's two scratch buffers has by default: 32 MiB. Larger images run in
+ * more chunks of tile rows; each chunk's GEMMs are still thousands of rows tall (at 400x533,
+ * block1: 29 tile rows x 267 tiles per chunk). It was 128 MiB until the memory footprint became
+ * a stated figure: at 512x512 the two buffers took 256 MiB of a 1.4 GiB run.
+ */
+export const WINOGRAD_SCRATCH_MAX = 32 * 2 ** 20;
+
+/**
+ * The most bytes one v7 scratch buffer may have: WINOGRAD_SCRATCH_MAX, the device's binding
+ * limit, and `maxBytes` (the plan's buffer limit, --max-buffer-mib), whichever is least.
  */
 export function winogradScratchLimit(ctx: GpuContext, maxBytes = Infinity): number {
   const l = ctx.device.limits;
-  return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize, 128 * 2 ** 20, maxBytes);
+  return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize, WINOGRAD_SCRATCH_MAX, maxBytes);
 }
 
 /**

@@ -7,7 +7,7 @@
 // memory passes, relatively cheaper the more channels). Before it, v3 (8x8 register tile, vec4
 // weights) measured 1.4-1.5x faster than v2 (4x8), ~10x faster than v1, and faster than the
 // workgroup-tiled v5, whose barriers and staging copies cost more than they save when every
-// "thread" is a SIMD lane of a CPU core. v7 needs two scratch buffers (at most 128 MiB each: it
+// "thread" is a SIMD lane of a CPU core. v7 needs two scratch buffers (at most 32 MiB each: it
 // runs large images in chunks of tile rows) and does not pay below 16 input channels
 // (winogradPays); modelConvVersionAt says which version the model runs at each shape.
 // On real GPUs: v5 (workgroup-memory tiling: coalesced loads, each global value read once per

@@ -15,7 +15,7 @@
 // row bands (bands.ts) and the ops run on them chunk by chunk (banded_ops.ts); the image and its
 // gradient must each fit one buffer.
 // With the Winograd kernels (v7) every layer also holds its transformed kernels and the plan two
-// shared scratch buffers (each up to 128 MiB or the device's binding limit; v7 runs an image
+// shared scratch buffers (each up to 32 MiB or the device's binding limit; v7 runs an image
 // too large for them in chunks of tile rows).
 // A forward or backward is a list of steps (dispatches and buffer copies) built once per plan
 // and encoded into one command buffer per call.
@@ -44,6 +44,8 @@ export interface Vgg19Options {
   convVersion?: ConvVersion;
   /** 'max' (Keras VGG19, the notebook) or 'avg' (the paper's variant) */
   pooling?: PoolMode;
+  /** upload the layers up to this one only (default: all 16); plans may use no deeper layer */
+  upTo?: string;
 }
 
 interface GpuLayer {
@@ -84,7 +86,8 @@ export class Vgg19 {
   /** Uploads all 16 conv layers (kernel, its flip-transpose, bias; for v7 their Winograd transforms). */
   static async create(ctx: GpuContext, weights: Vgg19Weights, opts: Vgg19Options = {}): Promise<Vgg19> {
     const version = opts.convVersion ?? chooseConvVersion(ctx);
-    const layers = VGG19_LAYERS.map((spec) => {
+    const count = opts.upTo === undefined ? VGG19_LAYERS.length : layerIndex(opts.upTo) + 1;
+    const layers = VGG19_LAYERS.slice(0, count).map((spec) => {
       const lw = weights.layers.get(spec.name);
       if (!lw) throw new Error(`weights from ${weights.source} lack layer ${spec.name}`);
       const wt = flipTransposeCpu(lw.kernel, spec.cin, spec.cout);
@@ -111,20 +114,33 @@ export class Vgg19 {
     if (!layerNames.length) throw new Error('Vgg19.plan: no layers requested');
     const wanted = new Set(layerNames.map((n) => VGG19_LAYERS[layerIndex(n)].name));
     const deepest = Math.max(...[...wanted].map(layerIndex));
+    if (deepest >= this.layers.length) {
+      throw new Error(`${VGG19_LAYERS[deepest].name} was not uploaded: this network holds the layers up to ${VGG19_LAYERS[this.layers.length - 1].name} (Vgg19Options.upTo)`);
+    }
     const minSide = minInputSide(VGG19_LAYERS[deepest].name);
     if (!Number.isInteger(H) || !Number.isInteger(W) || H < minSide || W < minSide) {
       throw new Error(
         `image of ${H}x${W} is too small for ${VGG19_LAYERS[deepest].name}: it is reached after ${Math.log2(minSide)} poolings, so each side must be at least ${minSide} pixels`,
       );
     }
-    return Vgg19Plan.build(this, this.layers, H, W, wanted, deepest, opts.maxBufferBytes ?? deviceBufferLimit(this.ctx));
+    return Vgg19Plan.build(this, this.layers, H, W, wanted, deepest, opts.maxBufferBytes ?? deviceBufferLimit(this.ctx), opts.injectors ?? new Map());
   }
 }
 
 export interface PlanOptions {
   /** no buffer of the plan larger than this (bytes); default deviceBufferLimit(ctx) */
   maxBufferBytes?: number;
+  /**
+   * Layers whose loss gradient is computed during the backward, straight into the gradient
+   * being propagated, instead of being written by the caller into a slot (gradientAt) before
+   * it: saves the slot (at block1_conv1, as large as the layer's output). The injector returns
+   * the steps that write dL/dy of the layer into `dst` (banded like y).
+   */
+  injectors?: Map<string, Injector>;
 }
+
+/** Steps that write a layer's loss gradient into dst, given the layer's output y (both [h, w, c]). */
+export type Injector = (y: Banded, dst: Banded) => Promise<Step[]>;
 
 /** The largest buffer the device binds: min(maxStorageBufferBindingSize, maxBufferSize). */
 export function deviceBufferLimit(ctx: GpuContext): number {
@@ -177,7 +193,16 @@ export class Vgg19Plan {
     }
   }
 
-  static async build(net: Vgg19, weights: GpuLayer[], H: number, W: number, wanted: Set<string>, deepest: number, maxBytes: number): Promise<Vgg19Plan> {
+  static async build(
+    net: Vgg19,
+    weights: GpuLayer[],
+    H: number,
+    W: number,
+    wanted: Set<string>,
+    deepest: number,
+    maxBytes: number,
+    injectors: Map<string, Injector>,
+  ): Promise<Vgg19Plan> {
     const ctx = net.ctx;
     if (!(maxBytes >= 16)) throw new Error(`buffer limit must be at least 16 bytes, got ${maxBytes}`);
     const imageBytes = H * W * 3 * 4;
@@ -212,8 +237,9 @@ export class Vgg19Plan {
       scratch = { bytes, s };
     }
     const plan = new Vgg19Plan(net, H, W, [...wanted], layers, maxBytes, scratch);
-    // Loss-gradient slots: one tensor per requested layer, written by the caller.
+    // Loss-gradient slots: one tensor per requested layer without an injector, written by the caller.
     for (const name of wanted) {
+      if (injectors.has(name)) continue;
       const l = plan.byName.get(name)!;
       plan.grads.set(name, createBanded(ctx, l.H, l.W, l.cout, maxBytes, `${name} loss gradient`));
     }
@@ -259,21 +285,30 @@ export class Vgg19Plan {
     // the relu scratch of the layers whose backward runs unchunked (the chunked ones use the band scratch)
     const gFloats = Math.max(0, ...shapes.map((s, i) => (banded[i] ? 0 : s.H * s.W * s.Cout)));
     const g = gFloats ? createStorage(ctx, gFloats * 4, 'vgg19 masked grad') : null;
-    let cur = plan.grads.get(layers[deepest].name)!; // dL/dy of the layer being processed
-    let curPool = -1; // which ping-pong pool `cur` lives in (-1: a loss-gradient slot)
     const steps = plan.backwardSteps;
+    let curPool = -1; // which ping-pong pool `cur` lives in (-1: a loss-gradient slot)
     /** A tensor of the given shape in the pool `cur` does not use. */
     const other = (H2: number, W2: number, C2: number): [Banded, number] => {
       const k = curPool === 0 ? 1 : 0;
       return [ping[k].view(H2, W2, C2), k];
     };
-    /** Makes `dst` start as the injected loss gradient of `name` (if any); returns accumulate. */
-    const inject = (name: string, dst: Banded): boolean => {
+    /** Makes `dst` start as the loss gradient of `name` (slot copy or injector), if it has one; returns accumulate. */
+    const inject = async (name: string, dst: Banded): Promise<boolean> => {
       const src = plan.grads.get(name);
-      if (!src) return false;
-      steps.push(...copyRows(src, 0, dst, 0, src.H));
+      const injector = injectors.get(name);
+      if (src) steps.push(...copyRows(src, 0, dst, 0, src.H));
+      else if (injector) steps.push(...(await injector(plan.byName.get(name)!.y, dst)));
+      else return false;
       return true;
     };
+    // dL/dy of the layer being processed: the deepest layer's slot, or its injector's output
+    let cur: Banded;
+    const deepestLayer = layers[deepest];
+    if (plan.grads.has(deepestLayer.name)) cur = plan.grads.get(deepestLayer.name)!;
+    else {
+      [cur, curPool] = other(deepestLayer.H, deepestLayer.W, deepestLayer.cout);
+      await inject(deepestLayer.name, cur);
+    }
     for (let i = deepest; i >= 0; i--) {
       const l = layers[i];
       const s = shapes[i];
@@ -290,13 +325,13 @@ export class Vgg19Plan {
         steps.push(...(await convBackwardBanded(ctx, v, s, { ...b, dx: dst }, false, scratch)));
         curPool = k;
         const [dst2, k2] = other(prev.H, prev.W, prev.cout); // may be the buffers `cur` was in: consumed
-        const acc = inject(prev.name, dst2);
+        const acc = await inject(prev.name, dst2);
         steps.push(...(await poolBackwardBanded(ctx, pooling, { dy: dst, x: prev.y, dx: dst2 }, acc, scratch)));
         cur = dst2;
         curPool = k2;
       } else {
         const [dst, k] = other(prev.H, prev.W, prev.cout);
-        const acc = inject(prev.name, dst);
+        const acc = await inject(prev.name, dst);
         steps.push(...(await convBackwardBanded(ctx, v, s, { ...b, dx: dst }, acc, scratch)));
         cur = dst;
         curPool = k;
@@ -329,7 +364,10 @@ export class Vgg19Plan {
   /** The row bands into which the caller writes dL/d(activation of `name`) before backward(). */
   gradientBands(name: string): Banded {
     const g = this.grads.get(name);
-    if (!g) throw new Error(`layer ${name} was not requested in this plan (requested: ${this.layerNames.join(', ')})`);
+    if (!g) {
+      const why = this.layerNames.includes(name) ? 'its gradient comes from an injector (PlanOptions.injectors)' : `it was not requested (requested: ${this.layerNames.join(', ')})`;
+      throw new Error(`layer ${name} has no loss-gradient slot in this plan: ${why}`);
+    }
     return g;
   }
 

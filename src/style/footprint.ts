@@ -48,8 +48,10 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
     parts[part] += r16(bytes) * count;
     if (part !== 'weights') largestBuffer = Math.max(largestBuffer, r16(bytes));
   };
-  // Weights: kernel, flip-transposed kernel, bias; Winograd transforms where v7 may run.
-  for (const l of VGG19_LAYERS) {
+  // Weights (the layers up to the deepest used, as styleTransfer uploads them): kernel,
+  // flip-transposed kernel, bias; Winograd transforms where v7 may run.
+  const deepest = layerIndex(deepestLayer(cfg));
+  for (const l of VGG19_LAYERS.slice(0, deepest + 1)) {
     const k = 9 * l.cin * l.cout * 4;
     add('weights', k, 2);
     add('weights', l.cout * 4);
@@ -57,8 +59,6 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
     for (const dir of ['forward', 'backward'] as const) if (version === 'v7' && supports('v7', s, dir) && winogradPays(s, dir)) add('weights', (16 * k) / 9);
   }
   // The network's tensors, as Vgg19Plan.build lays them out.
-  const deepest = layerIndex(deepestLayer(cfg));
-  const wanted = new Set([cfg.contentLayer, ...cfg.styleLayers]);
   const n = rows * cols * 3;
   add('activations', n * 4); // input image
   add('gradients', n * 4); // input gradient
@@ -83,7 +83,7 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
       addBanded('activations', Math.floor(h / 2), Math.floor(w / 2), l.cout);
     }
     shapes.push({ H: h, W: w, Cin: l.cin, Cout: l.cout, banded: inBands > 1 || yBands > 1 || pooledBands > 1 });
-    if (wanted.has(l.name)) addBanded('gradients', h, w, l.cout); // loss-gradient slot
+    if (l.name === cfg.contentLayer) addBanded('gradients', h, w, l.cout); // loss-gradient slot (style layers use injectors)
     if (l.poolAfter && i < deepest) {
       h = Math.floor(h / 2);
       w = Math.floor(w / 2);

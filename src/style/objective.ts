@@ -15,14 +15,27 @@ import { createStorage, type Dispatch, GPU_WAIT_MS, submitChecked, waitIdle } fr
 import { withTimeout } from '../gpu/device.ts';
 import { gramBackward, gramForward, gramSplits } from '../kernels/gram.ts';
 import { contentLoss, styleLoss, tvLoss } from '../kernels/losses.ts';
-import { copyRows, createBanded } from '../model/bands.ts';
-import { encodeSteps, type PlanOptions, type Step, type Vgg19, type Vgg19Plan } from '../model/vgg19.ts';
+import { type Banded, copyRows, createBanded } from '../model/bands.ts';
+import { encodeSteps, type Injector, type PlanOptions, type Step, type Vgg19, type Vgg19Plan } from '../model/vgg19.ts';
+import { layerIndex, VGG19_LAYERS } from '../model/vgg19_layers.ts';
 import type { StyleConfig } from './config.ts';
 import type { LossBreakdown } from './types.ts';
 
 const SLOT_CONTENT = 0;
 const SLOT_TV = 1;
 const SLOT_STYLE0 = 2;
+
+/** dF (+)= F M band by band, F and dF [h, w, c] with the same bands, M [c, c] (the Gram's gradient). */
+async function gramGradientSteps(ctx: GpuContext, F: Banded, M: GPUBuffer, dF: Banded, accumulate: boolean): Promise<Step[]> {
+  if (F.bands.length !== dF.bands.length || F.bands.some((b, k) => b.r0 !== dF.bands[k].r0 || b.r1 !== dF.bands[k].r1)) {
+    throw new Error('gram gradient: the feature map and its gradient are banded differently');
+  }
+  const steps: Step[] = [];
+  for (const [k, b] of F.bands.entries()) {
+    steps.push({ kind: 'dispatch', d: await gramBackward(ctx, (b.r1 - b.r0) * F.W, F.C, { f: b.buf, m: M, df: dF.bands[k].buf }, accumulate) });
+  }
+  return steps;
+}
 
 /** Normalisation of one style layer's sum (G - A)^2, times its weights. */
 export function styleFactor(cfg: StyleConfig, layerIdx: number, H: number, W: number, C: number, M: number): number {
@@ -83,7 +96,19 @@ export class StyleObjective {
     }
     if (net.pooling !== cfg.pooling) throw new Error(`StyleObjective: the network pools with ${net.pooling} but the config asks for ${cfg.pooling}`);
     const layers = [...new Set([cfg.contentLayer, ...cfg.styleLayers])];
-    const plan = await net.plan(H, W, layers, planOpts);
+    // dL/dG of each style layer (M) is computed in the loss steps; the gradient F·M it gives is
+    // written during the backward straight into the gradient being propagated (an injector), so
+    // no slot as large as the layer's output is needed. The content layer keeps its slot: the
+    // content loss writes it, and its Gram gradient (if it is a style layer too) adds to it.
+    const styleM = new Map<string, GPUBuffer>();
+    const injectors = new Map<string, Injector>();
+    for (const name of cfg.styleLayers) {
+      const c = VGG19_LAYERS[layerIndex(name)].cout;
+      const M = createStorage(ctx, c * c * 4, `${name} dL/dG sym`);
+      styleM.set(name, M);
+      if (name !== cfg.contentLayer) injectors.set(name, (y, dst) => gramGradientSteps(ctx, y, M, dst, false));
+    }
+    const plan = await net.plan(H, W, layers, { ...planOpts, injectors });
     const maxBytes = plan.maxBufferBytes;
     const obj = new StyleObjective(ctx, plan, cfg, H, W);
     const dev = ctx.device;
@@ -138,16 +163,13 @@ export class StyleObjective {
     }
     for (const [i, name] of cfg.styleLayers.entries()) {
       const [h, w, c] = plan.shape(name);
-      const M = createStorage(ctx, c * c * 4, `${name} dL/dG sym`);
+      const M = styleM.get(name)!;
       const factor = styleFactor(cfg, i, H, W, c, h * w);
       add(grams[i]);
       add((await styleLoss(ctx, c, factor, SLOT_STYLE0 + i, { g: G[i], a: A[i], m: M, scalars: obj.scalars })).dispatches);
-      // the content layer's slot already holds the content gradient: add to it
-      const F = plan.activationBands(name);
-      const dF = plan.gradientBands(name);
-      for (const [k, b] of F.bands.entries()) {
-        add([await gramBackward(ctx, (b.r1 - b.r0) * w, c, { f: b.buf, m: M, df: dF.bands[k].buf }, name === cfg.contentLayer)]);
-      }
+      // the content layer's slot already holds the content gradient: add to it (the other
+      // style layers' F·M is written by their injectors during the backward)
+      if (name === cfg.contentLayer) obj.lossSteps.push(...(await gramGradientSteps(ctx, plan.activationBands(name), M, plan.gradientBands(name), true)));
     }
     const tv = await tvLoss(ctx, H, W, cfg.tvWeight, SLOT_TV, { x: plan.input, vggGrad: plan.inputGrad, grad: obj.gradOut, scalars: obj.scalars });
     obj.tvSteps = tv.dispatches.map((d) => ({ kind: 'dispatch', d }));

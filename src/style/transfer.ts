@@ -120,7 +120,7 @@ async function buildObjective(
   memoryBytes?: number,
 ): Promise<StyleObjective> {
   checkWorkingSize(ctx, prep.rows, prep.cols, config, maxBufferBytes, memoryBytes);
-  const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: config.pooling });
+  const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: config.pooling, upTo: deepestLayer(config) });
   return StyleObjective.create(ctx, net, config, prep.rows, prep.cols, prep.content, prep.style, { maxBufferBytes });
 }
 
@@ -172,7 +172,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   const memory = gpuMemory(ctx);
   memory.resetPeak();
   const runScope = memory.beginScope(); // the network, if made here
-  const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: cfg.pooling });
+  const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: cfg.pooling, upTo: deepestLayer(cfg) });
   runScope.close();
 
   const optimizer = opts.optimizer ?? 'lbfgs';

@@ -1,0 +1,42 @@
+// The plan's footprint (src/style/footprint.ts), computed without allocating, against the bytes
+// the runtime counts (src/gpu/memory.ts) in real runs: unbanded and banded, L-BFGS and Adam.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readImageFile } from '../src/image/node.ts';
+import type { RgbaImage } from '../src/image/types.ts';
+import { Vgg19 } from '../src/model/vgg19.ts';
+import { makeConfig } from '../src/style/config.ts';
+import { transferFootprint } from '../src/style/footprint.ts';
+import { styleTransfer } from '../src/style/transfer.ts';
+import { loadVgg19WeightsFromDir, resolveExampleImage } from '../weights/locate.ts';
+import { gpu } from './helpers.ts';
+
+let content: RgbaImage;
+let style: RgbaImage;
+const config = makeConfig('notebook');
+
+beforeAll(async () => {
+  content = await readImageFile(resolveExampleImage('tubingen.jpg'));
+  style = await readImageFile(resolveExampleImage('starry_night.jpg'));
+}, 60_000);
+
+describe('transferFootprint vs the bytes counted in a run', () => {
+  for (const [rows, bands, optimizer] of [
+    [64, 1, 'lbfgs'],
+    [96, 3, 'lbfgs'],
+    [64, 1, 'adam'],
+  ] as const) {
+    it(`${rows} rows, ${bands} band(s) of block1, ${optimizer}`, async () => {
+      const ctx = await gpu();
+      const cols = Math.trunc((rows * content.width) / content.height);
+      const maxBufferBytes = bands > 1 ? Math.ceil(rows / bands) * cols * 64 * 4 : undefined;
+      // the network is made inside the run, so its weights count in the peak
+      const r = await styleTransfer(ctx, await loadVgg19WeightsFromDir(), { content, style, rows, config, iterations: 2, optimizer, maxBufferBytes });
+      const f = transferFootprint(ctx, rows, cols, config, { maxBufferBytes, optimizer });
+      expect(f.bands.block1_conv1).toBe(bands);
+      const ratio = r.memory.peakGpuBytes / f.bytes;
+      console.log(`${rows} rows, ${bands} bands, ${optimizer}: counted peak ${r.memory.peakGpuBytes} B, footprint ${f.bytes} B (ratio ${ratio.toFixed(4)}), parts ${JSON.stringify(f.parts)}`);
+      expect(ratio).toBeGreaterThan(0.999); // measured 1.0002-1.0006: the uniform buffers, left out
+      expect(ratio).toBeLessThan(1.005);
+    }, 120_000);
+  }
+});
