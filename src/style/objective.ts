@@ -6,12 +6,37 @@
 //   style:   sum_l factor_l * sum (G_l - A_l)^2     (G_l = F_l^T F_l; A_l: style image's, once)
 //   tv:      w * sum ((x[i,j]-x[i+1,j])^2 + (x[i,j]-x[i,j+1])^2)^1.25
 //   gradient: loss gradients injected at the layers -> VGG19 backward -> + TV gradient.
+//
+// Several styles (blend weights b_s >= 0, normalised to sum 1), style scale and masks:
+//   style:   sum_l factor_l * sum_s b_s * sum (G_l^(s) - A_l^(s))^2
+// i.e. the BLEND OF EACH STYLE'S LOSS (the general form: a masked style needs its own masked Gram
+// G^(s) = Gram(m_s ⊙ F), see masks.ts). The unmasked styles share one Gram G, and for them the
+// blend is computed as the distance to the blended target Abar = sum b_s A_s / B (B = sum b_s):
+//   sum_s b_s ||G - A_s||^2 = B ||G - Abar||^2 + (sum_s b_s ||A_s||^2 - B ||Abar||^2)
+// The gradient is the same; the bracket is a constant, computed once in Float64 from the targets
+// (read back at creation) and added to the reported loss on the CPU, so the reported loss is
+// always the blend of losses; with one unmasked style it is exactly 0 and the plain path runs
+// unchanged (one Gram, one style_loss, one gram_backward per layer). This saves a Gram and a
+// gram_backward per extra unmasked style. Each masked style with mask area a_l at layer l adds
+// b_s * factor_l / a_l^2 * sum (Gram(m ⊙ F) - a_l A_l^(s))^2 (maskedStyleScale), its gradient
+// going back through mask_apply; an unmasked style never runs the mask kernel.
+// A style whose mask is empty at a layer (area 0) drops out of that layer, and the blend weights of
+// the styles left there are renormalised to sum 1 (so an all-black mask equals leaving that style
+// out); a style of blend weight 0 is left out entirely (its targets are not even computed).
+// Style scale: a style image may have its own size (StyleInput rows x cols); its targets come from
+// a plan of that size (made and freed at creation), and each Gram (a sum over the h_s*w_s
+// positions) is multiplied by (h*w)/(h_s*w_s), the working size's positions at that layer, so that
+// the target compares per-position means (as jcjohnson's neural-style, whose Gram is divided by
+// the element count) and the normalisation factor_l stays that of the working size.
 // All of one evaluation is encoded into a single command buffer. Feature maps stored in row bands
 // (a plan with a buffer limit, bands.ts) are handled band by band: the Gram matrix and the loss
 // sums accumulate over the bands, the gradients are written per band.
 
 import type { GpuContext } from '../gpu/device.ts';
-import { createStorage, type Dispatch, GPU_WAIT_MS, submitChecked, waitIdle } from '../gpu/runtime.ts';
+import { createStorage, type Dispatch, GPU_WAIT_MS, readFloats, submitChecked, uploadStorage, waitIdle } from '../gpu/runtime.ts';
+import { gpuMemory } from '../gpu/memory.ts';
+import { maskApply } from '../kernels/mask.ts';
+import { layerMasks, type LayerMask, type Mask, maskedStyleScale } from './masks.ts';
 import { withTimeout } from '../gpu/device.ts';
 import { gramBackward, gramForward, gramSplits } from '../kernels/gram.ts';
 import { contentLoss, styleLoss, tvLoss } from '../kernels/losses.ts';
@@ -36,6 +61,65 @@ export function contentCoef(cfg: StyleConfig): number {
   return cfg.contentLoss === 'sum' ? cfg.contentWeight : cfg.contentWeight / 2;
 }
 
+/** One style image of the objective: caffe BGR [rows, cols, 3] (its own size: --style-scale). */
+export interface StyleInput {
+  pixels: Float32Array<ArrayBuffer>;
+  rows: number;
+  cols: number;
+  /** blend weight (>= 0; the weights are normalised to sum 1); default 1 */
+  weight?: number;
+  /** region mask at the working size (white = 1: this style applies); absent/null: everywhere */
+  mask?: Mask | null;
+}
+
+/** Blend weights normalised to sum 1; negative, non-finite or all-zero weights are an error. */
+export function normaliseBlend(weights: readonly number[]): number[] {
+  if (weights.some((w) => !Number.isFinite(w) || w < 0)) throw new Error(`style blend weights must be finite numbers >= 0, got ${weights.join(',')}`);
+  const sum = weights.reduce((a, b) => a + b, 0);
+  if (!(sum > 0)) throw new Error(`style blend weights must not all be zero, got ${weights.join(',')}`);
+  return weights.map((w) => w / sum);
+}
+
+/** One style loss term at one layer: weight * factor * sum (G - target)^2 (+ constant * factor). */
+interface LayerGroup {
+  weight: number;
+  target: Float64Array;
+  mask: LayerMask | null;
+  constant: number;
+}
+
+/** The (unmasked) Gram matrix of each of `layers` for one image through `plan`, read back. */
+async function styleGrams(ctx: GpuContext, plan: Vgg19Plan, layers: readonly string[], pixels: Float32Array<ArrayBuffer>): Promise<Float64Array[]> {
+  const maxBytes = plan.maxBufferBytes;
+  ctx.device.queue.writeBuffer(plan.input, 0, pixels);
+  const steps: Step[] = [];
+  const G: GPUBuffer[] = [];
+  const scratch: GPUBuffer[] = [];
+  for (const name of layers) {
+    const F = plan.activationBands(name);
+    const c = F.C;
+    G.push(createStorage(ctx, c * c * 4, `${name} style Gram`));
+    const maxN = Math.max(...F.bands.map((b) => (b.r1 - b.r0) * F.W));
+    const partials = createStorage(ctx, gramSplits(maxN, c, maxBytes) * c * c * 4, `${name} gram partials`);
+    scratch.push(partials);
+    for (const [k, b] of F.bands.entries()) {
+      for (const d of (await gramForward(ctx, (b.r1 - b.r0) * F.W, c, { f: b.buf, g: G[G.length - 1], partials }, k > 0, maxBytes)).dispatches) steps.push({ kind: 'dispatch', d });
+    }
+  }
+  const enc = ctx.device.createCommandEncoder({ label: 'style targets' });
+  plan.encodeForward(enc);
+  encodeSteps(enc, steps);
+  await submitChecked(ctx, [enc.finish()], 'style targets');
+  const out: Float64Array[] = [];
+  for (const [i, name] of layers.entries()) {
+    const c = plan.shape(name)[2];
+    out.push(Float64Array.from(await readFloats(ctx, G[i], c * c)));
+    G[i].destroy();
+  }
+  scratch.forEach((b) => b.destroy());
+  return out;
+}
+
 export class StyleObjective {
   /** number of variables: H * W * 3 */
   readonly n: number;
@@ -48,6 +132,10 @@ export class StyleObjective {
   private readonly readback: GPUBuffer;
   private readonly gradOut: GPUBuffer;
   private readonly slots: number;
+  /** the scalar slots of each style layer's loss groups */
+  private styleSlots: number[][] = [];
+  /** per style layer: factor * sum_s b_s (||A_s||^2) - B ||Abar||^2, the blend-of-losses constant */
+  private styleConstants: number[] = [];
 
   private constructor(
     readonly ctx: GpuContext,
@@ -55,9 +143,10 @@ export class StyleObjective {
     readonly cfg: StyleConfig,
     readonly H: number,
     readonly W: number,
+    slots: number,
   ) {
     this.n = H * W * 3;
-    this.slots = SLOT_STYLE0 + cfg.styleLayers.length;
+    this.slots = slots;
     this.scalars = createStorage(ctx, this.slots * 4, 'loss scalars');
     this.readback = ctx.device.createBuffer({ label: 'loss scalars read', size: Math.ceil((this.slots * 4) / 16) * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.gradOut = createStorage(ctx, this.n * 4, 'objective gradient');
@@ -65,8 +154,9 @@ export class StyleObjective {
 
   /**
    * Builds the objective for an H x W working size: computes the content features P of
-   * `content` and the style Gram matrices A of `style` (both [H, W, 3] caffe BGR, same size)
-   * once, and records one evaluation.
+   * `content` ([H, W, 3] caffe BGR) and the style Gram targets once, and records one evaluation.
+   * `style` is one style image at the working size (the plain case) or several StyleInputs, each
+   * at its own size (--style-scale), with a blend weight and an optional mask (see the header).
    */
   static async create(
     ctx: GpuContext,
@@ -75,20 +165,27 @@ export class StyleObjective {
     H: number,
     W: number,
     content: Float32Array<ArrayBuffer>,
-    style: Float32Array<ArrayBuffer>,
+    style: Float32Array<ArrayBuffer> | readonly StyleInput[],
     planOpts: PlanOptions = {},
   ): Promise<StyleObjective> {
-    if (content.length !== H * W * 3 || style.length !== H * W * 3) {
-      throw new Error(`StyleObjective: content and style must both be ${H}x${W}x3 (got ${content.length} and ${style.length} values)`);
+    const inputs: readonly StyleInput[] = style instanceof Float32Array ? [{ pixels: style, rows: H, cols: W }] : style;
+    if (content.length !== H * W * 3) throw new Error(`StyleObjective: content must be ${H}x${W}x3 (got ${content.length} values)`);
+    if (!inputs.length) throw new Error('StyleObjective: no style image');
+    for (const [s, st] of inputs.entries()) {
+      if (st.pixels.length !== st.rows * st.cols * 3) {
+        throw new Error(`StyleObjective: style ${s + 1} must be ${st.rows}x${st.cols}x3 (got ${st.pixels.length} values)`);
+      }
+      if (st.mask && (st.mask.h !== H || st.mask.w !== W)) throw new Error(`StyleObjective: the mask of style ${s + 1} is ${st.mask.h}x${st.mask.w}, not the working size ${H}x${W}`);
     }
+    const blend = normaliseBlend(inputs.map((s) => s.weight ?? 1));
     if (net.pooling !== cfg.pooling) throw new Error(`StyleObjective: the network pools with ${net.pooling} but the config asks for ${cfg.pooling}`);
     const layers = [...new Set([cfg.contentLayer, ...cfg.styleLayers])];
     const plan = await net.plan(H, W, layers, planOpts);
     const maxBytes = plan.maxBufferBytes;
-    const obj = new StyleObjective(ctx, plan, cfg, H, W);
     const dev = ctx.device;
+    const L = cfg.styleLayers.length;
 
-    // Targets: content features P and style Grams A, computed once.
+    // Targets: content features P, computed once.
     const contentF = plan.activationBands(cfg.contentLayer);
     const P = createBanded(ctx, contentF.H, contentF.W, contentF.C, maxBytes, 'content target P');
     dev.queue.writeBuffer(plan.input, 0, content);
@@ -98,35 +195,71 @@ export class StyleObjective {
       encodeSteps(enc, copyRows(contentF, 0, P, 0, contentF.H));
       await submitChecked(ctx, [enc.finish()], 'content target');
     }
-    dev.queue.writeBuffer(plan.input, 0, style);
-    const A: GPUBuffer[] = [];
-    const G: GPUBuffer[] = [];
-    const grams: Dispatch[][] = [];
-    for (const name of cfg.styleLayers) {
-      const F = plan.activationBands(name);
-      const c = F.C;
-      A.push(createStorage(ctx, c * c * 4, `${name} style target A`));
-      G.push(createStorage(ctx, c * c * 4, `${name} Gram G`));
-      // G = sum over bands of F_b^T F_b, one partials scratch shared by the bands
-      const maxN = Math.max(...F.bands.map((b) => (b.r1 - b.r0) * F.W));
-      const partials = createStorage(ctx, gramSplits(maxN, c, maxBytes) * c * c * 4, `${name} gram partials`);
-      const ds: Dispatch[] = [];
-      for (const [k, b] of F.bands.entries()) {
-        ds.push(...(await gramForward(ctx, (b.r1 - b.r0) * F.W, c, { f: b.buf, g: G[G.length - 1], partials }, k > 0, maxBytes)).dispatches);
+
+    // Style Gram targets A_s per layer (Float64 on the CPU), each style through a plan of its own
+    // size when it differs from the working size (freed at once), scaled to the working size.
+    const masks = inputs.map((st) => (st.mask ? layerMasks(st.mask, cfg.styleLayers) : null));
+    const targets: Float64Array[][] = [];
+    for (const [s, st] of inputs.entries()) {
+      if (blend[s] === 0) {
+        targets.push([]);
+        continue;
       }
-      grams.push(ds);
+      const same = st.rows === H && st.cols === W;
+      const scope = same ? null : gpuMemory(ctx).beginScope();
+      try {
+        const p = same ? plan : await net.plan(st.rows, st.cols, [...cfg.styleLayers], planOpts);
+        const grams = await styleGrams(ctx, p, cfg.styleLayers, st.pixels);
+        targets.push(
+          grams.map((g, i) => {
+            const [h, w] = plan.shape(cfg.styleLayers[i]);
+            const [hs, ws] = p.shape(cfg.styleLayers[i]);
+            const k = (h * w) / (hs * ws); // a Gram sums over positions: compare per-position means
+            return k === 1 ? g : g.map((v) => v * k);
+          }),
+        );
+      } finally {
+        scope?.destroyAll();
+      }
     }
-    {
-      const enc = dev.createCommandEncoder({ label: 'style targets' });
-      plan.encodeForward(enc);
-      const steps: Step[] = grams.flat().map((d) => ({ kind: 'dispatch', d }));
-      cfg.styleLayers.forEach((name, i) => {
-        const c = plan.shape(name)[2];
-        steps.push({ kind: 'copy', src: G[i], dst: A[i], bytes: c * c * 4 });
-      });
-      encodeSteps(enc, steps);
-      await submitChecked(ctx, [enc.finish()], 'style targets');
-    }
+
+    // Per layer: the loss groups (one for the unmasked styles, blended; one per masked style).
+    const groups: LayerGroup[][] = cfg.styleLayers.map((_name, i) => {
+      const active = inputs.map((_s, s) => blend[s] > 0 && (!masks[s] || maskedStyleScale(masks[s]![i].area) !== null));
+      const total = blend.reduce((a, b, s) => a + (active[s] ? b : 0), 0);
+      const out: LayerGroup[] = [];
+      const unmasked = inputs.map((_s, s) => s).filter((s) => active[s] && !masks[s]);
+      if (unmasked.length) {
+        const B = unmasked.reduce((a, s) => a + blend[s], 0) / total;
+        const n = targets[unmasked[0]][i].length;
+        const mean = new Float64Array(n);
+        let sumSq = 0; // sum_s b_s ||A_s||^2 (b_s renormalised over the active styles)
+        for (const s of unmasked) {
+          const b = blend[s] / total;
+          const a = targets[s][i];
+          for (let j = 0; j < n; j++) {
+            mean[j] += (b / B) * a[j];
+            sumSq += b * a[j] * a[j];
+          }
+        }
+        let meanSq = 0;
+        for (let j = 0; j < n; j++) meanSq += mean[j] * mean[j];
+        // sum_s b_s ||G - A_s||^2 = B ||G - Abar||^2 + (sum_s b_s ||A_s||^2 - B ||Abar||^2)
+        out.push({ weight: B, target: unmasked.length === 1 ? targets[unmasked[0]][i] : mean, mask: null, constant: unmasked.length === 1 ? 0 : sumSq - B * meanSq });
+      }
+      for (const [s] of inputs.entries()) {
+        if (!active[s] || !masks[s]) continue;
+        const sc = maskedStyleScale(masks[s]![i].area)!;
+        out.push({ weight: (blend[s] / total) * sc.factor, target: targets[s][i].map((v) => v * sc.target), mask: masks[s]![i], constant: 0 });
+      }
+      return out;
+    });
+    const slotOf: number[][] = [];
+    let slots = SLOT_STYLE0;
+    for (const g of groups) slotOf.push(g.map(() => slots++));
+    const obj = new StyleObjective(ctx, plan, cfg, H, W, slots);
+    obj.styleSlots = slotOf;
+    obj.styleConstants = groups.map((g, i) => g.reduce((a, x) => a + x.constant, 0) * styleFactor(cfg, i, H, W, plan.shape(cfg.styleLayers[i])[2], plan.shape(cfg.styleLayers[i])[0] * plan.shape(cfg.styleLayers[i])[1]));
 
     // One evaluation = forward, lossSteps (losses + gradients at the layers), backward, tvSteps.
     const add = (ds: Dispatch[]) => ds.forEach((d) => obj.lossSteps.push({ kind: 'dispatch', d }));
@@ -136,24 +269,58 @@ export class StyleObjective {
       const bufs = { f: b.buf, target: P.bands[k].buf, df: contentDf.bands[k].buf, scalars: obj.scalars };
       add((await contentLoss(ctx, n, contentCoef(cfg), SLOT_CONTENT, bufs, false, k > 0)).dispatches);
     }
+    // masked groups: m ⊙ F and d(m ⊙ F) of one band at a time, shared by every layer
+    let scratch: { fm: GPUBuffer; dfm: GPUBuffer } | null = null;
+    if (groups.some((g) => g.some((x) => x.mask))) {
+      const floats = Math.max(...cfg.styleLayers.map((name) => {
+        const F = plan.activationBands(name);
+        return Math.max(...F.bands.map((b) => (b.r1 - b.r0) * F.W)) * F.C;
+      }));
+      scratch = { fm: createStorage(ctx, floats * 4, 'masked features'), dfm: createStorage(ctx, floats * 4, 'masked features gradient') };
+    }
     for (const [i, name] of cfg.styleLayers.entries()) {
       const [h, w, c] = plan.shape(name);
-      const M = createStorage(ctx, c * c * 4, `${name} dL/dG sym`);
       const factor = styleFactor(cfg, i, H, W, c, h * w);
-      add(grams[i]);
-      add((await styleLoss(ctx, c, factor, SLOT_STYLE0 + i, { g: G[i], a: A[i], m: M, scalars: obj.scalars })).dispatches);
-      // the content layer's slot already holds the content gradient: add to it
       const F = plan.activationBands(name);
       const dF = plan.gradientBands(name);
-      for (const [k, b] of F.bands.entries()) {
-        add([await gramBackward(ctx, (b.r1 - b.r0) * w, c, { f: b.buf, m: M, df: dF.bands[k].buf }, name === cfg.contentLayer)]);
+      const maxN = Math.max(...F.bands.map((b) => (b.r1 - b.r0) * F.W));
+      const partials = createStorage(ctx, gramSplits(maxN, c, maxBytes) * c * c * 4, `${name} gram partials`);
+      // the content layer's slot already holds the content gradient: add to it
+      let written = name === cfg.contentLayer;
+      for (const [gi, grp] of groups[i].entries()) {
+        const G = createStorage(ctx, c * c * 4, `${name} Gram G`);
+        const A = uploadStorage(ctx, Float32Array.from(grp.target), `${name} style target A`);
+        const M = createStorage(ctx, c * c * 4, `${name} dL/dG sym`);
+        const bandMasks = grp.mask ? F.bands.map((b) => uploadStorage(ctx, grp.mask!.data.slice(b.r0 * w, b.r1 * w), `${name} mask rows ${b.r0}..${b.r1}`)) : null;
+        for (const [k, b] of F.bands.entries()) {
+          const n = (b.r1 - b.r0) * w;
+          if (bandMasks) {
+            add([await maskApply(ctx, n, c, { x: b.buf, m: bandMasks[k], y: scratch!.fm })]);
+            add((await gramForward(ctx, n, c, { f: scratch!.fm, g: G, partials }, k > 0, maxBytes)).dispatches);
+          } else {
+            add((await gramForward(ctx, n, c, { f: b.buf, g: G, partials }, k > 0, maxBytes)).dispatches);
+          }
+        }
+        add((await styleLoss(ctx, c, factor * grp.weight, slotOf[i][gi], { g: G, a: A, m: M, scalars: obj.scalars })).dispatches);
+        for (const [k, b] of F.bands.entries()) {
+          const n = (b.r1 - b.r0) * w;
+          if (bandMasks) {
+            add([await maskApply(ctx, n, c, { x: b.buf, m: bandMasks[k], y: scratch!.fm })]);
+            add([await gramBackward(ctx, n, c, { f: scratch!.fm, m: M, df: scratch!.dfm }, false)]);
+            add([await maskApply(ctx, n, c, { x: scratch!.dfm, m: bandMasks[k], y: dF.bands[k].buf }, written)]);
+          } else {
+            add([await gramBackward(ctx, n, c, { f: b.buf, m: M, df: dF.bands[k].buf }, written)]);
+          }
+        }
+        written = true;
       }
+      // no group at this layer (every style masked out there): its gradient slot is never written
+      // and stays zero, as allocated
     }
     const tv = await tvLoss(ctx, H, W, cfg.tvWeight, SLOT_TV, { x: plan.input, vggGrad: plan.inputGrad, grad: obj.gradOut, scalars: obj.scalars });
     obj.tvSteps = tv.dispatches.map((d) => ({ kind: 'dispatch', d }));
     return obj;
   }
-
 
   /**
    * Submissions per evaluation: 0 (default) encodes the whole evaluation into one command
@@ -206,8 +373,9 @@ export class StyleObjective {
     const styleLayers: Record<string, number> = {};
     let style = 0;
     this.cfg.styleLayers.forEach((name, i) => {
-      styleLayers[name] = v[SLOT_STYLE0 + i];
-      style += v[SLOT_STYLE0 + i];
+      const l = this.styleSlots[i].reduce((a, slot) => a + v[slot], this.styleConstants[i]);
+      styleLayers[name] = l;
+      style += l;
     });
     const content = v[SLOT_CONTENT];
     const tv = v[SLOT_TV];
