@@ -233,6 +233,12 @@ starting from the previous result enlarged; the output has the last size (--rows
 The --json report gives each stage's rows, cols, evaluations, seconds and final loss (stages), and
 memory: {peakGpuBytes, buffers} (peak bytes of GPU buffers, buffers alive at that peak), as eval's does.
 
+Several styles: --style A --style B [--style-blend 2,1] [--style-mask MA --style-mask MB]: the style
+loss is the blend of each style's loss (weights normalised to sum 1); a mask (white = the style
+applies) restricts its style to a region (masked Gram matrices). --style-scale S resizes each style
+to S x the working size first. --preserve-colors luminance|histogram keeps the content's colours.
+The JSON reports' settings list styles, styleBlend, styleScale, styleMasks and preserveColors.
+
 Existing output files are never replaced without --force; outputs are written atomically.
 Ctrl-C stops the optimization and saves the best image so far (exit 130); a second Ctrl-C quits at once.
 Exit codes: 0 done, 1 runtime failure (bad image, unwritable or existing output, size limits, GPU),
