@@ -101,6 +101,15 @@ describe('style controls: invariants of the GPU objective', () => {
 });
 
 describe('preserve colours', () => {
+  it("'histogram' reaches the objective: at x = content the style loss falls (the style's colours now are the content's)", async () => {
+    const ctx = await gpu();
+    const none = await evaluateOnce(ctx, net, { content, style: starry, rows: 32, config });
+    const hist = await evaluateOnce(ctx, net, { content, style: starry, rows: 32, config, preserveColors: 'histogram' });
+    console.log(`histogram: style loss at x = content ${hist.loss.style} vs ${none.loss.style} without`);
+    expect(hist.loss.style).toBeLessThan(none.loss.style);
+    expect(hist.loss.content).toBe(none.loss.content);
+  }, 120_000);
+
   it("'luminance': the output's I and Q are the content's up to 8-bit rounding (32 rows, 2 iterations)", async () => {
     const ctx = await gpu();
     const r = await styleTransfer(ctx, net, { content, style: starry, rows: 32, config, iterations: 2, preserveColors: 'luminance' });
