@@ -265,7 +265,7 @@ export async function profileOurEvaluation(ctx: GpuContext, ev: OurEval, evalMs:
   }
   for (const { phase, steps } of phases) {
     for (const s of steps) {
-      if (s.kind === 'copy') {
+      if (s.kind !== 'dispatch') {
         const enc = ctx.device.createCommandEncoder({ label: 'profile copy' });
         encodeSteps(enc, [s]);
         await submitChecked(ctx, [enc.finish()], 'profile copy');

@@ -16,6 +16,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { makeConfig, PRESETS, type PresetName, type StyleConfig, type StyleOverrides } from '../style/config.ts';
 import { layerIndex, minInputSide, VGG19_LAYER_NAMES } from '../model/vgg19_layers.ts';
 import type { ResizeMethod } from '../image/resize.ts';
+import { PRESERVE_COLORS, type PreserveColors } from '../image/colour.ts';
 import { resolve as resolvePath } from 'node:path';
 
 /** Exit codes of the program (documented in --help). */
@@ -53,7 +54,18 @@ export const DEFAULT_ROWS = 400;
 export interface CommonOptions {
   /** image paths as given (main resolves a bare file name in the images folder when it is not in the cwd) */
   content: string;
+  /** the first --style (the one-style case) */
   style: string;
+  /** every --style, in order */
+  styles: string[];
+  /** --style-blend: one weight per style, >= 0, not all zero (normalised later); absent: equal */
+  styleBlend?: number[];
+  /** --style-scale: each style image resized to this x the working size (default 1) */
+  styleScale: number;
+  /** --style-mask: one file per --style, in order; absent: no masks */
+  styleMasks?: string[];
+  /** --preserve-colors */
+  preserveColors: PreserveColors;
   rows: number;
   preset: PresetName;
   /** the validated objective settings (preset + overrides) */
@@ -153,13 +165,22 @@ const PROGRAM = 'neural-style';
 function addCommonOptions(cmd: Command, mode: 'transfer' | 'eval' | 'example'): Command {
   const images = mode === 'example' ? ` (default: ${EXAMPLE.content} / ${EXAMPLE.style} from the images folder)` : '';
   const contentOpt = new Option('--content <file>', `content image (JPEG or PNG)${images}`);
-  const styleOpt = new Option('--style <file>', 'style image (JPEG or PNG)');
+  const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+  const styleOpt = new Option('--style <file>', 'style image (JPEG or PNG); give it several times for several styles, blended by --style-blend').argParser(collect);
   if (mode === 'example') {
     cmd.addOption(contentOpt).addOption(styleOpt);
   } else {
     cmd.addOption(contentOpt.makeOptionMandatory()).addOption(styleOpt.makeOptionMandatory());
   }
   return cmd
+    .option('--style-blend <list>', 'comma-separated blend weight per --style, >= 0, normalised to sum 1 (default: equal); the style loss is the blend of each style\'s loss')
+    .option('--style-scale <s>', 'resize each style image to s x the working size before its Gram targets are computed (default: 1)')
+    .addOption(new Option('--style-mask <file>', 'grey image per --style, in the same order: white = that style applies there (resized to the working size); masked Gram matrices').argParser(collect))
+    .addOption(
+      new Option('--preserve-colors <mode>', "none; luminance: the transfer runs on luminance (YIQ Y) and the output takes the content's colours (I, Q); histogram: each style's colours moved to the content's mean and covariance first")
+        .choices([...PRESERVE_COLORS])
+        .default('none'),
+    )
     .addOption(new Option('--rows <n>', 'working height in pixels; the width follows the content image').default(String(DEFAULT_ROWS), String(DEFAULT_ROWS)))
     .addOption(new Option('--preset <name>', 'loss settings: notebook (the Keras notebook) or paper (Gatys et al.)').choices(['notebook', 'paper']).default('notebook'))
     .option('--content-weight <w>', 'content loss weight (default: from the preset)')
@@ -212,6 +233,12 @@ starting from the previous result enlarged; the output has the last size (--rows
 The --json report gives each stage's rows, cols, evaluations, seconds and final loss (stages), and
 memory: {peakGpuBytes, buffers} (peak bytes of GPU buffers, buffers alive at that peak), as eval's does.
 
+Several styles: --style A --style B [--style-blend 2,1] [--style-mask MA --style-mask MB]: the style
+loss is the blend of each style's loss (weights normalised to sum 1); a mask (white = the style
+applies) restricts its style to a region (masked Gram matrices). --style-scale S resizes each style
+to S x the working size first. --preserve-colors luminance|histogram keeps the content's colours.
+The JSON reports' settings list styles, styleBlend, styleScale, styleMasks and preserveColors.
+
 Existing output files are never replaced without --force; outputs are written atomically.
 Ctrl-C stops the optimization and saves the best image so far (exit 130); a second Ctrl-C quits at once.
 Exit codes: 0 done, 1 runtime failure (bad image, unwritable or existing output, size limits, GPU),
@@ -245,7 +272,7 @@ function buildCommand(mode: 'transfer' | 'eval' | 'example'): Command {
 }
 
 /** Raw option values as commander leaves them (strings, booleans). */
-type Raw = Record<string, string | boolean | undefined>;
+type Raw = Record<string, string | string[] | boolean | undefined>;
 
 const str = (raw: Raw, key: string): string | undefined => (typeof raw[key] === 'string' ? (raw[key] as string) : undefined);
 
@@ -308,12 +335,33 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
   if (maxBufferBytes !== undefined && maxBufferBytes < 1024) throw new UsageError(`--max-buffer-mib must be at least 0.001 (1 KiB), got ${mbRaw}`);
 
   const content = str(raw, 'content') ?? (mode === 'example' ? EXAMPLE.content : undefined);
-  const style = str(raw, 'style') ?? (mode === 'example' ? EXAMPLE.style : undefined);
+  const styles = Array.isArray(raw.style) ? raw.style : mode === 'example' ? [EXAMPLE.style] : [];
   if (!content) throw new UsageError('--content <file> is required');
-  if (!style) throw new UsageError('--style <file> is required');
+  if (!styles.length) throw new UsageError('--style <file> is required');
+  const blendRaw = str(raw, 'styleBlend');
+  let styleBlend: number[] | undefined;
+  if (blendRaw !== undefined) {
+    styleBlend = parseListFlag('--style-blend', blendRaw).map((w) => parseWeightFlag('--style-blend', w));
+    if (styleBlend.length !== styles.length) {
+      throw new UsageError(`--style-blend: ${styleBlend.length} weights given for ${styles.length} --style images (one per --style, in order)`);
+    }
+    if (!styleBlend.some((w) => w > 0)) throw new UsageError(`--style-blend: the weights must not all be zero, got ${blendRaw}`);
+  }
+  const scaleRaw = str(raw, 'styleScale');
+  const styleScale = scaleRaw === undefined ? 1 : parseWeightFlag('--style-scale', scaleRaw, true);
+  const styleMasks = Array.isArray(raw.styleMask) ? raw.styleMask : undefined;
+  if (styleMasks && styleMasks.length !== styles.length) {
+    throw new UsageError(`--style-mask: ${styleMasks.length} masks given for ${styles.length} --style images (one per --style, in the same order)`);
+  }
+  if (styleMasks?.some((m) => m.trim() === '')) throw new UsageError('--style-mask must name an image file');
   return {
     content,
-    style,
+    style: styles[0],
+    styles,
+    styleBlend,
+    styleScale,
+    styleMasks,
+    preserveColors: raw.preserveColors as PreserveColors,
     rows,
     preset,
     config,

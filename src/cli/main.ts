@@ -26,7 +26,7 @@ import { workingSize } from '../image/resize.ts';
 import type { RgbaImage } from '../image/types.ts';
 import { minInputSide } from '../model/vgg19_layers.ts';
 import { deepestLayer, type StyleConfig } from '../style/config.ts';
-import type { LossBreakdown, TransferOptions, TransferResult } from '../style/types.ts';
+import type { LossBreakdown, StyleControls, TransferOptions, TransferResult } from '../style/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
 
 const PROGRAM = 'neural-style';
@@ -155,6 +155,42 @@ async function loadImage(flag: string, value: string, imagesDir: string | undefi
   }
 }
 
+/** Every --style, and every --style-mask (one per style) when given. */
+async function loadStyles(o: CommonOptions): Promise<{ styles: Array<{ path: string; image: RgbaImage }>; masks: Array<{ path: string; image: RgbaImage }> | null }> {
+  const styles = [];
+  for (const s of o.styles) styles.push(await loadImage('--style', s, o.images));
+  let masks = null;
+  if (o.styleMasks) {
+    masks = [];
+    for (const m of o.styleMasks) masks.push(await loadImage('--style-mask', m, o.images));
+  }
+  return { styles, masks };
+}
+
+/** The style controls for the library (TransferOptions / evaluateOnce). */
+function styleControls(o: CommonOptions, loaded: Awaited<ReturnType<typeof loadStyles>>): StyleControls {
+  return {
+    styles: loaded.styles.map((s) => s.image),
+    styleBlend: o.styleBlend,
+    styleScale: o.styleScale,
+    styleMasks: loaded.masks?.map((m) => m.image),
+    preserveColors: o.preserveColors,
+  };
+}
+
+/** The style settings as the JSON reports and the PNG's tEXt chunk list them. */
+function styleSettings(o: CommonOptions, loaded: Awaited<ReturnType<typeof loadStyles>>) {
+  const given = o.styleBlend ?? o.styles.map(() => 1);
+  const sum = given.reduce((a, b) => a + b, 0);
+  return {
+    styles: loaded.styles.map((s) => s.path),
+    styleBlend: given.map((w) => w / sum),
+    styleScale: o.styleScale,
+    styleMasks: loaded.masks ? loaded.masks.map((m) => m.path) : null,
+    preserveColors: o.preserveColors,
+  };
+}
+
 /**
  * The working size for the content image, checked against the deepest layer's minimum.
  * `flag` names what set the rows (--scales for the first stage of a multi-scale run).
@@ -234,11 +270,12 @@ function configJson(c: StyleConfig) {
 }
 
 /** What produced an image: stored in the PNG's tEXt chunk and in the JSON report. */
-function settingsOf(o: TransferCliOptions, paths: { content: string; style: string; init?: string }, size: { rows: number; cols: number }) {
+function settingsOf(o: TransferCliOptions, paths: { content: string; style: string; init?: string }, size: { rows: number; cols: number }, styles: ReturnType<typeof styleSettings>) {
   return {
     program: `${PACKAGE.name} ${PACKAGE.version}`,
     content: paths.content,
     style: paths.style,
+    ...styles,
     rows: size.rows,
     cols: size.cols,
     preset: o.preset,
@@ -310,14 +347,19 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
 
     // 3. inputs, 4. size
     const content = await loadImage('--content', o.content, o.images);
-    const style = await loadImage('--style', o.style, o.images);
+    const loaded = await loadStyles(o);
+    const style = loaded.styles[0];
     const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images) : null;
     const size = planSize(o, content.image);
     if (o.scales) planSize(o, content.image, o.scales[0], '--scales'); // the smallest stage
     log(
-      `${PROGRAM}: ${content.path} (${content.image.width}×${content.image.height}) in the style of ${style.path} ` +
-        `(${style.image.width}×${style.image.height}) at ${size.cols}×${size.rows}, preset ${o.preset}, ${o.optimizer}` +
-        (o.scales ? `, stages of ${o.scales.join(', ')} rows` : ''),
+      `${PROGRAM}: ${content.path} (${content.image.width}×${content.image.height}) in the style of ` +
+        loaded.styles.map((s) => `${s.path} (${s.image.width}×${s.image.height})`).join(' and ') +
+        ` at ${size.cols}×${size.rows}, preset ${o.preset}, ${o.optimizer}` +
+        (o.scales ? `, stages of ${o.scales.join(', ')} rows` : '') +
+        (o.styleMasks ? ', masked' : '') +
+        (o.styleScale !== 1 ? `, style scale ${o.styleScale}` : '') +
+        (o.preserveColors !== 'none' ? `, preserving colours (${o.preserveColors})` : ''),
     );
 
     // 5. weights, device, limits
@@ -325,14 +367,14 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
     log(`${PROGRAM}: weights from ${weights.source}; adapter ${ctx.description}`);
 
     // 6. optimize
-    const settings = settingsOf(o, { content: content.path, style: style.path, init: init?.path }, size);
+    const settings = settingsOf(o, { content: content.path, style: style.path, init: init?.path }, size, styleSettings(o, loaded));
     const pngText = { [PNG_TEXT_KEY]: JSON.stringify(settings), Software: `${PACKAGE.name} ${PACKAGE.version}` };
     const progress = createProgress(process.stderr, !!process.stderr.isTTY);
     interrupts.startRunning(progress);
     const adamIterations = o.optimizer === 'adam' && o.iterations === undefined ? o.rounds * o.evalsPerRound : o.iterations;
     const options: TransferOptions = {
       content: content.image,
-      style: style.image,
+      ...styleControls(o, loaded),
       rows: o.rows,
       resize: o.resize,
       config: o.config,
@@ -409,13 +451,14 @@ async function runEval(o: EvalCliOptions): Promise<number> {
     await checkOutputPath('--json', o.json, o.force);
     if (o.gradOut) await checkOutputPath('--grad-out', o.gradOut, o.force);
     const content = await loadImage('--content', o.content, o.images);
-    const style = await loadImage('--style', o.style, o.images);
+    const loaded = await loadStyles(o);
+    const style = loaded.styles[0];
     const size = planSize(o, content.image);
     const { ctx, weights, transfer } = await setUpGpu(o, size.rows, size.cols);
     const t0 = performance.now();
     const r = await transfer.evaluateOnce(ctx, weights, {
       content: content.image,
-      style: style.image,
+      ...styleControls(o, loaded),
       rows: o.rows,
       resize: o.resize,
       config: o.config,
@@ -436,6 +479,7 @@ async function runEval(o: EvalCliOptions): Promise<number> {
         program: `${PACKAGE.name} ${PACKAGE.version}`,
         content: content.path,
         style: style.path,
+        ...styleSettings(o, loaded),
         rows: r.rows,
         cols: r.cols,
         resize: o.resize,

@@ -17,8 +17,8 @@ import { type ConvShape, type ConvVersion, conv3x3Backward, conv3x3Forward, type
 import { type PoolMode, pool2x2Backward, pool2x2Forward } from '../kernels/pool2x2.ts';
 import { type Banded, type CopyStep, copyRows, scratchView, single } from './bands.ts';
 
-/** One step of a recorded pass. */
-export type Step = { kind: 'dispatch'; d: Dispatch } | CopyStep;
+/** One step of a recorded pass: a dispatch, a copy, or a buffer set to zero. */
+export type Step = { kind: 'dispatch'; d: Dispatch } | CopyStep | { kind: 'clear'; buf: GPUBuffer };
 
 const dispatchSteps = (ds: Dispatch[]): Step[] => ds.map((d) => ({ kind: 'dispatch', d }));
 

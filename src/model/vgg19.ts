@@ -69,7 +69,8 @@ export function encodeSteps(encoder: GPUCommandEncoder, steps: Step[]): void {
     if (s.kind === 'dispatch') batch.push(s.d);
     else {
       flush();
-      encoder.copyBufferToBuffer(s.src, s.srcOffset ?? 0, s.dst, s.dstOffset ?? 0, s.bytes);
+      if (s.kind === 'clear') encoder.clearBuffer(s.buf);
+      else encoder.copyBufferToBuffer(s.src, s.srcOffset ?? 0, s.dst, s.dstOffset ?? 0, s.bytes);
     }
   }
   flush();
@@ -134,7 +135,8 @@ export interface PlanOptions {
    * Layers whose loss gradient is computed during the backward, straight into the gradient
    * being propagated, instead of being written by the caller into a slot (gradientAt) before
    * it: saves the slot (at block1_conv1, as large as the layer's output). The injector returns
-   * the steps that write dL/dy of the layer into `dst` (banded like y).
+   * the steps that write dL/dy of the layer into `dst` (banded like y), or none when the loss
+   * has no gradient there.
    */
   injectors?: Map<string, Injector>;
 }
@@ -297,8 +299,11 @@ export class Vgg19Plan {
       const src = plan.grads.get(name);
       const injector = injectors.get(name);
       if (src) steps.push(...copyRows(src, 0, dst, 0, src.H));
-      else if (injector) steps.push(...(await injector(plan.byName.get(name)!.y, dst)));
-      else return false;
+      else {
+        const s = injector ? await injector(plan.byName.get(name)!.y, dst) : [];
+        if (!s.length) return false; // no loss gradient at this layer
+        steps.push(...s);
+      }
       return true;
     };
     // dL/dy of the layer being processed: the deepest layer's slot, or its injector's output
@@ -307,7 +312,8 @@ export class Vgg19Plan {
     if (plan.grads.has(deepestLayer.name)) cur = plan.grads.get(deepestLayer.name)!;
     else {
       [cur, curPool] = other(deepestLayer.H, deepestLayer.W, deepestLayer.cout);
-      await inject(deepestLayer.name, cur);
+      // no loss gradient at all at the deepest layer: the backward starts from zero
+      if (!(await inject(deepestLayer.name, cur))) for (const b of cur.bands) steps.push({ kind: 'clear', buf: b.buf });
     }
     for (let i = deepest; i >= 0; i--) {
       const l = layers[i];

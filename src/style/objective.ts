@@ -6,18 +6,43 @@
 //   style:   sum_l factor_l * sum (G_l - A_l)^2     (G_l = F_l^T F_l; A_l: style image's, once)
 //   tv:      w * sum ((x[i,j]-x[i+1,j])^2 + (x[i,j]-x[i,j+1])^2)^1.25
 //   gradient: loss gradients injected at the layers -> VGG19 backward -> + TV gradient.
+//
+// Several styles (blend weights b_s >= 0, normalised to sum 1), style scale and masks:
+//   style:   sum_l factor_l * sum_s b_s * sum (G_l^(s) - A_l^(s))^2
+// i.e. the BLEND OF EACH STYLE'S LOSS (the general form: a masked style needs its own masked Gram
+// G^(s) = Gram(m_s ⊙ F), see masks.ts). The unmasked styles share one Gram G, and for them the
+// blend is computed as the distance to the blended target Abar = sum b_s A_s / B (B = sum b_s):
+//   sum_s b_s ||G - A_s||^2 = B ||G - Abar||^2 + (sum_s b_s ||A_s||^2 - B ||Abar||^2)
+// The gradient is the same; the bracket is a constant, computed once in Float64 from the targets
+// (read back at creation) and added to the reported loss on the CPU, so the reported loss is
+// always the blend of losses; with one unmasked style it is exactly 0 and the plain path runs
+// unchanged (one Gram, one style_loss, one gram_backward per layer). This saves a Gram and a
+// gram_backward per extra unmasked style. Each masked style with mask area a_l at layer l adds
+// b_s * factor_l / a_l^2 * sum (Gram(m ⊙ F) - a_l A_l^(s))^2 (maskedStyleScale), its gradient
+// going back through mask_apply; an unmasked style never runs the mask kernel.
+// A style whose mask is empty at a layer (area 0) drops out of that layer, and the blend weights of
+// the styles left there are renormalised to sum 1 (so an all-black mask equals leaving that style
+// out); a style of blend weight 0 is left out entirely (its targets are not even computed).
+// Style scale: a style image may have its own size (StyleInput rows x cols); its targets come from
+// a plan of that size (made and freed at creation), and each Gram (a sum over the h_s*w_s
+// positions) is multiplied by (h*w)/(h_s*w_s), the working size's positions at that layer, so that
+// the target compares per-position means (as jcjohnson's neural-style, whose Gram is divided by
+// the element count) and the normalisation factor_l stays that of the working size.
 // All of one evaluation is encoded into a single command buffer. Feature maps stored in row bands
 // (a plan with a buffer limit, bands.ts) are handled band by band: the Gram matrix and the loss
 // sums accumulate over the bands, the gradients are written per band.
 
 import type { GpuContext } from '../gpu/device.ts';
-import { createStorage, type Dispatch, GPU_WAIT_MS, submitChecked, waitIdle } from '../gpu/runtime.ts';
+import { createStorage, type Dispatch, GPU_WAIT_MS, readFloats, submitChecked, uploadStorage, waitIdle } from '../gpu/runtime.ts';
+import { gpuMemory } from '../gpu/memory.ts';
+import { maskApply } from '../kernels/mask.ts';
+import { layerMasks, type LayerMask, type Mask, maskedStyleScale } from './masks.ts';
 import { withTimeout } from '../gpu/device.ts';
 import { gramBackward, gramForward, gramSplits } from '../kernels/gram.ts';
 import { contentLoss, styleLoss, tvLoss } from '../kernels/losses.ts';
-import { type Banded, copyRows, createBanded } from '../model/bands.ts';
-import { encodeSteps, type Injector, type PlanOptions, type Step, type Vgg19, type Vgg19Plan } from '../model/vgg19.ts';
-import { layerIndex, VGG19_LAYERS } from '../model/vgg19_layers.ts';
+import { type Banded, bandRanges, copyRows, createBanded } from '../model/bands.ts';
+import { deviceBufferLimit, encodeSteps, type Injector, type PlanOptions, type Step, type Vgg19, type Vgg19Plan } from '../model/vgg19.ts';
+import { layerIndex, layerSize, VGG19_LAYERS } from '../model/vgg19_layers.ts';
 import type { StyleConfig } from './config.ts';
 import type { LossBreakdown } from './types.ts';
 
@@ -49,6 +74,65 @@ export function contentCoef(cfg: StyleConfig): number {
   return cfg.contentLoss === 'sum' ? cfg.contentWeight : cfg.contentWeight / 2;
 }
 
+/** One style image of the objective: caffe BGR [rows, cols, 3] (its own size: --style-scale). */
+export interface StyleInput {
+  pixels: Float32Array<ArrayBuffer>;
+  rows: number;
+  cols: number;
+  /** blend weight (>= 0; the weights are normalised to sum 1); default 1 */
+  weight?: number;
+  /** region mask at the working size (white = 1: this style applies); absent/null: everywhere */
+  mask?: Mask | null;
+}
+
+/** Blend weights normalised to sum 1; negative, non-finite or all-zero weights are an error. */
+export function normaliseBlend(weights: readonly number[]): number[] {
+  if (weights.some((w) => !Number.isFinite(w) || w < 0)) throw new Error(`style blend weights must be finite numbers >= 0, got ${weights.join(',')}`);
+  const sum = weights.reduce((a, b) => a + b, 0);
+  if (!(sum > 0)) throw new Error(`style blend weights must not all be zero, got ${weights.join(',')}`);
+  return weights.map((w) => w / sum);
+}
+
+/** One style loss term at one layer: weight * factor * sum (G - target)^2 (+ constant * factor). */
+interface LayerGroup {
+  weight: number;
+  target: Float64Array;
+  mask: LayerMask | null;
+  constant: number;
+}
+
+/** The (unmasked) Gram matrix of each of `layers` for one image through `plan`, read back. */
+async function styleGrams(ctx: GpuContext, plan: Vgg19Plan, layers: readonly string[], pixels: Float32Array<ArrayBuffer>): Promise<Float64Array[]> {
+  const maxBytes = plan.maxBufferBytes;
+  ctx.device.queue.writeBuffer(plan.input, 0, pixels);
+  const steps: Step[] = [];
+  const G: GPUBuffer[] = [];
+  const scratch: GPUBuffer[] = [];
+  for (const name of layers) {
+    const F = plan.activationBands(name);
+    const c = F.C;
+    G.push(createStorage(ctx, c * c * 4, `${name} style Gram`));
+    const maxN = Math.max(...F.bands.map((b) => (b.r1 - b.r0) * F.W));
+    const partials = createStorage(ctx, gramSplits(maxN, c, maxBytes) * c * c * 4, `${name} gram partials`);
+    scratch.push(partials);
+    for (const [k, b] of F.bands.entries()) {
+      for (const d of (await gramForward(ctx, (b.r1 - b.r0) * F.W, c, { f: b.buf, g: G[G.length - 1], partials }, k > 0, maxBytes)).dispatches) steps.push({ kind: 'dispatch', d });
+    }
+  }
+  const enc = ctx.device.createCommandEncoder({ label: 'style targets' });
+  plan.encodeForward(enc);
+  encodeSteps(enc, steps);
+  await submitChecked(ctx, [enc.finish()], 'style targets');
+  const out: Float64Array[] = [];
+  for (const [i, name] of layers.entries()) {
+    const c = plan.shape(name)[2];
+    out.push(Float64Array.from(await readFloats(ctx, G[i], c * c)));
+    G[i].destroy();
+  }
+  scratch.forEach((b) => b.destroy());
+  return out;
+}
+
 export class StyleObjective {
   /** number of variables: H * W * 3 */
   readonly n: number;
@@ -61,6 +145,10 @@ export class StyleObjective {
   private readonly readback: GPUBuffer;
   private readonly gradOut: GPUBuffer;
   private readonly slots: number;
+  /** the scalar slots of each style layer's loss groups */
+  private styleSlots: number[][] = [];
+  /** per style layer: factor * sum_s b_s (||A_s||^2) - B ||Abar||^2, the blend-of-losses constant */
+  private styleConstants: number[] = [];
 
   private constructor(
     readonly ctx: GpuContext,
@@ -68,9 +156,10 @@ export class StyleObjective {
     readonly cfg: StyleConfig,
     readonly H: number,
     readonly W: number,
+    slots: number,
   ) {
     this.n = H * W * 3;
-    this.slots = SLOT_STYLE0 + cfg.styleLayers.length;
+    this.slots = slots;
     this.scalars = createStorage(ctx, this.slots * 4, 'loss scalars');
     this.readback = ctx.device.createBuffer({ label: 'loss scalars read', size: Math.ceil((this.slots * 4) / 16) * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     this.gradOut = createStorage(ctx, this.n * 4, 'objective gradient');
@@ -78,8 +167,9 @@ export class StyleObjective {
 
   /**
    * Builds the objective for an H x W working size: computes the content features P of
-   * `content` and the style Gram matrices A of `style` (both [H, W, 3] caffe BGR, same size)
-   * once, and records one evaluation.
+   * `content` ([H, W, 3] caffe BGR) and the style Gram targets once, and records one evaluation.
+   * `style` is one style image at the working size (the plain case) or several StyleInputs, each
+   * at its own size (--style-scale), with a blend weight and an optional mask (see the header).
    */
   static async create(
     ctx: GpuContext,
@@ -88,32 +178,89 @@ export class StyleObjective {
     H: number,
     W: number,
     content: Float32Array<ArrayBuffer>,
-    style: Float32Array<ArrayBuffer>,
+    style: Float32Array<ArrayBuffer> | readonly StyleInput[],
     planOpts: PlanOptions = {},
   ): Promise<StyleObjective> {
-    if (content.length !== H * W * 3 || style.length !== H * W * 3) {
-      throw new Error(`StyleObjective: content and style must both be ${H}x${W}x3 (got ${content.length} and ${style.length} values)`);
+    const inputs: readonly StyleInput[] = style instanceof Float32Array ? [{ pixels: style, rows: H, cols: W }] : style;
+    if (content.length !== H * W * 3) throw new Error(`StyleObjective: content must be ${H}x${W}x3 (got ${content.length} values)`);
+    if (!inputs.length) throw new Error('StyleObjective: no style image');
+    for (const [s, st] of inputs.entries()) {
+      if (st.pixels.length !== st.rows * st.cols * 3) {
+        throw new Error(`StyleObjective: style ${s + 1} must be ${st.rows}x${st.cols}x3 (got ${st.pixels.length} values)`);
+      }
+      if (st.mask && (st.mask.h !== H || st.mask.w !== W)) throw new Error(`StyleObjective: the mask of style ${s + 1} is ${st.mask.h}x${st.mask.w}, not the working size ${H}x${W}`);
     }
+    const blend = normaliseBlend(inputs.map((s) => s.weight ?? 1));
     if (net.pooling !== cfg.pooling) throw new Error(`StyleObjective: the network pools with ${net.pooling} but the config asks for ${cfg.pooling}`);
     const layers = [...new Set([cfg.contentLayer, ...cfg.styleLayers])];
-    // dL/dG of each style layer (M) is computed in the loss steps; the gradient F·M it gives is
-    // written during the backward straight into the gradient being propagated (an injector), so
-    // no slot as large as the layer's output is needed. The content layer keeps its slot: the
-    // content loss writes it, and its Gram gradient (if it is a style layer too) adds to it.
-    const styleM = new Map<string, GPUBuffer>();
-    const injectors = new Map<string, Injector>();
-    for (const name of cfg.styleLayers) {
+    const maxBytes = planOpts.maxBufferBytes ?? deviceBufferLimit(ctx);
+    const L = cfg.styleLayers.length;
+
+    // Per layer, the loss groups: one for the unmasked styles (blended), one per masked style.
+    // Which styles take part (blend > 0, mask not empty there) is known from the inputs alone;
+    // the targets come after the plan.
+    const masks = inputs.map((st) => (st.mask ? layerMasks(st.mask, cfg.styleLayers) : null));
+    const layout = cfg.styleLayers.map((name, i) => {
       const c = VGG19_LAYERS[layerIndex(name)].cout;
-      const M = createStorage(ctx, c * c * 4, `${name} dL/dG sym`);
-      styleM.set(name, M);
-      if (name !== cfg.contentLayer) injectors.set(name, (y, dst) => gramGradientSteps(ctx, y, M, dst, false));
+      const [h, w] = layerSize(name, H, W);
+      const ranges = bandRanges(h, w, c, maxBytes, `${name} output`);
+      const active = inputs.map((_s, s) => blend[s] > 0 && (!masks[s] || maskedStyleScale(masks[s]![i].area) !== null));
+      const total = blend.reduce((acc, b, s) => acc + (active[s] ? b : 0), 0);
+      const unmasked = inputs.map((_s, s) => s).filter((s) => active[s] && !masks[s]);
+      const masked = inputs.map((_s, s) => s).filter((s) => active[s] && masks[s]);
+      const groups: Array<{ styles: number[]; mask: LayerMask | null; M: GPUBuffer; bandMasks: GPUBuffer[] | null }> = [];
+      const newGroup = (styles: number[], mask: LayerMask | null) =>
+        groups.push({
+          styles,
+          mask,
+          M: createStorage(ctx, c * c * 4, `${name} dL/dG sym`),
+          bandMasks: mask ? ranges.map(([r0, r1]) => uploadStorage(ctx, mask.data.slice(r0 * w, r1 * w), `${name} mask rows ${r0}..${r1}`)) : null,
+        });
+      if (unmasked.length) newGroup(unmasked, null);
+      for (const s of masked) newGroup([s], masks[s]![i]);
+      return { name, c, h, w, ranges, total, groups };
+    });
+    // m ⊙ F and d(m ⊙ F) of one band at a time, shared by every layer
+    let scratch: { fm: GPUBuffer; dfm: GPUBuffer } | null = null;
+    if (layout.some((l) => l.groups.some((g) => g.mask))) {
+      const floats = Math.max(...layout.map((l) => Math.max(...l.ranges.map(([r0, r1]) => (r1 - r0) * l.w)) * l.c));
+      scratch = { fm: createStorage(ctx, floats * 4, 'masked features'), dfm: createStorage(ctx, floats * 4, 'masked features gradient') };
     }
+    /** dF (+)= the gradient of every group of layer i (written by the first unless `accumulate`). */
+    const gradientSteps = async (i: number, F: Banded, dF: Banded, accumulate: boolean): Promise<Step[]> => {
+      const l = layout[i];
+      const steps: Step[] = [];
+      let written = accumulate;
+      for (const g of l.groups) {
+        if (!g.mask) steps.push(...(await gramGradientSteps(ctx, F, g.M, dF, written)));
+        else {
+          for (const [k, b] of F.bands.entries()) {
+            if (b.r0 !== l.ranges[k][0] || b.r1 !== l.ranges[k][1]) throw new Error(`${l.name}: the mask bands differ from the plan's`);
+            const n = (b.r1 - b.r0) * l.w;
+            const d = (x: Promise<Dispatch>) => x.then((dd) => steps.push({ kind: 'dispatch', d: dd }));
+            await d(maskApply(ctx, n, l.c, { x: b.buf, m: g.bandMasks![k], y: scratch!.fm }));
+            await d(gramBackward(ctx, n, l.c, { f: scratch!.fm, m: g.M, df: scratch!.dfm }, false));
+            await d(maskApply(ctx, n, l.c, { x: scratch!.dfm, m: g.bandMasks![k], y: dF.bands[k].buf }, written));
+          }
+        }
+        written = true;
+      }
+      return steps;
+    };
+    // dL/dG of each group (M) is computed in the loss steps; the gradient it gives (F·M, or through
+    // the mask) is written during the backward straight into the gradient being propagated (an
+    // injector), so no slot as large as the layer's output is needed. The content layer keeps its
+    // slot: the content loss writes it, and its Gram gradients (if it is a style layer too) add
+    // to it in the loss steps. A layer where every style is masked out has no gradient (the
+    // injector gives no steps).
+    const injectors = new Map<string, Injector>();
+    cfg.styleLayers.forEach((name, i) => {
+      if (name !== cfg.contentLayer) injectors.set(name, (y, dst) => gradientSteps(i, y, dst, false));
+    });
     const plan = await net.plan(H, W, layers, { ...planOpts, injectors });
-    const maxBytes = plan.maxBufferBytes;
-    const obj = new StyleObjective(ctx, plan, cfg, H, W);
     const dev = ctx.device;
 
-    // Targets: content features P and style Grams A, computed once.
+    // Targets: content features P, computed once.
     const contentF = plan.activationBands(cfg.contentLayer);
     const P = createBanded(ctx, contentF.H, contentF.W, contentF.C, maxBytes, 'content target P');
     dev.queue.writeBuffer(plan.input, 0, content);
@@ -123,37 +270,69 @@ export class StyleObjective {
       encodeSteps(enc, copyRows(contentF, 0, P, 0, contentF.H));
       await submitChecked(ctx, [enc.finish()], 'content target');
     }
-    dev.queue.writeBuffer(plan.input, 0, style);
-    const A: GPUBuffer[] = [];
-    const G: GPUBuffer[] = [];
-    const grams: Dispatch[][] = [];
-    for (const name of cfg.styleLayers) {
-      const F = plan.activationBands(name);
-      const c = F.C;
-      A.push(createStorage(ctx, c * c * 4, `${name} style target A`));
-      G.push(createStorage(ctx, c * c * 4, `${name} Gram G`));
-      // G = sum over bands of F_b^T F_b, one partials scratch shared by the bands
-      const maxN = Math.max(...F.bands.map((b) => (b.r1 - b.r0) * F.W));
-      const partials = createStorage(ctx, gramSplits(maxN, c, maxBytes) * c * c * 4, `${name} gram partials`);
-      const ds: Dispatch[] = [];
-      for (const [k, b] of F.bands.entries()) {
-        ds.push(...(await gramForward(ctx, (b.r1 - b.r0) * F.W, c, { f: b.buf, g: G[G.length - 1], partials }, k > 0, maxBytes)).dispatches);
+
+    // Style Gram targets A_s per layer (Float64 on the CPU), each style through a plan of its own
+    // size when it differs from the working size (freed at once), scaled to the working size.
+    const targets: Float64Array[][] = [];
+    for (const [s, st] of inputs.entries()) {
+      if (blend[s] === 0) {
+        targets.push([]);
+        continue;
       }
-      grams.push(ds);
-    }
-    {
-      const enc = dev.createCommandEncoder({ label: 'style targets' });
-      plan.encodeForward(enc);
-      const steps: Step[] = grams.flat().map((d) => ({ kind: 'dispatch', d }));
-      cfg.styleLayers.forEach((name, i) => {
-        const c = plan.shape(name)[2];
-        steps.push({ kind: 'copy', src: G[i], dst: A[i], bytes: c * c * 4 });
-      });
-      encodeSteps(enc, steps);
-      await submitChecked(ctx, [enc.finish()], 'style targets');
+      const same = st.rows === H && st.cols === W;
+      const scope = same ? null : gpuMemory(ctx).beginScope();
+      try {
+        const p = same ? plan : await net.plan(st.rows, st.cols, [...cfg.styleLayers], planOpts);
+        const grams = await styleGrams(ctx, p, cfg.styleLayers, st.pixels);
+        targets.push(
+          grams.map((g, i) => {
+            const [h, w] = plan.shape(cfg.styleLayers[i]);
+            const [hs, ws] = p.shape(cfg.styleLayers[i]);
+            const k = (h * w) / (hs * ws); // a Gram sums over positions: compare per-position means
+            return k === 1 ? g : g.map((v) => v * k);
+          }),
+        );
+      } finally {
+        scope?.destroyAll();
+      }
     }
 
-    // One evaluation = forward, lossSteps (losses + gradients at the layers), backward, tvSteps.
+    // Each group's weight, target and constant (see the header).
+    const groups: LayerGroup[][] = layout.map((l, i) =>
+      l.groups.map((g) => {
+        if (g.mask) {
+          const s = g.styles[0];
+          const sc = maskedStyleScale(g.mask.area)!;
+          return { weight: (blend[s] / l.total) * sc.factor, target: targets[s][i].map((v) => v * sc.target), mask: g.mask, constant: 0 };
+        }
+        const B = g.styles.reduce((acc, s) => acc + blend[s], 0) / l.total;
+        const n = targets[g.styles[0]][i].length;
+        const mean = new Float64Array(n);
+        let sumSq = 0; // sum_s b_s ||A_s||^2 (b_s renormalised over the active styles)
+        for (const s of g.styles) {
+          const b = blend[s] / l.total;
+          const a = targets[s][i];
+          for (let j = 0; j < n; j++) {
+            mean[j] += (b / B) * a[j];
+            sumSq += b * a[j] * a[j];
+          }
+        }
+        let meanSq = 0;
+        for (let j = 0; j < n; j++) meanSq += mean[j] * mean[j];
+        // sum_s b_s ||G - A_s||^2 = B ||G - Abar||^2 + (sum_s b_s ||A_s||^2 - B ||Abar||^2)
+        const one = g.styles.length === 1;
+        return { weight: B, target: one ? targets[g.styles[0]][i] : mean, mask: null, constant: one ? 0 : sumSq - B * meanSq };
+      }),
+    );
+    const slotOf: number[][] = [];
+    let slots = SLOT_STYLE0;
+    for (const g of groups) slotOf.push(g.map(() => slots++));
+    const obj = new StyleObjective(ctx, plan, cfg, H, W, slots);
+    obj.styleSlots = slotOf;
+    obj.styleConstants = groups.map((g, i) => g.reduce((acc, x) => acc + x.constant, 0) * styleFactor(cfg, i, H, W, layout[i].c, layout[i].h * layout[i].w));
+
+    // One evaluation = forward, lossSteps (losses, dL/dG, the content layer's gradient), backward
+    // (with the style layers' gradients injected), tvSteps.
     const add = (ds: Dispatch[]) => ds.forEach((d) => obj.lossSteps.push({ kind: 'dispatch', d }));
     const contentDf = plan.gradientBands(cfg.contentLayer);
     for (const [k, b] of contentF.bands.entries()) {
@@ -162,20 +341,33 @@ export class StyleObjective {
       add((await contentLoss(ctx, n, contentCoef(cfg), SLOT_CONTENT, bufs, false, k > 0)).dispatches);
     }
     for (const [i, name] of cfg.styleLayers.entries()) {
-      const [h, w, c] = plan.shape(name);
-      const M = styleM.get(name)!;
+      const { c, h, w } = layout[i];
       const factor = styleFactor(cfg, i, H, W, c, h * w);
-      add(grams[i]);
-      add((await styleLoss(ctx, c, factor, SLOT_STYLE0 + i, { g: G[i], a: A[i], m: M, scalars: obj.scalars })).dispatches);
-      // the content layer's slot already holds the content gradient: add to it (the other
-      // style layers' F·M is written by their injectors during the backward)
-      if (name === cfg.contentLayer) obj.lossSteps.push(...(await gramGradientSteps(ctx, plan.activationBands(name), M, plan.gradientBands(name), true)));
+      const F = plan.activationBands(name);
+      const maxN = Math.max(...F.bands.map((b) => (b.r1 - b.r0) * F.W));
+      const partials = createStorage(ctx, gramSplits(maxN, c, maxBytes) * c * c * 4, `${name} gram partials`);
+      for (const [gi, grp] of groups[i].entries()) {
+        const g = layout[i].groups[gi];
+        const G = createStorage(ctx, c * c * 4, `${name} Gram G`);
+        const A = uploadStorage(ctx, Float32Array.from(grp.target), `${name} style target A`);
+        for (const [k, b] of F.bands.entries()) {
+          const n = (b.r1 - b.r0) * w;
+          if (g.bandMasks) {
+            add([await maskApply(ctx, n, c, { x: b.buf, m: g.bandMasks[k], y: scratch!.fm })]);
+            add((await gramForward(ctx, n, c, { f: scratch!.fm, g: G, partials }, k > 0, maxBytes)).dispatches);
+          } else {
+            add((await gramForward(ctx, n, c, { f: b.buf, g: G, partials }, k > 0, maxBytes)).dispatches);
+          }
+        }
+        add((await styleLoss(ctx, c, factor * grp.weight, slotOf[i][gi], { g: G, a: A, m: g.M, scalars: obj.scalars })).dispatches);
+      }
+      // the content layer's slot already holds the content gradient: its Gram gradients add to it
+      if (name === cfg.contentLayer) obj.lossSteps.push(...(await gradientSteps(i, F, plan.gradientBands(name), true)));
     }
     const tv = await tvLoss(ctx, H, W, cfg.tvWeight, SLOT_TV, { x: plan.input, vggGrad: plan.inputGrad, grad: obj.gradOut, scalars: obj.scalars });
     obj.tvSteps = tv.dispatches.map((d) => ({ kind: 'dispatch', d }));
     return obj;
   }
-
 
   /**
    * Submissions per evaluation: 0 (default) encodes the whole evaluation into one command
@@ -228,8 +420,9 @@ export class StyleObjective {
     const styleLayers: Record<string, number> = {};
     let style = 0;
     this.cfg.styleLayers.forEach((name, i) => {
-      styleLayers[name] = v[SLOT_STYLE0 + i];
-      style += v[SLOT_STYLE0 + i];
+      const l = this.styleSlots[i].reduce((a, slot) => a + v[slot], this.styleConstants[i]);
+      styleLayers[name] = l;
+      style += l;
     });
     const content = v[SLOT_CONTENT];
     const tv = v[SLOT_TV];

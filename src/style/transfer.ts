@@ -22,8 +22,10 @@ import { minimizeLbfgs } from '../optim/lbfgs.ts';
 import type { IterationInfo, Objective, OptimizeResult } from '../optim/types.ts';
 import { deepestLayer, type StyleConfig } from './config.ts';
 import { transferFootprint } from './footprint.ts';
-import { StyleObjective } from './objective.ts';
-import type { LossBreakdown, StageReport, TransferOptions, TransferResult } from './types.ts';
+import { normaliseBlend, StyleObjective, type StyleInput } from './objective.ts';
+import { maskFromImage } from './masks.ts';
+import { histogramMatch, luminanceInputs, PRESERVE_COLORS, type PreserveColors, recombineLuminance } from '../image/colour.ts';
+import type { LossBreakdown, StageReport, StyleControls, TransferOptions, TransferResult } from './types.ts';
 
 /** The notebook resizes with keras load_img (PIL nearest); other presets average areas. */
 export function defaultResize(cfg: StyleConfig): ResizeMethod {
@@ -74,18 +76,77 @@ export interface PreparedImages {
   rows: number;
   cols: number;
   content: Float32Array<ArrayBuffer>;
+  /** the first style at the working size (the one-style case) */
   style: Float32Array<ArrayBuffer>;
+  /** every style at its own size (styleScale), with its blend weight and mask */
+  styles: StyleInput[];
 }
 
-/** Resizes content to `rows` (width from its aspect ratio) and style to the same size; caffe preprocessing. */
-export function prepareImages(content: RgbaImage, style: RgbaImage, rows: number, method: ResizeMethod): PreparedImages {
+/** The style controls checked and applied to the images (colour preservation done). */
+export interface ResolvedStyles {
+  /** the content the transfer runs on (luminance: its Y as a grey image) */
+  content: RgbaImage;
+  /** the original content (for recombineLuminance) */
+  original: RgbaImage;
+  styles: RgbaImage[];
+  blend: number[];
+  scale: number;
+  masks: Array<RgbaImage | null>;
+  preserveColors: PreserveColors;
+}
+
+/**
+ * Checks the style controls (one-line errors naming the option) and applies colour preservation:
+ * histogram replaces each style by histogramMatch(content, styles); luminance runs on
+ * luminanceInputs (recombine the output with recombineLuminance).
+ */
+export function resolveStyles(content: RgbaImage, o: StyleControls): ResolvedStyles {
+  const styles = o.styles ?? (o.style ? [o.style] : []);
+  if (!styles.length) throw new Error('no style image: give style or styles');
+  const blend = o.styleBlend ?? styles.map(() => 1);
+  if (blend.length !== styles.length) throw new Error(`styleBlend has ${blend.length} weights for ${styles.length} styles (one per style)`);
+  const normalised = normaliseBlend(blend);
+  const scale = o.styleScale ?? 1;
+  if (!(Number.isFinite(scale) && scale > 0)) throw new Error(`styleScale must be a number > 0, got ${scale}`);
+  const masks = o.styleMasks ?? styles.map(() => null);
+  if (masks.length !== styles.length) throw new Error(`styleMasks has ${masks.length} entries for ${styles.length} styles (one per style, null for none)`);
+  const preserveColors = o.preserveColors ?? 'none';
+  if (!PRESERVE_COLORS.includes(preserveColors)) throw new Error(`preserveColors must be one of ${PRESERVE_COLORS.join(', ')}, got "${preserveColors as string}"`);
+  let runContent = content;
+  let runStyles = styles;
+  if (preserveColors === 'histogram') runStyles = histogramMatch(content, styles);
+  else if (preserveColors === 'luminance') ({ content: runContent, styles: runStyles } = luminanceInputs(content, styles));
+  return { content: runContent, original: content, styles: runStyles, blend: normalised, scale, masks, preserveColors };
+}
+
+/** The size a style image is resized to: scale x the working size, each side at least minSide. */
+export function styleSize(rows: number, cols: number, scale: number, minSide = 1): { rows: number; cols: number } {
+  return { rows: Math.max(minSide, Math.round(rows * scale)), cols: Math.max(minSide, Math.round(cols * scale)) };
+}
+
+/**
+ * Resizes content to `rows` (width from its aspect ratio) and each style to the same size times
+ * `controls.scale` (at least minSide a side); caffe preprocessing; masks to the working size.
+ */
+export function prepareImages(
+  content: RgbaImage,
+  style: RgbaImage | Pick<ResolvedStyles, 'styles' | 'blend' | 'scale' | 'masks'>,
+  rows: number,
+  method: ResizeMethod,
+  minSide = 1,
+): PreparedImages {
   const { cols } = workingSize(content.height, content.width, rows);
-  return {
-    rows,
-    cols,
-    content: toCaffe(resize(content, rows, cols, method)) as Float32Array<ArrayBuffer>,
-    style: toCaffe(resize(style, rows, cols, method)) as Float32Array<ArrayBuffer>,
-  };
+  const ctl = 'data' in style ? { styles: [style], blend: [1], scale: 1, masks: [null] } : style;
+  const ss = styleSize(rows, cols, ctl.scale, minSide);
+  const styles: StyleInput[] = ctl.styles.map((s, i) => ({
+    pixels: toCaffe(resize(s, ss.rows, ss.cols, method)) as Float32Array<ArrayBuffer>,
+    rows: ss.rows,
+    cols: ss.cols,
+    weight: ctl.blend[i],
+    mask: ctl.masks[i] ? maskFromImage(ctl.masks[i]!, rows, cols) : null,
+  }));
+  const style0 = ss.rows === rows && ss.cols === cols ? styles[0].pixels : (toCaffe(resize(ctl.styles[0], rows, cols, method)) as Float32Array<ArrayBuffer>);
+  return { rows, cols, content: toCaffe(resize(content, rows, cols, method)) as Float32Array<ArrayBuffer>, style: style0, styles };
 }
 
 /** Wraps the objective to remember the loss terms of the best and the recent evaluations. */
@@ -121,7 +182,8 @@ async function buildObjective(
 ): Promise<StyleObjective> {
   checkWorkingSize(ctx, prep.rows, prep.cols, config, maxBufferBytes, memoryBytes);
   const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: config.pooling, upTo: deepestLayer(config) });
-  return StyleObjective.create(ctx, net, config, prep.rows, prep.cols, prep.content, prep.style, { maxBufferBytes });
+  for (const s of prep.styles) if (s.rows !== prep.rows || s.cols !== prep.cols) checkWorkingSize(ctx, s.rows, s.cols, config, maxBufferBytes);
+  return StyleObjective.create(ctx, net, config, prep.rows, prep.cols, prep.content, prep.styles, { maxBufferBytes });
 }
 
 /**
@@ -167,6 +229,11 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   const cfg = opts.config;
   const method = opts.resize ?? defaultResize(cfg);
   const scales = transferScales(opts);
+  const ctl = resolveStyles(opts.content, opts);
+  const minSide = minInputSide(deepestLayer(cfg));
+  /** the image as the user sees it: luminance runs take the content's I and Q */
+  const finish = (img: RgbaImage): RgbaImage =>
+    ctl.preserveColors === 'luminance' ? recombineLuminance(img, resize(ctl.original, img.height, img.width, method)) : img;
   const sizes = scales.map((r) => workingSize(opts.content.height, opts.content.width, r));
   for (const { rows, cols } of sizes) checkWorkingSize(ctx, rows, cols, cfg, opts.maxBufferBytes, opts.memoryBytes);
   const memory = gpuMemory(ctx);
@@ -193,7 +260,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
       const ts = performance.now();
       const scope = memory.beginScope();
       try {
-        const prep = prepareImages(opts.content, opts.style, scales[k], method);
+        const prep = prepareImages(ctl.content, ctl, scales[k], method, minSide);
         const { rows, cols } = prep;
         const objective = new TrackingObjective(await buildObjective(ctx, net, cfg, prep, opts.maxBufferBytes, opts.memoryBytes));
         objective.inner.maxDispatchesPerSubmit = opts.maxDispatchesPerSubmit ?? 0;
@@ -221,7 +288,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
               loss: info.loss,
               terms: objective.termsOf(info.loss),
               seconds: (performance.now() - t0) / 1e3,
-              image: async () => fromCaffe(await readFloats(ctx, info.x, objective.n), rows, cols),
+              image: async () => finish(fromCaffe(await readFloats(ctx, info.x, objective.n), rows, cols)),
               x: info.x,
               rows,
               cols,
@@ -263,7 +330,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   }
   const last = prev!;
   return {
-    image: fromCaffe(last.pixels, last.rows, last.cols),
+    image: finish(fromCaffe(last.pixels, last.rows, last.cols)),
     rows: last.rows,
     cols: last.cols,
     evaluations: done.evaluations,
@@ -282,10 +349,11 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
 export async function evaluateOnce(
   ctx: GpuContext,
   weights: Vgg19Weights | Vgg19,
-  opts: { content: RgbaImage; style: RgbaImage; rows: number; resize?: ResizeMethod; config: StyleConfig; maxBufferBytes?: number; memoryBytes?: number },
+  opts: StyleControls & { content: RgbaImage; rows: number; resize?: ResizeMethod; config: StyleConfig; maxBufferBytes?: number; memoryBytes?: number },
 ): Promise<{ rows: number; cols: number; loss: LossBreakdown; grad: Float32Array; memory: MemoryReport; bands: Record<string, number> }> {
   gpuMemory(ctx).resetPeak();
-  const prep = prepareImages(opts.content, opts.style, opts.rows, opts.resize ?? defaultResize(opts.config));
+  const ctl = resolveStyles(opts.content, opts);
+  const prep = prepareImages(ctl.content, ctl, opts.rows, opts.resize ?? defaultResize(opts.config), minInputSide(deepestLayer(opts.config)));
   const objective = await buildObjective(ctx, weights, opts.config, prep, opts.maxBufferBytes, opts.memoryBytes);
   const x = uploadStorage(ctx, prep.content, 'x');
   const g = createStorage(ctx, objective.n * 4, 'gradient');

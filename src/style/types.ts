@@ -3,6 +3,7 @@ import type { RgbaImage } from '../image/types.ts';
 import type { ResizeMethod } from '../image/resize.ts';
 import type { StyleConfig } from './config.ts';
 import type { MemoryReport } from '../gpu/memory.ts';
+import type { PreserveColors } from '../image/colour.ts';
 
 /** Loss terms, each already multiplied by its weight; styleLayers add up to style. */
 export interface LossBreakdown {
@@ -15,9 +16,28 @@ export interface LossBreakdown {
 
 export type InitKind = 'content' | 'random';
 
-export interface TransferOptions {
+/** The style controls shared by TransferOptions and evaluateOnce (issue 9). */
+export interface StyleControls {
+  /** the one-style case; ignored when `styles` is given */
+  style?: RgbaImage;
+  /** several style images (replaces `style`); each resized to the working size x styleScale */
+  styles?: RgbaImage[];
+  /** one blend weight per style, >= 0, not all zero (normalised to sum 1); default equal */
+  styleBlend?: number[];
+  /** each style image is resized to styleScale x the working size (rows and cols, at least the
+   *  network's minimum) before its Gram targets are computed; > 0, default 1 */
+  styleScale?: number;
+  /** one entry per style: a grey image (white = the style applies there; resized to the working
+   *  size) or null (everywhere); default: no masks */
+  styleMasks?: Array<RgbaImage | null>;
+  /** 'histogram': each style's colours moved to the content's mean and covariance before the
+   *  transfer; 'luminance': the transfer runs on luminance and the output (and every progress
+   *  image()) takes the content's I and Q; default 'none' (src/image/colour.ts) */
+  preserveColors?: PreserveColors;
+}
+
+export interface TransferOptions extends StyleControls {
   content: RgbaImage;
-  style: RgbaImage;
   /** working height; width follows the content's aspect ratio (notebook: int(w * rows / h)) */
   rows: number;
   /** default: 'nearest' for the notebook preset (as keras load_img), 'area' otherwise */
