@@ -1,4 +1,5 @@
-// Row bands (src/model/bands.ts) and the ops that run on them (src/model/banded_ops.ts): every
+// Row bands (src/model/bands.ts) and the ops that run on them (src/model/banded_ops.ts), and the
+// band-by-band reductions (gram_reduce and reduce_sum with ACCUMULATE): every
 // op on banded tensors with awkward band layouts (1-row bands, a band of the halo's size, a last
 // band shorter than the others) and chunk sizes (1 output row per chunk, several), against the
 // CPU references; the result must equal the unbanded kernel's up to float32 rounding (the
@@ -14,6 +15,9 @@ import { encodeSteps } from '../src/model/vgg19.ts';
 import { conv3x3BackwardCpu, conv3x3ForwardCpu, flipTransposeCpu } from '../src/ref/conv3x3.ts';
 import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../src/ref/pool2x2.ts';
 import { submitChecked, waitIdle } from '../src/gpu/runtime.ts';
+import { gramForward, gramSplits } from '../src/kernels/gram.ts';
+import { contentLoss } from '../src/kernels/losses.ts';
+import { contentLossCpu, gramCpu } from '../src/ref/gram.ts';
 import { compare, gpu, randomArray } from './helpers.ts';
 
 /** A banded tensor with the given row ranges, holding `data` [H, W, C]. */
@@ -165,4 +169,45 @@ describe('ops on banded tensors vs CPU references', () => {
     expect(t.bands.map((b) => [b.r0, b.r1])).toEqual([[0, 3], [3, 6], [6, 9], [9, 10]]);
     expect(t.bands.every((b) => b.buf.size <= 3 * 3 * 4 * 4)).toBe(true);
   });
+});
+
+describe('reductions over row bands (gram_reduce and reduce_sum ACCUMULATE) vs CPU references', () => {
+  // A feature map F [N, C] split into bands of positions: 1, 2048 + 1 (crosses a split), the rest.
+  for (const [N, C, cuts] of [
+    [5000, 64, [1, 2050]],
+    [300, 130, [7, 150, 299]],
+  ] as Array<[number, number, number[]]>) {
+    it(`Gram over bands: N=${N} C=${C}, cuts ${cuts}; content loss over the same bands`, async () => {
+      const ctx = await gpu();
+      const f = randomArray(N * C, N, 0, 1);
+      const p = randomArray(N * C, N + 1, 0, 1);
+      const edges = [0, ...cuts, N];
+      const g = createStorage(ctx, C * C * 4, 'g');
+      const maxN = Math.max(...edges.slice(1).map((e, k) => e - edges[k]));
+      const partials = createStorage(ctx, gramSplits(maxN, C) * C * C * 4, 'partials');
+      const scalars = createStorage(ctx, 16, 'scalars');
+      const steps: Step[] = [];
+      const dfs: GPUBuffer[] = [];
+      for (let k = 0; k < edges.length - 1; k++) {
+        const [a, e] = [edges[k], edges[k + 1]];
+        const fb = uploadStorage(ctx, f.slice(a * C, e * C), `f ${k}`);
+        for (const d of (await gramForward(ctx, e - a, C, { f: fb, g, partials }, k > 0)).dispatches) steps.push({ kind: 'dispatch', d });
+        const df = createStorage(ctx, (e - a) * C * 4, `df ${k}`);
+        dfs.push(df);
+        const op = await contentLoss(ctx, (e - a) * C, 0.5, 1, { f: fb, target: uploadStorage(ctx, p.slice(a * C, e * C), `p ${k}`), df, scalars }, false, k > 0);
+        for (const d of op.dispatches) steps.push({ kind: 'dispatch', d });
+      }
+      await run(ctx, steps);
+      const gRef = gramCpu(f, N, C);
+      let cmp = compare(await readFloats(ctx, g, C * C), gRef, 1e-6 * N ** 0.5, 4e-6);
+      expect(cmp.ok, cmp.mismatches.join('; ')).toBe(true);
+      const ref = contentLossCpu(f, p, 0.5);
+      const loss = (await readFloats(ctx, scalars, 2))[1];
+      expect(Math.abs(loss - ref.loss)).toBeLessThanOrEqual(1e-5 * ref.loss);
+      const got = new Float32Array(N * C);
+      for (let k = 0; k < dfs.length; k++) got.set(await readFloats(ctx, dfs[k], (edges[k + 1] - edges[k]) * C), edges[k] * C);
+      cmp = compare(got, ref.grad, 1e-7, 1e-6);
+      expect(cmp.ok, cmp.mismatches.join('; ')).toBe(true);
+    });
+  }
 });
