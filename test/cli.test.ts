@@ -599,3 +599,131 @@ describe.skipIf(!haveData)('program on the GPU', () => {
     expect(performance.now() - sentAt).toBeLessThan(10_000);
   }, 620_000);
 });
+
+// ------------------------------------------------------------------------------------------
+// neural-style sweep (src/cli/sweep.ts)
+// ------------------------------------------------------------------------------------------
+
+describe('sweep: arguments, grid and names (no GPU)', () => {
+  const SW = ['sweep', '--content', 'a.jpg', '--style', 'b.jpg', '--out', 'sheet.png'];
+  it('lists, defaults from the preset, the grid order and the file names', async () => {
+    const { cellPath, labelZoom, sweepGrid, sweepJsonPath } = await import('../src/cli/sweep.ts');
+    const r = parseArgs([...SW, '--content-weight', '1, 10', '--tv-weight', '0.1,1', '--iterations', '2', '--rows', '32']);
+    expect(r.kind).toBe('sweep');
+    const o = (r as { options: import('../src/cli/args.ts').SweepCliOptions }).options;
+    expect(o).toMatchObject({ contentWeights: [1, 10], styleWeights: [10], tvWeights: [0.1, 1], iterations: 2, rows: 32, out: 'sheet.png' });
+    const g = sweepGrid(o);
+    expect([g.rows, g.cols]).toEqual([4, 1]);
+    expect(g.cells.map((c) => [c.row, c.col, c.contentWeight, c.tvWeight])).toEqual([[0, 0, 1, 0.1], [1, 0, 10, 0.1], [2, 0, 1, 1], [3, 0, 10, 1]]);
+    expect(g.cells[0].path).toBe('sheet_c1_s10_tv0.1.png');
+    expect(g.cells[0].label).toBe('C=1 S=10 TV=0.1');
+    expect(cellPath('out/x.png', 1e-7, 100, 0)).toBe(join('out', 'x_c1e-7_s100_tv0.png'));
+    expect(sweepJsonPath('out/x.png')).toBe(join('out', 'x.json'));
+    expect(labelZoom(42, ['C=1 S=10 TV=0.1'])).toBe(3); // 89 px of text + 4 px of padding
+    const help = parseArgs(['sweep', '--help']);
+    expect(help.kind).toBe('help');
+    expect((help as { text: string }).text).toMatch(/_c<content>_s<style>_tv<tv>\.png/);
+  });
+
+  const bad: Array<[string, string[], RegExp]> = [
+    ['empty --content-weight', ['--content-weight', ''], /--content-weight must be a comma-separated list of numbers >= 0 \(at least one\), got an empty list/],
+    ['empty item in --style-weight', ['--style-weight', '1,,10'], /--style-weight must be a comma-separated list without empty items/],
+    ['bad number in --tv-weight', ['--tv-weight', '0.1,x'], /--tv-weight must be a number >= 0, got "x"/],
+    ['negative --style-weight', ['--style-weight', '1,-1'], /--style-weight must be a number >= 0, got -1/],
+    ['repeated value', ['--content-weight', '1,1.0'], /--content-weight: the value 1 is given twice/],
+    ['--json', ['--json', 'r.json'], /--json is not available in sweep/],
+    ['--save-every', ['--save-every', '2'], /--save-every is not available in sweep/],
+  ];
+  for (const [name, extra, re] of bad) it(`usage error: ${name}`, () => expect(usageError([...SW, ...extra]).message).toMatch(re));
+});
+
+describe.skipIf(!haveData)('sweep: the program', () => {
+  const sweepArgs = (out: string, extra: string[] = []) => [
+    'sweep', '--content', TUBINGEN, '--style', STARRY, '--rows', '32', '--iterations', '2',
+    '--content-weight', '1,10', '--style-weight', '10', '--tv-weight', '0.1,1', '--out', out, ...extra,
+  ];
+
+  it('2×2 weights at 32 rows: 4 cell images, a sheet whose size follows the grid, sheet.json with 4 runs', async () => {
+    const { sheetSize } = await import('../src/cli/sweep.ts');
+    const dir = join(tmp, 'sweep');
+    mkdirSync(dir);
+    const out = join(dir, 'sheet.png');
+    const r = await cli(sweepArgs(out), 600_000);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/neural-style: run 1\/4: C=1 S=10 TV=0\.1 .*eta \?/);
+    expect(r.stderr).toMatch(/neural-style: run 4\/4 done: C=10 S=10 TV=1 .*loss \d\.\d{4}e\+\d+.*sweep eta 0s/);
+    const names = ['sheet_c1_s10_tv0.1.png', 'sheet_c10_s10_tv0.1.png', 'sheet_c1_s10_tv1.png', 'sheet_c10_s10_tv1.png'];
+    expect(readdirSync(dir).sort()).toEqual([...names, 'sheet.json', 'sheet.png'].sort());
+    for (const f of names) {
+      const img = await readImageFile(join(dir, f));
+      expect([img.width, img.height]).toEqual([42, 32]);
+      expect(JSON.parse(readPngText(new Uint8Array(readFileSync(join(dir, f))))['neural-style']).config.styleWeight).toBe(10);
+    }
+    const report = JSON.parse(readFileSync(join(dir, 'sheet.json'), 'utf8'));
+    expect(report.runs).toHaveLength(4);
+    expect(report.runs.map((x: { contentWeight: number; tvWeight: number }) => [x.contentWeight, x.tvWeight])).toEqual([[1, 0.1], [10, 0.1], [1, 1], [10, 1]]);
+    for (const run of report.runs) {
+      for (const k of ['total', 'content', 'style', 'tv']) expect(Number.isFinite(run.loss[k]), k).toBe(true);
+      expect(run.seconds).toBeGreaterThan(0);
+      expect(run.settings.config).toMatchObject({ contentWeight: run.contentWeight, styleWeight: run.styleWeight, tvWeight: run.tvWeight });
+      expect(existsSync(run.file)).toBe(true);
+    }
+    // the weights reach the loss: 10× the content weight gives ~10× the content term at the same point
+    expect(report.runs[1].loss.content / report.runs[0].loss.content).toBeGreaterThan(5);
+    expect(report.runs[2].loss.tv / report.runs[0].loss.tv).toBeGreaterThan(5);
+    const sheet = await readImageFile(out);
+    const { rows, cols, cellWidth, cellHeight, zoom } = report.sheet;
+    expect([rows, cols]).toEqual([4, 1]);
+    expect([cellWidth, cellHeight]).toEqual([42 * zoom, 32 * zoom]);
+    expect([sheet.width, sheet.height]).toEqual(Object.values(sheetSize(4, 1, cellWidth, cellHeight)));
+    expect([sheet.width, sheet.height]).toEqual([report.sheet.width, report.sheet.height]);
+
+    // run again without --force: refused before any work, naming the existing sheet; nothing changes
+    const before = readFileSync(out);
+    const again = await cli(sweepArgs(out), 60_000);
+    expect(again.code, again.stderr).toBe(EXIT.failure);
+    expect(ours(again)).toHaveLength(1);
+    expect(again.stderr).toMatch(/--out .*sheet\.png: the file exists; pass --force/);
+    expect(again.stderr).not.toMatch(/weights from/);
+    expect(readFileSync(out).equals(before)).toBe(true);
+  }, 620_000);
+
+  it('Ctrl-C during run 2: exit 130, the finished cell kept, no unfinished cell, no sheet, no JSON', async () => {
+    const dir = join(tmp, 'sweep-int');
+    mkdirSync(dir);
+    let sent = false;
+    const r = await cli(sweepArgs(join(dir, 'sheet.png')), 300_000, (all, child) => {
+      if (!sent && /neural-style: run 2\/4: /.test(all)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    expect(sent).toBe(true);
+    expect(r.code, r.stderr).toBe(EXIT.interrupted);
+    expect(r.stderr).toMatch(/interrupted during run 2\/4; kept 1 finished cell image/);
+    expect(readdirSync(dir)).toEqual(['sheet_c1_s10_tv0.1.png']);
+  }, 320_000);
+
+  it('an existing cell image or sheet.json (no sheet) also stops it before any work; empty list → exit 2, nothing written', async () => {
+    const dir = join(tmp, 'sweep2');
+    mkdirSync(dir);
+    const out = join(dir, 'sheet.png');
+    writeFileSync(join(dir, 'sheet_c10_s10_tv1.png'), 'keep');
+    const r = await cli(sweepArgs(out), 60_000);
+    expect(r.code, r.stderr).toBe(EXIT.failure);
+    expect(r.stderr).toMatch(/cell image .*sheet_c10_s10_tv1\.png: the file exists; pass --force/);
+    expect(readdirSync(dir)).toEqual(['sheet_c10_s10_tv1.png']);
+    rmSync(join(dir, 'sheet_c10_s10_tv1.png'));
+    writeFileSync(join(dir, 'sheet.json'), '{}');
+    const r2 = await cli(sweepArgs(out), 60_000);
+    expect(r2.code, r2.stderr).toBe(EXIT.failure);
+    expect(r2.stderr).toMatch(/report .*sheet\.json: the file exists/);
+    expect(readdirSync(dir)).toEqual(['sheet.json']);
+    rmSync(join(dir, 'sheet.json'));
+    const r3 = await cli([...sweepArgs(out), '--tv-weight', ''], 60_000);
+    expect(r3.code, r3.stderr).toBe(EXIT.usage);
+    expect(ours(r3)).toHaveLength(1);
+    expect(r3.stderr).toMatch(/--tv-weight must be a comma-separated list/);
+    expect(readdirSync(dir)).toEqual([]);
+  }, 200_000);
+});

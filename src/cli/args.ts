@@ -116,7 +116,8 @@ export interface EvalCliOptions extends CommonOptions {
 export type ParsedArgs =
   | { kind: 'help'; text: string }
   | { kind: 'run'; options: TransferCliOptions }
-  | { kind: 'eval'; options: EvalCliOptions };
+  | { kind: 'eval'; options: EvalCliOptions }
+  | { kind: 'sweep'; options: SweepCliOptions };
 
 // ------------------------------------------------------------------------------------------
 // Value parsers: each returns the value or throws a UsageError naming the flag.
@@ -226,7 +227,9 @@ Modes:
   ${PROGRAM} eval --content A --style B --json FILE [...]  the loss (and gradient) once, at x = content
   ${PROGRAM} example [flags]                               the default example (npm start): ${EXAMPLE.content}
                                                            in the style of ${EXAMPLE.style}, into ${EXAMPLE.outDir}/
-Run "${PROGRAM} eval --help" or "${PROGRAM} example --help" for their flags.
+  ${PROGRAM} sweep --content A --style B --content-weight 1,10 --style-weight 10,100 --tv-weight 0.1 --out sheet.png
+                                                           one run per weight combination and a contact sheet
+Run "${PROGRAM} eval --help", "${PROGRAM} example --help" or "${PROGRAM} sweep --help" for their flags.
 
 Coarse to fine: --scales 256,512,1024 [--scale-iterations 200,100,50] runs a stage per size, each
 starting from the previous result enlarged; the output has the last size (--rows may be left out).
@@ -475,6 +478,7 @@ function evalFrom(raw: Raw): EvalCliOptions {
  * Returns help text for -h/--help; throws UsageError for anything wrong.
  */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
+  if (argv[0] === 'sweep') return parseSweepArgs(argv.slice(1)); // the weight sweep: below
   const first = argv[0];
   const mode = first === 'eval' || first === 'example' ? first : 'transfer';
   const rest = mode === 'transfer' ? [...argv] : argv.slice(1);
@@ -502,4 +506,115 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const raw = cmd.opts() as Raw;
   if (mode === 'eval') return { kind: 'eval', options: evalFrom(raw) };
   return { kind: 'run', options: transferFrom(raw, mode, cmd.getOptionValueSource('rows') !== 'default') };
+}
+
+// ------------------------------------------------------------------------------------------
+// The weight sweep: `neural-style sweep ... --content-weight LIST --style-weight LIST
+// --tv-weight LIST --out SHEET.png`. The transfer's flags, with the three weights as lists;
+// one run per combination (src/cli/sweep.ts runs them and makes the contact sheet).
+// ------------------------------------------------------------------------------------------
+
+export interface SweepCliOptions extends TransferCliOptions {
+  /** the contact sheet PNG; the cells and <stem>.json are written beside it */
+  out: string;
+  /** the values of each weight, in the order given (each list >= 1 value, no repeats) */
+  contentWeights: number[];
+  styleWeights: number[];
+  tvWeights: number[];
+}
+
+/**
+ * A sweep list: comma-separated numbers >= 0, at least one, no empty item, no value twice
+ * (two cells would share a file name). Throws a UsageError naming the flag.
+ */
+export function parseSweepList(flag: string, value: string): number[] {
+  if (value.trim() === '') throw new UsageError(`${flag} must be a comma-separated list of numbers >= 0 (at least one), got an empty list`);
+  const values = parseListFlag(flag, value).map((v) => parseWeightFlag(flag, v));
+  const seen = new Set<number>();
+  for (const v of values) {
+    if (seen.has(v)) throw new UsageError(`${flag}: the value ${v} is given twice in "${value}"`);
+    seen.add(v);
+  }
+  return values;
+}
+
+const SWEEP_EPILOG = `
+One transfer per combination of the three weight lists (a list left out is the preset's one value);
+the network's weights are loaded and the GPU set up once. Beside --out (e.g. sheet.png) it writes:
+  sheet_c<content>_s<style>_tv<tv>.png   each run's image, e.g. sheet_c1_s10_tv0.1.png
+  sheet.png                              the contact sheet: one column per --style-weight value, one
+                                         row per --content-weight value, and a block of such rows per
+                                         --tv-weight value (tv outermost); each cell labelled with
+                                         its weights (cells are enlarged so that the label fits)
+  sheet.json                             every run's settings, final loss terms and seconds
+Every output is checked before the first run: an existing file stops the sweep (nothing is
+written) unless --force. Ctrl-C stops the run in progress: the cells already finished are kept,
+the unfinished one, the sheet and the JSON are not written (exit 130).
+Exit codes: 0 done, 1 runtime failure, 2 usage error, 130 interrupted.`;
+
+function buildSweepCommand(): Command {
+  const cmd = new Command(`${PROGRAM} sweep`)
+    .description('Weight sweep: one style transfer per combination of content, style and TV weights, and a labelled contact sheet of the results.')
+    .helpOption('-h, --help', 'show this help')
+    .allowExcessArguments(false)
+    .exitOverride();
+  addCommonOptions(cmd, 'transfer');
+  addTransferOptions(cmd, 'transfer');
+  const describe = (long: string, text: string) => {
+    const opt = cmd.options.find((o) => o.long === long);
+    if (opt) opt.description = text;
+  };
+  describe('--content-weight', 'comma-separated content weights, e.g. 1,10 (default: the preset\'s one value)');
+  describe('--style-weight', 'comma-separated style weights, e.g. 1,10,100 (default: the preset\'s one value)');
+  describe('--tv-weight', 'comma-separated total variation weights, e.g. 0,0.1 (default: the preset\'s one value)');
+  describe('--out', 'the contact sheet PNG; the cell images and <name>.json are written beside it');
+  describe('--json', 'not available in sweep: the report is always <out name>.json');
+  describe('--save-every', 'not available in sweep');
+  cmd.addHelpText('after', SWEEP_EPILOG);
+  return cmd;
+}
+
+/** The sweep's options; throws UsageError for anything wrong. */
+function sweepFrom(raw: Raw, rowsGiven: boolean): SweepCliOptions {
+  if (raw.json !== undefined) throw new UsageError('--json is not available in sweep: the report is written to the --out name with .json');
+  if (raw.saveEvery !== undefined) throw new UsageError('--save-every is not available in sweep');
+  const lists: Record<'contentWeight' | 'styleWeight' | 'tvWeight', number[] | undefined> = { contentWeight: undefined, styleWeight: undefined, tvWeight: undefined };
+  const flags = { contentWeight: '--content-weight', styleWeight: '--style-weight', tvWeight: '--tv-weight' } as const;
+  for (const key of Object.keys(flags) as Array<keyof typeof flags>) {
+    const v = str(raw, key);
+    if (v !== undefined) lists[key] = parseSweepList(flags[key], v);
+  }
+  const base = transferFrom({ ...raw, contentWeight: undefined, styleWeight: undefined, tvWeight: undefined }, 'transfer', rowsGiven);
+  const out = base.out!;
+  return {
+    ...base,
+    out,
+    contentWeights: lists.contentWeight ?? [base.config.contentWeight],
+    styleWeights: lists.styleWeight ?? [base.config.styleWeight],
+    tvWeights: lists.tvWeight ?? [base.config.tvWeight],
+  };
+}
+
+/** `neural-style sweep ...` (argv after "sweep"). */
+function parseSweepArgs(argv: readonly string[]): ParsedArgs {
+  const cmd = buildSweepCommand();
+  let out = '';
+  cmd.configureOutput({
+    writeOut: (s) => {
+      out += s;
+    },
+    writeErr: () => {},
+  });
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { kind: 'help', text: out };
+      let msg = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+      if (e.code === 'commander.excessArguments') msg = `unexpected argument ${cmd.args.map((a) => JSON.stringify(a)).join(' ')}: every value belongs to a flag (see ${PROGRAM} sweep --help)`;
+      throw new UsageError(msg);
+    }
+    throw e;
+  }
+  return { kind: 'sweep', options: sweepFrom(cmd.opts() as Raw, cmd.getOptionValueSource('rows') !== 'default') };
 }

@@ -512,6 +512,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(parsed.text);
       return EXIT.ok;
     }
+    if (parsed.kind === 'sweep') return await (await import('./sweep.ts')).runSweep(parsed.options);
     return parsed.kind === 'eval' ? await runEval(parsed.options) : await runTransfer(parsed.options);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -534,3 +535,6 @@ export async function runCli(argv: readonly string[]): Promise<never> {
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   void runCli(process.argv.slice(2));
 }
+
+// What the weight sweep (sweep.ts, `neural-style sweep`) shares with the modes above.
+export { configJson, jsonBytes, loadImage, lossJson, messageOf, PACKAGE, planSize, setUpGpu, settingsOf, writeOutput };

@@ -23,7 +23,8 @@ import type { RgbaImage } from '../image/types.ts';
 import { Vgg19 } from '../model/vgg19.ts';
 import type { Vgg19Weights } from '../model/weights.ts';
 import { checkWorkingSize, styleTransfer } from '../style/transfer.ts';
-import type { LossBreakdown, TransferProgress, TransferResult } from '../style/types.ts';
+import type { LossBreakdown, TransferOptions, TransferProgress, TransferResult } from '../style/types.ts';
+import { StyleExtras, type StyleFields } from './styles.ts';
 import { CaffeCanvas, canvasPixels, checkDisplay, type DisplayCheck } from './canvas.ts';
 import { acceptFiles, decodeFile, DEFAULT_IMAGES_URL, drawThumbnail, EXAMPLE_PAIR, fetchImage, type PickedImage } from './images.ts';
 import { LossPlot, type LossPoint, SERIES } from './lossplot.ts';
@@ -87,6 +88,8 @@ export interface AppStatus {
   longestFrameGapMs: number;
   /** frames recorded by recordFrames(): a hash of the canvas pixels after each draw */
   frames: Array<{ iteration: number; hash: string; mean: number }>;
+  /** the styles and masks the current or last run was given (1 and 0 for a single-style run) */
+  styles: { count: number; masks: number } | null;
 }
 
 /** FNV-1a of bytes, hex: tells canvas frames apart cheaply. */
@@ -103,6 +106,8 @@ interface Run {
   settings: WebSettings;
   content: PickedImage;
   style: PickedImage;
+  /** several styles / masks (styles.ts); null: the single-style transfer */
+  styleFields: StyleFields | null;
   rows: number;
   cols: number;
   controller: AbortController;
@@ -174,6 +179,10 @@ export class App {
 
   readonly controls = new Controls();
   readonly messages = new Messages();
+  private readonly styleExtras = new StyleExtras(byId('more-styles'), byId<HTMLButtonElement>('add-style'), (problem) => {
+    if (problem) this.messages.show('decode', 'Could not read the image.', problem);
+    this.update();
+  });
   private readonly plot = new LossPlot(byId('lossplot'));
   private readonly canvas = byId<HTMLCanvasElement>('output');
   private readonly buttons = {
@@ -390,7 +399,8 @@ export class App {
       this.messages.show('settings', 'Two images are needed.', 'Choose or drop a content image and a style image (or use the example pair), then start.', [], 'warning');
       return;
     }
-    const problems = validateSettings(settings);
+    const several = resume ? { fields: resume.run.styleFields, problems: [] as string[] } : this.styleExtras.read(style.image);
+    const problems = [...validateSettings(settings), ...several.problems];
     if (problems.length) {
       this.messages.show('settings', 'Check the settings.', problems.join('; ') + '.', [], 'warning');
       return;
@@ -402,6 +412,7 @@ export class App {
       settings,
       content,
       style,
+      styleFields: several.fields,
       rows,
       cols,
       controller: new AbortController(),
@@ -422,6 +433,7 @@ export class App {
     }
     this.state = 'preparing';
     this.controls.setLocked(true);
+    this.styleExtras.setLocked(true);
     if (!resume) {
       this.history = [];
       this.current = null;
@@ -479,6 +491,8 @@ export class App {
         // gets frames during an evaluation (one conv layer at 400 rows is ~10 ms on a GPU).
         maxDispatchesPerSubmit: 4,
         onProgress: (p) => this.onProgress(run, view, p),
+        // several styles, blend weights, masks: fields added by the styles work (TransferOptions)
+        ...((run.styleFields ?? {}) as Partial<TransferOptions>),
       });
       if (ctx.lost) throw new Error(ctx.lost);
       // Show what the transfer returns (its best point; for L-BFGS the last reported one).
@@ -511,6 +525,7 @@ export class App {
       this.ticker = null;
       this.run = null;
       this.controls.setLocked(false);
+      this.styleExtras.setLocked(false);
       const st = this.state as AppState; // stop() and the pause may have changed it meanwhile
       if (st === 'preparing' || st === 'stopping' || st === 'running' || st === 'pausing' || st === 'paused') this.state = run.controller.signal.aborted ? 'stopped' : 'idle';
       this.phase(null);
@@ -885,6 +900,9 @@ export class App {
       phases: this.phases.map((p) => ({ ...p })),
       longestFrameGapMs: Math.round(this.frameGap.longest),
       frames: this.frames.map((f) => ({ ...f })),
+      styles: this.lastRun
+        ? { count: this.lastRun.styleFields?.styles.length ?? 1, masks: this.lastRun.styleFields?.styleMasks.filter(Boolean).length ?? 0 }
+        : null,
     };
   }
 
