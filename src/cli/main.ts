@@ -537,4 +537,4 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
 }
 
 // What the weight sweep (sweep.ts, `neural-style sweep`) shares with the modes above.
-export { configJson, jsonBytes, loadImage, lossJson, messageOf, PACKAGE, planSize, setUpGpu, settingsOf, writeOutput };
+export { configJson, jsonBytes, loadImage, loadStyles, lossJson, messageOf, PACKAGE, planSize, setUpGpu, settingsOf, styleControls, styleSettings, writeOutput };

@@ -32,6 +32,9 @@ import {
   configJson,
   jsonBytes,
   loadImage,
+  loadStyles,
+  styleControls,
+  styleSettings,
   lossJson,
   PACKAGE,
   planSize,
@@ -175,7 +178,8 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
 
     // 2. inputs and size
     const content = await loadImage('--content', o.content, o.images);
-    const style = await loadImage('--style', o.style, o.images);
+    const loaded = await loadStyles(o);
+    const style = loaded.styles[0];
     const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images) : null;
     const size = planSize(o, content.image);
     if (o.scales) planSize(o, content.image, o.scales[0], '--scales');
@@ -188,7 +192,8 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
     // 3. weights, device, the network: once
     const { ctx, weights, transfer } = await setUpGpu(o, size.rows, size.cols);
     const { Vgg19 } = await import('../model/vgg19.ts');
-    const net = await Vgg19.create(ctx, weights, { pooling: o.config.pooling });
+    const { deepestLayer } = await import('../style/config.ts');
+    const net = await Vgg19.create(ctx, weights, { pooling: o.config.pooling, upTo: deepestLayer(o.config) });
     log(`${PROGRAM}: weights from ${weights.source}; adapter ${ctx.description}`);
 
     // 4. the runs
@@ -200,13 +205,13 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
     const adamIterations = o.optimizer === 'adam' && o.iterations === undefined ? o.rounds * o.evalsPerRound : o.iterations;
     for (const cell of grid.cells) {
       const config = { ...o.config, contentWeight: cell.contentWeight, styleWeight: cell.styleWeight, tvWeight: cell.tvWeight };
-      const settings = settingsOf({ ...o, config }, { content: content.path, style: style.path, init: init?.path }, size);
+      const settings = settingsOf({ ...o, config }, { content: content.path, style: style.path, init: init?.path }, size, styleSettings(o, loaded));
       log(`${PROGRAM}: run ${cell.index + 1}/${n}: ${cell.label}  (sweep ${formatDuration((performance.now() - t0) / 1e3)} so far, eta ${formatDuration(sweepEta(finishedSeconds, n - cell.index))})`);
       const progress = createProgress(process.stderr, !!process.stderr.isTTY);
       interrupts.stopProgress = () => progress.stop();
       const options: TransferOptions = {
         content: content.image,
-        style: style.image,
+        ...styleControls(o, loaded),
         rows: o.rows,
         resize: o.resize,
         config,

@@ -491,8 +491,8 @@ export class App {
         // gets frames during an evaluation (one conv layer at 400 rows is ~10 ms on a GPU).
         maxDispatchesPerSubmit: 4,
         onProgress: (p) => this.onProgress(run, view, p),
-        // several styles, blend weights, masks: fields added by the styles work (TransferOptions)
-        ...((run.styleFields ?? {}) as Partial<TransferOptions>),
+        // several styles, blend weights, masks (absent for one style without a mask)
+        ...(run.styleFields ?? {}),
       });
       if (ctx.lost) throw new Error(ctx.lost);
       // Show what the transfer returns (its best point; for L-BFGS the last reported one).
