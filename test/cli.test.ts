@@ -438,6 +438,42 @@ describe.skipIf(!haveData)('program on the GPU', () => {
     expect(existsSync(join(tmp, 'huge.png'))).toBe(false);
   }, 200_000);
 
+  it('--max-buffer-mib / --max-gpu-mib: bad values exit 2; a limit under the image or a plan over the memory exit 1 naming the flag and the largest rows; nothing written', async () => {
+    const out = join(tmp, 'limits.png');
+    const base = ['--content', TUBINGEN, '--style', STARRY, '--out', out];
+    for (const bad of [['--max-buffer-mib', '0'], ['--max-buffer-mib', 'abc'], ['--max-gpu-mib', '-5'], ['--max-gpu-mib', '']]) {
+      const r = await cli([...base, '--rows', '64', ...bad], 60_000);
+      expect(r.code, r.stderr).toBe(EXIT.usage);
+      expect(ours(r)).toHaveLength(1);
+      expect(r.stderr).toContain(bad[0]);
+    }
+    // the image itself, 64 x 85 x 3 floats (65 KB), over a 0.05 MiB buffer limit
+    let r = await cli([...base, '--rows', '64', '--max-buffer-mib', '0.05'], 120_000);
+    expect(r.code, r.stderr).toBe(EXIT.failure);
+    expect(r.stderr).toMatch(/--max-buffer-mib 0.05 .*the image itself needs .* the largest that fits at this aspect ratio is --rows \d+/);
+    // 400 rows need ~900 MiB in all (weights ~330 MiB): over 500 MiB
+    r = await cli([...base, '--rows', '400', '--max-gpu-mib', '500'], 120_000);
+    expect(r.code, r.stderr).toBe(EXIT.failure);
+    expect(r.stderr).toMatch(/--max-gpu-mib 500 .*needs \d+ MiB of GPU memory in all .* the largest that fits at this aspect ratio is --rows \d+/);
+    const largest = Number(/--rows (\d+)\s*$/.exec(r.stderr.trim())?.[1]);
+    expect(largest).toBeGreaterThan(16);
+    expect(largest).toBeLessThan(400);
+    noStack(r);
+    expect(existsSync(out)).toBe(false);
+  }, 400_000);
+
+  it('eval --max-buffer-mib 0.3 at 64 rows: block1 in 5 row bands, the same loss as unbanded (float32 summation order)', async () => {
+    const [a, b] = [join(tmp, 'ev-unbanded.json'), join(tmp, 'ev-banded.json')];
+    const base = ['eval', '--content', TUBINGEN, '--style', STARRY, '--rows', '64'];
+    expect((await cli([...base, '--json', a], 300_000)).code).toBe(0);
+    const r = await cli([...base, '--json', b, '--max-buffer-mib', '0.3'], 300_000);
+    expect(r.code, r.stderr).toBe(0);
+    const [ra, rb] = [JSON.parse(readFileSync(a, 'utf8')), JSON.parse(readFileSync(b, 'utf8'))];
+    expect(ra.bands.block1_conv1).toBe(1);
+    expect(rb.bands).toMatchObject({ block1_conv1: 5, block2_conv1: 3, block5_conv2: 1 });
+    expect(Math.abs(rb.loss.total - ra.loss.total)).toBeLessThanOrEqual(1e-6 * ra.loss.total);
+  }, 620_000);
+
   it('short transfer: 64 rows, 2 rounds x 10 evaluations → PNG 85x64 with settings, JSON with a falling loss', async () => {
     const out = join(tmp, 'run', 'out.png');
     const json = join(tmp, 'run', 'out.json');

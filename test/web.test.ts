@@ -120,6 +120,15 @@ describe('web page helpers (Node)', () => {
     expect(memoryBudgetBytes(2)).toBe(2 ** 30);
   });
 
+  it('colours and style scale: the query string, validation, the PNG record', () => {
+    const q = settingsFromQuery(new URLSearchParams('preserveColors=histogram&styleScale=1.5'), DEFAULT_SETTINGS);
+    expect(q.problems).toEqual([]);
+    expect([q.settings.preserveColors, q.settings.styleScale]).toEqual(['histogram', 1.5]);
+    expect(settingsFromQuery(new URLSearchParams('preserveColors=sepia'), DEFAULT_SETTINGS).problems).toEqual(['?preserveColors=sepia: expected one of none, luminance, histogram']);
+    expect(validateSettings({ ...DEFAULT_SETTINGS, styleScale: 0 })).toEqual([expect.stringMatching(/style scale must be a number > 0/)]);
+    expect(settingsRecord({ ...DEFAULT_SETTINGS, preserveColors: 'luminance' }, { content: 'a', style: 'b', cols: 1, iteration: 0, evaluation: 0, loss: 0, adapter: 'x' })).toMatchObject({ preserveColors: 'luminance', styleScale: 1 });
+  });
+
   it('settings from the query string', () => {
     const { settings, problems } = settingsFromQuery(new URLSearchParams('rows=48&iterations=5&preset=paper&pooling=max&seed=x'), DEFAULT_SETTINGS);
     expect(settings.rows).toBe(48);
@@ -500,7 +509,7 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
   // Several styles (src/web/styles.ts): the page passes styles / styleBlend / styleMasks to
   // styleTransfer (TransferOptions fields of the several-styles work; before that work is merged
   // the library ignores them and this run is a single-style one: the test then checks the page only).
-  it('two styles with blend sliders and a mask: 2 iterations, finite loss, no console errors', async () => {
+  it('two styles with blend sliders and a mask, luminance-only colours, style scale 1.5: 2 iterations, finite loss, colour on the canvas, no console errors', async () => {
     const opened = await openPage(browser!, `${server!.url}/`, { viewport: { width: 1280, height: 1000 } });
     const { page } = opened;
     try {
@@ -522,6 +531,8 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
       await page.selectOption('[data-testid=optimizer]', 'lbfgs');
       await page.selectOption('[data-testid=schedule]', 'iterations');
       await page.fill('[data-testid=iterations]', '2');
+      await page.selectOption('[data-testid=preserveColors]', 'luminance');
+      await page.fill('[data-testid=styleScale]', '1.5');
       await page.click('[data-testid=start]');
       expect(await page.isDisabled('[data-testid=style-blend-1]'), 'locked while running').toBe(true);
       const s = await waitStatus(opened, 'the end of the run', (x) => x.state === 'done' || x.state === 'failed', RUN_LIMIT_MS);
@@ -531,6 +542,11 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
       expect(s.iteration).toBe(2);
       expect(Number.isFinite(s.loss)).toBe(true);
       expect(s.history.every((h) => Number.isFinite(h.total))).toBe(true);
+      // the transfer ran on luminance; the canvas shows it with the content's colours
+      const canvas = await page.evaluate(() => window.__app!.readCanvas());
+      let coloured = 0;
+      for (let i = 0; i < canvas!.data.length; i += 4) if (Math.abs(canvas!.data[i] - canvas!.data[i + 2]) > 8) coloured++;
+      expect(coloured / (canvas!.data.length / 4), 'share of pixels with R != B').toBeGreaterThan(0.2);
       expect(opened.errors, 'console errors, page errors or failed requests').toEqual([]);
     } finally {
       await page.close();

@@ -81,6 +81,8 @@ export interface CommonOptions {
   force: boolean;
   /** --max-buffer-mib N, in bytes: no activation or gradient buffer larger (row bands past it) */
   maxBufferBytes?: number;
+  /** --max-gpu-mib N, in bytes: the GPU memory a run may plan for in all */
+  maxGpuBytes?: number;
 }
 
 export type InitChoice = { kind: 'content' } | { kind: 'random' } | { kind: 'image'; path: string };
@@ -197,6 +199,10 @@ function addCommonOptions(cmd: Command, mode: 'transfer' | 'eval' | 'example'): 
     .option(
       '--max-buffer-mib <n>',
       "largest GPU buffer in MiB (default: the device's limit); larger activations and gradients are split into row bands. The image itself must fit one buffer; the weights (up to 16 MiB a layer) are not split",
+    )
+    .option(
+      '--max-gpu-mib <n>',
+      "GPU memory the run may use in all, in MiB: a size whose plan needs more is refused before it starts, naming the largest rows that fit (default: 75 % of this machine's memory on a CPU adapter such as lavapipe; no limit on a GPU, which does not report its memory)",
     );
 }
 
@@ -336,6 +342,8 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
   const mbRaw = str(raw, 'maxBufferMib');
   const maxBufferBytes = mbRaw === undefined ? undefined : Math.floor(parseWeightFlag('--max-buffer-mib', mbRaw, true) * 2 ** 20);
   if (maxBufferBytes !== undefined && maxBufferBytes < 1024) throw new UsageError(`--max-buffer-mib must be at least 0.001 (1 KiB), got ${mbRaw}`);
+  const mgRaw = str(raw, 'maxGpuMib');
+  const maxGpuBytes = mgRaw === undefined ? undefined : Math.floor(parseWeightFlag('--max-gpu-mib', mgRaw, true) * 2 ** 20);
 
   const content = str(raw, 'content') ?? (mode === 'example' ? EXAMPLE.content : undefined);
   const styles = Array.isArray(raw.style) ? raw.style : mode === 'example' ? [EXAMPLE.style] : [];
@@ -374,6 +382,7 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
     json: str(raw, 'json'),
     force: raw.force === true,
     maxBufferBytes,
+    maxGpuBytes,
   };
 }
 

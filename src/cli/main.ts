@@ -239,11 +239,17 @@ async function setUpGpu(o: CommonOptions, rows: number, cols: number): Promise<G
   }
   const transfer = await import('../style/transfer.ts');
   try {
-    transfer.checkWorkingSize(ctx, rows, cols, o.config, o.maxBufferBytes, memoryBudget(ctx));
+    transfer.checkWorkingSize(ctx, rows, cols, o.config, o.maxBufferBytes, o.maxGpuBytes ?? memoryBudget(ctx));
   } catch (e) {
     ctx.device.destroy();
-    const flag = o.maxBufferBytes !== undefined && /--max-buffer-mib/.test(messageOf(e)) ? '--max-buffer-mib' : '--rows';
-    throw new CliError(`${flag === '--rows' ? `--rows ${rows}` : `--max-buffer-mib ${o.maxBufferBytes! / 2 ** 20}`} (${cols}×${rows} pixels): ${messageOf(e)}`);
+    const m = messageOf(e);
+    const flag =
+      o.maxBufferBytes !== undefined && /--max-buffer-mib/.test(m)
+        ? `--max-buffer-mib ${Number((o.maxBufferBytes / 2 ** 20).toPrecision(4))}`
+        : o.maxGpuBytes !== undefined && /GPU memory in all/.test(m)
+          ? `--max-gpu-mib ${Number((o.maxGpuBytes / 2 ** 20).toPrecision(4))}`
+          : `--rows ${rows}`;
+    throw new CliError(`${flag} (${cols}×${rows} pixels): ${m}`);
   }
   return { ctx, weights, transfer };
 }

@@ -50,24 +50,35 @@ export function checkWorkingSize(ctx: GpuContext, rows: number, cols: number, co
   }
   const limit = maxBufferBytes ?? deviceBufferLimit(ctx);
   const aspect = cols / rows;
-  const largest = (fits: (r: number, c: number) => boolean) => {
-    let r = rows;
-    while (r > min && !fits(r, Math.trunc(r * aspect))) r--;
-    return r;
-  };
   const mib = (b: number) => (b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 0);
   const imageFits = (r: number, c: number) => r * c * 3 * 4 <= limit;
+  const footprint = (r: number, c: number) => {
+    try {
+      return transferFootprint(ctx, r, c, config, { maxBufferBytes: limit }).bytes;
+    } catch {
+      return Infinity; // a row wider than the buffer limit: cannot be banded
+    }
+  };
+  const fits = (r: number, c: number) => imageFits(r, c) && (memoryBytes === Infinity || footprint(r, c) <= memoryBytes);
+  /** The largest rows below `rows` that fit both limits at this aspect ratio (both grow with rows: bisection). */
+  const largest = () => {
+    let [lo, hi] = [min, rows]; // fits(lo) assumed (the minimum), !fits(hi)
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (fits(mid, Math.trunc(mid * aspect))) lo = mid;
+      else hi = mid;
+    }
+    return lo;
+  };
   if (!imageFits(rows, cols)) {
     throw new Error(
-      `working size ${rows}x${cols}: the image itself needs a ${mib(rows * cols * 12)} MiB buffer, over the buffer limit of ${mib(limit)} MiB${maxBufferBytes ? ' (--max-buffer-mib)' : ''}; the largest that fits at this aspect ratio is --rows ${largest(imageFits)}`,
+      `working size ${rows}x${cols}: the image itself needs a ${mib(rows * cols * 12)} MiB buffer, over the buffer limit of ${mib(limit)} MiB${maxBufferBytes ? ' (--max-buffer-mib)' : ''}; the largest that fits at this aspect ratio is --rows ${largest()}`,
     );
   }
-  if (memoryBytes === Infinity) return;
-  const fits = (r: number, c: number) => imageFits(r, c) && transferFootprint(ctx, r, c, config, { maxBufferBytes: limit }).bytes <= memoryBytes;
   if (!fits(rows, cols)) {
-    const need = transferFootprint(ctx, rows, cols, config, { maxBufferBytes: limit }).bytes;
+    const need = footprint(rows, cols);
     throw new Error(
-      `working size ${rows}x${cols} needs ${mib(need)} MiB of GPU memory in all (activations split into row bands), over the ${mib(memoryBytes)} MiB available; the largest that fits at this aspect ratio is --rows ${largest(fits)}`,
+      `working size ${rows}x${cols} needs ${need === Infinity ? 'more' : mib(need)} MiB of GPU memory in all (activations split into row bands), over the ${mib(memoryBytes)} MiB available; the largest that fits at this aspect ratio is --rows ${largest()}`,
     );
   }
 }

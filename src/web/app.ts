@@ -485,6 +485,8 @@ export class App {
         ...transferSchedule(runSettings),
         scales: transferScales(runSettings),
         maxBufferBytes: maxBufferBytes(settings),
+        preserveColors: settings.preserveColors,
+        styleScale: settings.styleScale,
         learningRate: settings.optimizer === 'adam' ? settings.learningRate : undefined,
         signal: run.controller.signal,
         // A few dispatches per submission, waiting for the GPU in between, so the compositor
@@ -598,7 +600,9 @@ export class App {
     const terms = p.terms ?? null;
     this.pendingIteration = iteration;
     if (p.rows !== view.rows || p.cols !== view.cols) view.setSize(p.rows, p.cols); // a new stage
-    await view.show(p.x);
+    // luminance-only transfer: the iterate on the GPU is grey; p.image() gives it the content's colours
+    if (run.settings.preserveColors === 'luminance') await view.showImage(await p.image());
+    else await view.show(p.x);
 
     if (run.firstReportAt === null) {
       run.firstReportAt = t;

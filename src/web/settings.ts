@@ -50,6 +50,10 @@ export interface WebSettings {
    * browser whose storage-buffer binding is small, or to keep each allocation small.
    */
   maxBufferMib: number;
+  /** keep the content's colours (TransferOptions.preserveColors, --preserve-colors) */
+  preserveColors: 'none' | 'luminance' | 'histogram';
+  /** each style image at this times the working size (TransferOptions.styleScale, --style-scale) */
+  styleScale: number;
 }
 
 /** The notebook's settings (rows 400, 10 rounds x 20 evaluations, weights 1 / 10 / 0.1). */
@@ -67,6 +71,8 @@ export const DEFAULT_SETTINGS: WebSettings = {
   seed: 0,
   refineFrom: [],
   maxBufferMib: 0,
+  preserveColors: 'none',
+  styleScale: 1,
 };
 
 /** The loss weights and pooling a preset starts from. */
@@ -96,6 +102,8 @@ export function validateSettings(s: WebSettings): string[] {
   }
   if (s.optimizer === 'adam' && !(Number.isFinite(s.learningRate) && s.learningRate > 0)) errs.push(`learning rate must be > 0, got ${s.learningRate}`);
   if (!isInt(s.seed, 0, 2 ** 32 - 1)) errs.push(`seed must be a whole number from 0 to 4294967295, got ${s.seed}`);
+  if (!['none', 'luminance', 'histogram'].includes(s.preserveColors)) errs.push(`colours must be none, luminance or histogram, got "${s.preserveColors}"`);
+  if (!(Number.isFinite(s.styleScale) && s.styleScale > 0 && s.styleScale <= 8)) errs.push(`style scale must be a number > 0 and <= 8, got ${s.styleScale}`);
   if (!(Number.isFinite(s.maxBufferMib) && s.maxBufferMib >= 0)) errs.push(`largest GPU buffer must be a number of MiB >= 0 (0: the device's limit), got ${s.maxBufferMib}`);
   const r = s.refineFrom;
   if (r.some((v) => !isInt(v, 16, 8192))) {
@@ -199,6 +207,8 @@ export function settingsRecord(s: WebSettings, facts: RunFacts): Record<string, 
     ...transferSchedule(s),
     ...(s.refineFrom.length ? { scales: transferScales(s) } : {}),
     ...(s.maxBufferMib > 0 ? { maxBufferMib: s.maxBufferMib } : {}),
+    preserveColors: s.preserveColors,
+    styleScale: s.styleScale,
     learningRate: s.optimizer === 'adam' ? s.learningRate : null,
     config: { ...config, styleLayers: [...config.styleLayers], styleLayerWeights: [...config.styleLayerWeights] },
     iteration: facts.iteration,
@@ -245,7 +255,8 @@ export function settingsFromQuery(query: URLSearchParams, base: WebSettings): { 
   choice('pooling', ['max', 'avg']);
   choice('optimizer', ['lbfgs', 'adam']);
   choice('init', ['content', 'random']);
-  for (const k of ['rows', 'contentWeight', 'styleWeight', 'tvWeight', 'rounds', 'evalsPerRound', 'learningRate', 'seed', 'maxBufferMib'] as const) num(k);
+  choice('preserveColors', ['none', 'luminance', 'histogram']);
+  for (const k of ['rows', 'contentWeight', 'styleWeight', 'tvWeight', 'rounds', 'evalsPerRound', 'learningRate', 'seed', 'maxBufferMib', 'styleScale'] as const) num(k);
   if (query.get('iterations') !== null) {
     num('iterations');
     s.schedule = 'iterations';

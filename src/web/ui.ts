@@ -42,6 +42,8 @@ export class Controls {
   private readonly seed = byId<HTMLInputElement>('seed');
   private readonly refineFrom = byId<HTMLInputElement>('refineFrom');
   private readonly maxBufferMib = byId<HTMLInputElement>('maxBufferMib');
+  private readonly preserveColors = byId<HTMLSelectElement>('preserveColors');
+  private readonly styleScale = byId<HTMLInputElement>('styleScale');
   readonly weightsUrl = byId<HTMLInputElement>('weights-url');
   private readonly listeners: Array<() => void> = [];
 
@@ -70,7 +72,7 @@ export class Controls {
       this.write({ ...DEFAULT_SETTINGS, ...presetWeights(this.preset.value as PresetName), preset: this.preset.value as PresetName });
       this.changed();
     });
-    for (const el of [this.rows, this.pooling, this.optimizer, this.schedule, this.iterations, this.rounds, this.evalsPerRound, this.learningRate, this.init, this.seed, this.refineFrom, this.maxBufferMib]) {
+    for (const el of [this.rows, this.pooling, this.optimizer, this.schedule, this.iterations, this.rounds, this.evalsPerRound, this.learningRate, this.init, this.seed, this.refineFrom, this.maxBufferMib, this.preserveColors, this.styleScale]) {
       el.addEventListener('input', () => this.changed());
       el.addEventListener('change', () => this.changed());
     }
@@ -131,6 +133,8 @@ export class Controls {
     this.seed.value = String(s.seed);
     this.refineFrom.value = s.refineFrom.join(', ');
     this.maxBufferMib.value = String(s.maxBufferMib);
+    this.preserveColors.value = s.preserveColors;
+    this.styleScale.value = String(s.styleScale);
     this.updateVisibility();
   }
 
@@ -154,6 +158,8 @@ export class Controls {
       seed: num(this.seed),
       refineFrom: parseRefineFrom(this.refineFrom.value),
       maxBufferMib: this.maxBufferMib.value.trim() === '' ? 0 : Number(this.maxBufferMib.value),
+      preserveColors: this.preserveColors.value as WebSettings['preserveColors'],
+      styleScale: this.styleScale.value.trim() === '' ? 1 : Number(this.styleScale.value),
     };
   }
 
