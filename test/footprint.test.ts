@@ -20,6 +20,30 @@ beforeAll(async () => {
 }, 60_000);
 
 describe('transferFootprint vs the bytes counted in a run', () => {
+  it('two styles, one masked, style scale 1.5, 64 rows and 3 bands', async () => {
+    const ctx = await gpu();
+    const rows = 64;
+    const cols = Math.trunc((rows * content.width) / content.height);
+    const maxBufferBytes = Math.ceil(rows / 3) * cols * 64 * 4;
+    const mask = { width: cols, height: rows, data: new Uint8ClampedArray(rows * cols * 4) };
+    for (let i = 0; i < rows * cols; i++) mask.data.set(i % cols < cols / 2 ? [255, 255, 255, 255] : [0, 0, 0, 255], i * 4);
+    const r = await styleTransfer(ctx, await loadVgg19WeightsFromDir(), {
+      content,
+      styles: [style, content],
+      styleMasks: [null, mask],
+      styleScale: 1.5,
+      rows,
+      config,
+      iterations: 2,
+      maxBufferBytes,
+    });
+    const f = transferFootprint(ctx, rows, cols, config, { maxBufferBytes, styles: { count: 2, masked: 1, scale: 1.5 } });
+    const ratio = r.memory.peakGpuBytes / f.bytes;
+    console.log(`2 styles (1 masked), scale 1.5, 3 bands: counted peak ${r.memory.peakGpuBytes} B, footprint ${f.bytes} B (ratio ${ratio.toFixed(4)})`);
+    expect(ratio).toBeGreaterThan(0.97);
+    expect(ratio).toBeLessThan(1.03);
+  }, 120_000);
+
   for (const [rows, bands, optimizer] of [
     [64, 1, 'lbfgs'],
     [96, 3, 'lbfgs'],

@@ -239,7 +239,8 @@ async function setUpGpu(o: CommonOptions, rows: number, cols: number): Promise<G
   }
   const transfer = await import('../style/transfer.ts');
   try {
-    transfer.checkWorkingSize(ctx, rows, cols, o.config, o.maxBufferBytes, o.maxGpuBytes ?? memoryBudget(ctx));
+    const styles = { count: o.styles.length, masked: o.styleMasks?.length ?? 0, scale: o.styleScale };
+    transfer.checkWorkingSize(ctx, rows, cols, o.config, o.maxBufferBytes, o.maxGpuBytes ?? memoryBudget(ctx), styles);
   } catch (e) {
     ctx.device.destroy();
     const m = messageOf(e);

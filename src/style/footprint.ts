@@ -34,6 +34,15 @@ export interface FootprintOptions {
   optimizer?: 'lbfgs' | 'adam';
   /** L-BFGS history pairs (default 10) */
   history?: number;
+  /** the style images (default: one, unmasked, scale 1) */
+  styles?: StyleCounts;
+}
+
+/** How many style images, how many of them masked, and their scale (--style-scale). */
+export interface StyleCounts {
+  count: number;
+  masked: number;
+  scale: number;
 }
 
 const r16 = (b: number) => Math.max(16, Math.ceil(b / 16) * 16);
@@ -114,21 +123,44 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
   add('gradients', poolBytes, 2 * poolBuffers);
   const gFloats = Math.max(0, ...shapes.map((s) => (s.banded ? 0 : s.H * s.W * s.Cout)));
   if (gFloats) add('scratch', gFloats * 4);
-  // The objective: content target P, per style layer A, G, dL/dG and the Gram partials; its gradient.
+  // The objective: content target P, per style layer and loss group (the unmasked styles
+  // together, each masked style alone) G, A and dL/dG, the Gram partials, each masked style's
+  // mask in the layer's bands and the masked-feature scratch; its gradient.
+  const st = opts.styles ?? { count: 1, masked: 0, scale: 1 };
+  const groups = (st.count > st.masked ? 1 : 0) + st.masked;
   const [ch, cw] = sizeAt(cfg.contentLayer, rows, cols);
   addBanded('targets', ch, cw, VGG19_LAYERS[layerIndex(cfg.contentLayer)].cout);
+  let maskedScratch = 0;
   for (const name of cfg.styleLayers) {
     const c = VGG19_LAYERS[layerIndex(name)].cout;
     const [sh, sw] = sizeAt(name, rows, cols);
-    const maxN = Math.max(...bandsOf(sh, sw, c).map(([r0, r1]) => (r1 - r0) * sw));
-    add('targets', c * c * 4, 3);
+    const ranges = bandsOf(sh, sw, c);
+    const maxN = Math.max(...ranges.map(([r0, r1]) => (r1 - r0) * sw));
+    add('targets', c * c * 4, 3 * groups);
     add('scratch', gramSplits(maxN, c, maxBytes) * c * c * 4);
+    for (let k = 0; k < st.masked; k++) for (const [r0, r1] of ranges) add('targets', (r1 - r0) * sw * 4);
+    maskedScratch = Math.max(maskedScratch, maxN * c);
   }
+  if (st.masked) add('scratch', maskedScratch * 4, 2);
   add('gradients', n * 4); // the objective's gradient out
   // The optimizer: x0, and L-BFGS's x, trial x, direction, 4 gradients, q and 2m history vectors
   // (Adam: x, gradient, two moments).
   const vectors = opts.optimizer === 'adam' ? 1 + 4 : 1 + 8 + 2 * (opts.history ?? 10);
   add('optimizer', n * 4, vectors);
+  // A style at another size (--style-scale) has its targets computed through a plan of that size,
+  // made and freed before the optimizer allocates its vectors: the peak is the larger of the two.
+  // That plan has no injectors, so it also holds a gradient slot per style layer.
+  if (st.scale !== 1) {
+    const [sr, sc] = [Math.max(16, Math.round(rows * st.scale)), Math.max(16, Math.round(cols * st.scale))];
+    const f = transferFootprint(ctx, sr, sc, cfg, { maxBufferBytes: maxBytes });
+    let planBytes = f.parts.activations + f.parts.gradients + f.parts.scratch;
+    for (const name of cfg.styleLayers) {
+      if (name === cfg.contentLayer) continue;
+      const [sh, sw] = sizeAt(name, sr, sc);
+      planBytes += sh * sw * VGG19_LAYERS[layerIndex(name)].cout * 4;
+    }
+    parts.scratch += Math.max(0, planBytes - parts.optimizer);
+  }
   const bytes = Object.values(parts).reduce((a, b) => a + b, 0);
   return { bytes, parts, bands, largestBuffer };
 }

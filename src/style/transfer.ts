@@ -21,7 +21,7 @@ import { minimizeAdam } from '../optim/adam.ts';
 import { minimizeLbfgs } from '../optim/lbfgs.ts';
 import type { IterationInfo, Objective, OptimizeResult } from '../optim/types.ts';
 import { deepestLayer, type StyleConfig } from './config.ts';
-import { transferFootprint } from './footprint.ts';
+import { type StyleCounts, transferFootprint } from './footprint.ts';
 import { normaliseBlend, StyleObjective, type StyleInput } from './objective.ts';
 import { maskFromImage } from './masks.ts';
 import { histogramMatch, luminanceInputs, PRESERVE_COLORS, type PreserveColors, recombineLuminance } from '../image/colour.ts';
@@ -39,7 +39,15 @@ export function defaultResize(cfg: StyleConfig): ResizeMethod {
  * each); or, when `memoryBytes` is known, the whole plan (transferFootprint) over it. The last
  * two say the largest rows that fit at this aspect ratio.
  */
-export function checkWorkingSize(ctx: GpuContext, rows: number, cols: number, config: StyleConfig, maxBufferBytes?: number, memoryBytes = Infinity): void {
+export function checkWorkingSize(
+  ctx: GpuContext,
+  rows: number,
+  cols: number,
+  config: StyleConfig,
+  maxBufferBytes?: number,
+  memoryBytes = Infinity,
+  styles?: StyleCounts,
+): void {
   const deepest = deepestLayer(config);
   const min = minInputSide(deepest);
   if (!Number.isInteger(rows) || rows < 1) throw new Error(`rows must be a positive integer, got ${rows}`);
@@ -54,7 +62,7 @@ export function checkWorkingSize(ctx: GpuContext, rows: number, cols: number, co
   const imageFits = (r: number, c: number) => r * c * 3 * 4 <= limit;
   const footprint = (r: number, c: number) => {
     try {
-      return transferFootprint(ctx, r, c, config, { maxBufferBytes: limit }).bytes;
+      return transferFootprint(ctx, r, c, config, { maxBufferBytes: limit, styles }).bytes;
     } catch {
       return Infinity; // a row wider than the buffer limit: cannot be banded
     }
@@ -191,7 +199,9 @@ async function buildObjective(
   maxBufferBytes?: number,
   memoryBytes?: number,
 ): Promise<StyleObjective> {
-  checkWorkingSize(ctx, prep.rows, prep.cols, config, maxBufferBytes, memoryBytes);
+  const styleScale = Math.max(...prep.styles.map((s) => Math.max(s.rows / prep.rows, s.cols / prep.cols)));
+  const counts = { count: prep.styles.length, masked: prep.styles.filter((s) => s.mask).length, scale: styleScale };
+  checkWorkingSize(ctx, prep.rows, prep.cols, config, maxBufferBytes, memoryBytes, counts);
   const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: config.pooling, upTo: deepestLayer(config) });
   for (const s of prep.styles) if (s.rows !== prep.rows || s.cols !== prep.cols) checkWorkingSize(ctx, s.rows, s.cols, config, maxBufferBytes);
   return StyleObjective.create(ctx, net, config, prep.rows, prep.cols, prep.content, prep.styles, { maxBufferBytes });
@@ -246,7 +256,8 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   const finish = (img: RgbaImage): RgbaImage =>
     ctl.preserveColors === 'luminance' ? recombineLuminance(img, resize(ctl.original, img.height, img.width, method)) : img;
   const sizes = scales.map((r) => workingSize(opts.content.height, opts.content.width, r));
-  for (const { rows, cols } of sizes) checkWorkingSize(ctx, rows, cols, cfg, opts.maxBufferBytes, opts.memoryBytes);
+  const counts = { count: ctl.styles.length, masked: ctl.masks.filter(Boolean).length, scale: ctl.scale };
+  for (const { rows, cols } of sizes) checkWorkingSize(ctx, rows, cols, cfg, opts.maxBufferBytes, opts.memoryBytes, counts);
   const memory = gpuMemory(ctx);
   memory.resetPeak();
   const runScope = memory.beginScope(); // the network, if made here

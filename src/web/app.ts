@@ -374,7 +374,7 @@ export class App {
     if (this.measuredGflops) text += ` (≈ ${formatDuration(gflop / this.measuredGflops)} each at the speed measured here)`;
     if (this.ctx && !this.ctx.lost) {
       try {
-        checkWorkingSize(this.ctx, s.rows, cols, buildConfig(s), maxBufferBytes(s), pageMemoryBudget());
+        checkWorkingSize(this.ctx, s.rows, cols, buildConfig(s), maxBufferBytes(s), pageMemoryBudget(), this.styleCounts(s));
       } catch (e) {
         const largest = largestRowsIn(messageOf(e));
         text = largest ? `${cols} × ${s.rows} px is too large for this GPU; at most ${largest} rows` : messageOf(e);
@@ -451,7 +451,7 @@ export class App {
       const ctx = await this.gpu();
       const config = buildConfig(settings);
       try {
-        checkWorkingSize(ctx, rows, cols, config, maxBufferBytes(settings), pageMemoryBudget());
+        checkWorkingSize(ctx, rows, cols, config, maxBufferBytes(settings), pageMemoryBudget(), this.styleCounts(settings));
       } catch (e) {
         const largest = largestRowsIn(messageOf(e));
         const text = messageOf(e).replace(/--rows (\d+)/, '$1 rows');
@@ -592,6 +592,12 @@ export class App {
   }
 
   /** Called by the transfer after every iteration (awaited): draw, record, maybe pause. */
+  /** The style images the next run takes, for the memory check. */
+  private styleCounts(s: WebSettings): { count: number; masked: number; scale: number } {
+    const c = this.styleExtras.counts();
+    return { count: c.styles, masked: c.masks, scale: s.styleScale };
+  }
+
   private async onProgress(run: Run, view: CaffeCanvas, p: TransferProgress): Promise<void> {
     if (this.ctx?.lost) return;
     const t = now();
