@@ -178,6 +178,39 @@ function styleControls(o: CommonOptions, loaded: Awaited<ReturnType<typeof loadS
   };
 }
 
+/**
+ * The library options of one transfer from the CLI's (run and sweep; `config` may differ from
+ * o.config in a sweep): everything but onProgress. Adam without --iterations runs rounds x
+ * evaluations as a plain count.
+ */
+function transferOptionsOf(
+  o: TransferCliOptions,
+  content: RgbaImage,
+  loaded: Awaited<ReturnType<typeof loadStyles>>,
+  init: RgbaImage | null,
+  config: StyleConfig,
+  signal: AbortSignal,
+): TransferOptions {
+  return {
+    content,
+    ...styleControls(o, loaded),
+    rows: o.rows,
+    resize: o.resize,
+    config,
+    init: init ?? (o.init.kind as 'content' | 'random'),
+    seed: o.seed,
+    optimizer: o.optimizer,
+    rounds: o.rounds,
+    evalsPerRound: o.evalsPerRound,
+    iterations: o.optimizer === 'adam' && o.iterations === undefined ? o.rounds * o.evalsPerRound : o.iterations,
+    scales: o.scales,
+    scaleIterations: o.scaleIterations,
+    learningRate: o.learningRate,
+    signal,
+    maxBufferBytes: o.maxBufferBytes,
+  };
+}
+
 /** The style settings as the JSON reports and the PNG's tEXt chunk list them. */
 function styleSettings(o: CommonOptions, loaded: Awaited<ReturnType<typeof loadStyles>>) {
   const given = o.styleBlend ?? o.styles.map(() => 1);
@@ -378,24 +411,8 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
     const pngText = { [PNG_TEXT_KEY]: JSON.stringify(settings), Software: `${PACKAGE.name} ${PACKAGE.version}` };
     const progress = createProgress(process.stderr, !!process.stderr.isTTY);
     interrupts.startRunning(progress);
-    const adamIterations = o.optimizer === 'adam' && o.iterations === undefined ? o.rounds * o.evalsPerRound : o.iterations;
     const options: TransferOptions = {
-      content: content.image,
-      ...styleControls(o, loaded),
-      rows: o.rows,
-      resize: o.resize,
-      config: o.config,
-      init: init ? init.image : (o.init.kind as 'content' | 'random'),
-      seed: o.seed,
-      optimizer: o.optimizer,
-      rounds: o.rounds,
-      evalsPerRound: o.evalsPerRound,
-      iterations: adamIterations,
-      scales: o.scales,
-      scaleIterations: o.scaleIterations,
-      learningRate: o.learningRate,
-      signal: interrupts.signal,
-      maxBufferBytes: o.maxBufferBytes,
+      ...transferOptionsOf(o, content.image, loaded, init?.image ?? null, o.config, interrupts.signal),
       onProgress: async (p) => {
         progress.update(p);
         if (o.saveEvery && p.iteration > 0 && p.iteration % o.saveEvery === 0) {
@@ -544,4 +561,4 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
 }
 
 // What the weight sweep (sweep.ts, `neural-style sweep`) shares with the modes above.
-export { configJson, jsonBytes, loadImage, loadStyles, lossJson, messageOf, PACKAGE, planSize, setUpGpu, settingsOf, styleControls, styleSettings, writeOutput };
+export { configJson, jsonBytes, loadImage, loadStyles, lossJson, messageOf, PACKAGE, planSize, setUpGpu, settingsOf, styleControls, styleSettings, transferOptionsOf, writeOutput };

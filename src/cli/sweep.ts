@@ -35,6 +35,7 @@ import {
   loadStyles,
   styleControls,
   styleSettings,
+  transferOptionsOf,
   lossJson,
   PACKAGE,
   planSize,
@@ -202,7 +203,6 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
     const finishedSeconds: number[] = [];
     const images: RgbaImage[] = [];
     const runs: unknown[] = [];
-    const adamIterations = o.optimizer === 'adam' && o.iterations === undefined ? o.rounds * o.evalsPerRound : o.iterations;
     for (const cell of grid.cells) {
       const config = { ...o.config, contentWeight: cell.contentWeight, styleWeight: cell.styleWeight, tvWeight: cell.tvWeight };
       const settings = settingsOf({ ...o, config }, { content: content.path, style: style.path, init: init?.path }, size, styleSettings(o, loaded));
@@ -210,22 +210,7 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
       const progress = createProgress(process.stderr, !!process.stderr.isTTY);
       interrupts.stopProgress = () => progress.stop();
       const options: TransferOptions = {
-        content: content.image,
-        ...styleControls(o, loaded),
-        rows: o.rows,
-        resize: o.resize,
-        config,
-        init: init ? init.image : (o.init.kind as 'content' | 'random'),
-        seed: o.seed,
-        optimizer: o.optimizer,
-        rounds: o.rounds,
-        evalsPerRound: o.evalsPerRound,
-        iterations: adamIterations,
-        scales: o.scales,
-        scaleIterations: o.scaleIterations,
-        learningRate: o.learningRate,
-        signal: interrupts.controller.signal,
-        maxBufferBytes: o.maxBufferBytes,
+        ...transferOptionsOf(o, content.image, loaded, init?.image ?? null, config, interrupts.controller.signal),
         onProgress: (p) => progress.update(p),
       };
       let result: TransferResult | null = null;

@@ -116,42 +116,10 @@ export function resize(img: RgbaImage, rows: number, cols: number, method: Resiz
   const { width: sw, height: sh, data: src } = img;
   if (sw === cols && sh === rows) return { width: sw, height: sh, data: src.slice() };
 
-  const tapsFor = { nearest: nearestTaps, bilinear: bilinearTaps, area: areaTaps }[method];
-  if (!tapsFor) throw new Error(`resize: unknown method ${JSON.stringify(method)}`);
-  const tx = tapsFor(sw, cols);
-  const ty = tapsFor(sh, rows);
-
-  // Horizontal pass: [sh, sw, 4] u8 → [sh, cols, 4] f64
-  const mid = new Float64Array(sh * cols * 4);
-  for (let y = 0; y < sh; y++) {
-    const srcRow = y * sw * 4;
-    const midRow = y * cols * 4;
-    for (let x = 0; x < cols; x++) {
-      let r = 0, g = 0, b = 0, a = 0;
-      for (let t = tx.offset[x]; t < tx.offset[x + 1]; t++) {
-        const s = srcRow + tx.index[t] * 4;
-        const w = tx.weight[t];
-        r += w * src[s]; g += w * src[s + 1]; b += w * src[s + 2]; a += w * src[s + 3];
-      }
-      const m = midRow + x * 4;
-      mid[m] = r; mid[m + 1] = g; mid[m + 2] = b; mid[m + 3] = a;
-    }
-  }
-
-  // Vertical pass: [sh, cols, 4] f64 → [rows, cols, 4] u8, rounded half-up once
+  // one separable pass in Float64 (resizeFloats' own), rounded half-up once; the array clamps to 0..255
+  const acc = separable(src, sh, sw, 4, rows, cols, method, 'resize');
   const out = new Uint8ClampedArray(rows * cols * 4);
-  const rowLen = cols * 4;
-  const acc = new Float64Array(rowLen);
-  for (let y = 0; y < rows; y++) {
-    acc.fill(0);
-    for (let t = ty.offset[y]; t < ty.offset[y + 1]; t++) {
-      const m = ty.index[t] * rowLen;
-      const w = ty.weight[t];
-      for (let k = 0; k < rowLen; k++) acc[k] += w * mid[m + k];
-    }
-    const o = y * rowLen;
-    for (let k = 0; k < rowLen; k++) out[o + k] = Math.floor(acc[k] + 0.5); // the array clamps to 0..255
-  }
+  for (let k = 0; k < out.length; k++) out[k] = Math.floor(acc[k] + 0.5);
   return { width: cols, height: rows, data: out };
 }
 
@@ -176,12 +144,20 @@ export function resizeFloats(
     throw new Error(`resizeFloats: target size must be positive integers, got ${cols}×${rows}`);
   }
   if (height === rows && width === cols) return Float32Array.from(x);
+  return Float32Array.from(separable(x, height, width, channels, rows, cols, method, 'resizeFloats'));
+}
+
+/**
+ * The separable resampling both resizers share: [height, width, C] → [rows, cols, C] in Float64,
+ * a horizontal then a vertical pass over the method's taps (each output a weighted sum of its
+ * taps in tap order), no rounding.
+ */
+function separable(x: ArrayLike<number>, height: number, width: number, C: number, rows: number, cols: number, method: ResizeMethod, what: string): Float64Array {
   const tapsFor = { nearest: nearestTaps, bilinear: bilinearTaps, area: areaTaps }[method];
-  if (!tapsFor) throw new Error(`resizeFloats: unknown method ${JSON.stringify(method)}`);
+  if (!tapsFor) throw new Error(`${what}: unknown method ${JSON.stringify(method)}`);
   const tx = tapsFor(width, cols);
   const ty = tapsFor(height, rows);
-  const C = channels;
-  // Horizontal pass: [height, width, C] → [height, cols, C] f64
+  // Horizontal pass: [height, width, C] → [height, cols, C]
   const mid = new Float64Array(height * cols * C);
   for (let y = 0; y < height; y++) {
     for (let o = 0; o < cols; o++) {
@@ -193,18 +169,16 @@ export function resizeFloats(
       }
     }
   }
-  // Vertical pass: [height, cols, C] → [rows, cols, C] f32
-  const out = new Float32Array(rows * cols * C);
+  // Vertical pass: [height, cols, C] → [rows, cols, C]
+  const out = new Float64Array(rows * cols * C);
   const rowLen = cols * C;
-  const acc = new Float64Array(rowLen);
   for (let y = 0; y < rows; y++) {
-    acc.fill(0);
+    const o = y * rowLen;
     for (let t = ty.offset[y]; t < ty.offset[y + 1]; t++) {
       const m = ty.index[t] * rowLen;
       const w = ty.weight[t];
-      for (let k = 0; k < rowLen; k++) acc[k] += w * mid[m + k];
+      for (let k = 0; k < rowLen; k++) out[o + k] += w * mid[m + k];
     }
-    out.set(acc, y * rowLen);
   }
   return out;
 }
