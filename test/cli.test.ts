@@ -2,22 +2,17 @@
 // then the real program spawned as `node src/cli/neural-style.mjs ...` (bad inputs that fail
 // before the GPU, and short end-to-end runs on the GPU adapter, lavapipe in CI).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { EXIT, parseArgs, parseIntFlag, parseListFlag, parseWeightFlag, UsageError, type EvalCliOptions, type TransferCliOptions } from '../src/cli/args.ts';
+import { join, resolve } from 'node:path';
+import { EXIT, parseArgs, parseIntFlag, parseListFlag, parseWeightFlag, type EvalCliOptions } from '../src/cli/args.ts';
 import { checkOutputPath, float32LE, snapshotPath } from '../src/cli/main.ts';
 import { formatDuration, formatProgressLine, RateMeter } from '../src/cli/progress.ts';
 import { encodePng, readPngText } from '../src/image/decode.ts';
 import { readImageFile } from '../src/image/node.ts';
+import { BASE, cli, noStack, ours, ROOT, STARRY, transfer, TUBINGEN, usageError } from './cli_helpers.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const IMAGES = resolve(ROOT, '..', 'shared', 'images');
-const TUBINGEN = join(IMAGES, 'tubingen.jpg'); // 1024x768 → 64 rows x 85 cols
-const STARRY = join(IMAGES, 'starry_night.jpg');
-const BASE = ['--content', 'a.jpg', '--style', 'b.jpg', '--out', 'o.png'];
 
 let tmp: string;
 beforeAll(() => {
@@ -26,26 +21,6 @@ beforeAll(() => {
 afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
-
-/** parseArgs that must fail: returns the UsageError. */
-function usageError(argv: string[]): UsageError {
-  try {
-    parseArgs(argv);
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    const u = e as UsageError;
-    expect(u.exitCode).toBe(2);
-    expect(u.message).not.toContain('\n');
-    return u;
-  }
-  throw new Error(`parseArgs(${JSON.stringify(argv)}) did not fail`);
-}
-
-const transfer = (argv: string[]): TransferCliOptions => {
-  const r = parseArgs(argv);
-  if (r.kind !== 'run') throw new Error(`expected a run, got ${r.kind}`);
-  return r.options;
-};
 
 describe('args: defaults and overrides', () => {
   it('--help returns the help text with every flag, the modes and the exit codes', () => {
@@ -263,43 +238,6 @@ describe('cli helpers', () => {
 // The program itself
 // ------------------------------------------------------------------------------------------
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Spawns `node src/cli/neural-style.mjs ...args` in the project root; killed after timeoutMs. */
-function cli(args: string[], timeoutMs: number, onStderr?: (all: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['src/cli/neural-style.mjs', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NEURAL_STYLE_DEBUG: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`neural-style ${args.join(' ')}: no exit after ${timeoutMs} ms; stderr so far:\n${stderr}`));
-    }, timeoutMs);
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      onStderr?.(stderr, child);
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-/** Our own lines on stderr (Dawn prints its own warnings too). */
-const ours = (r: Run) => r.stderr.split('\n').filter((l) => l.startsWith('neural-style:'));
-const noStack = (r: Run) => expect(r.stderr).not.toMatch(/\n\s+at .+:\d+/);
 
 describe('program: help and bad input (no GPU work)', () => {
   it('node src/cli/neural-style.mjs --help', async () => {

@@ -4,21 +4,15 @@
 // unreadable mask: exit 1 naming the file); one short two-style masked run and one eval on the
 // GPU adapter with the settings in the JSON reports.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { EXIT, parseArgs, UsageError, type EvalCliOptions, type TransferCliOptions } from '../src/cli/args.ts';
+import { join } from 'node:path';
+import { EXIT, parseArgs, type EvalCliOptions } from '../src/cli/args.ts';
 import { encodePng } from '../src/image/decode.ts';
 import { readImageFile } from '../src/image/node.ts';
+import { BASE, cli, IMAGES, ours, STARRY, transfer, TUBINGEN, usageError } from './cli_helpers.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const IMAGES = resolve(ROOT, '..', 'shared', 'images');
-const TUBINGEN = join(IMAGES, 'tubingen.jpg');
-const STARRY = join(IMAGES, 'starry_night.jpg');
 const SCREAM = join(IMAGES, 'the_scream.jpg');
-const BASE = ['--content', 'a.jpg', '--style', 'b.jpg', '--out', 'o.png'];
 
 let tmp: string;
 beforeAll(() => {
@@ -28,24 +22,6 @@ afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-function usageError(argv: string[]): UsageError {
-  try {
-    parseArgs(argv);
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    expect((e as UsageError).message).not.toContain('\n');
-    return e as UsageError;
-  }
-  throw new Error(`parseArgs(${JSON.stringify(argv)}) did not fail`);
-}
-
-const transfer = (argv: string[]): TransferCliOptions => {
-  const r = parseArgs(argv);
-  if (r.kind !== 'run') throw new Error(`expected a run, got ${r.kind}`);
-  return r.options;
-};
-
-/** The issue's "Bad input" cases for the style flags: [name, extra args, what the message says]. */
 const BAD: Array<[string, string[], RegExp]> = [
   ['blend length differs', ['--style', 'c.jpg', '--style-blend', '1,2,3'], /--style-blend: 3 weights given for 2 --style/],
   ['blend negative', ['--style', 'c.jpg', '--style-blend', '1,-1'], /--style-blend must be a number >= 0/],
@@ -90,31 +66,6 @@ describe('args: style flags', () => {
   }
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], timeoutMs: number): Promise<Run> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['src/cli/neural-style.mjs', ...args], { cwd: ROOT, env: { ...process.env, NEURAL_STYLE_DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`neural-style ${args.join(' ')}: no exit after ${timeoutMs} ms; stderr so far:\n${stderr}`));
-    }, timeoutMs);
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
-}
-const ours = (r: Run) => r.stderr.split('\n').filter((l) => l.startsWith('neural-style:'));
 
 describe('program: style flags', () => {
   it('every bad-input case: exit 2, one line naming the flag, nothing written', async () => {
