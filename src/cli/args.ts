@@ -483,6 +483,33 @@ function evalFrom(raw: Raw): EvalCliOptions {
 }
 
 /**
+ * Runs commander on argv: returns the help text if help was asked for, else null (the options
+ * are then in cmd.opts()); commander's errors become one-line UsageErrors, a stray value names
+ * itself and ends with `hint`.
+ */
+function parseWith(cmd: Command, argv: readonly string[], hint: string): string | null {
+  let out = '';
+  cmd.configureOutput({
+    writeOut: (s) => {
+      out += s;
+    },
+    writeErr: () => {}, // commander's error text is in the thrown CommanderError
+  });
+  try {
+    cmd.parse(argv, { from: 'user' });
+    return null;
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return out;
+    let msg = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+    if (e.code === 'commander.excessArguments') {
+      msg = `unexpected argument ${cmd.args.map((a) => JSON.stringify(a)).join(' ')}: every value belongs to a flag (${hint})`;
+    }
+    throw new UsageError(msg);
+  }
+}
+
+/**
  * Parses the arguments after the program name (process.argv.slice(2)).
  * Returns help text for -h/--help; throws UsageError for anything wrong.
  */
@@ -492,26 +519,8 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
   const mode = first === 'eval' || first === 'example' ? first : 'transfer';
   const rest = mode === 'transfer' ? [...argv] : argv.slice(1);
   const cmd = buildCommand(mode);
-  let out = '';
-  cmd.configureOutput({
-    writeOut: (s) => {
-      out += s;
-    },
-    writeErr: () => {}, // commander's error text is in the thrown CommanderError
-  });
-  try {
-    cmd.parse(rest, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { kind: 'help', text: out };
-      let msg = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-      if (e.code === 'commander.excessArguments') {
-        msg = `unexpected argument ${cmd.args.map((a) => JSON.stringify(a)).join(' ')}: every value belongs to a flag (modes: eval, example; see ${PROGRAM} --help)`;
-      }
-      throw new UsageError(msg);
-    }
-    throw e;
-  }
+  const help = parseWith(cmd, rest, `modes: eval, example, sweep; see ${PROGRAM} --help`);
+  if (help !== null) return { kind: 'help', text: help };
   const raw = cmd.opts() as Raw;
   if (mode === 'eval') return { kind: 'eval', options: evalFrom(raw) };
   return { kind: 'run', options: transferFrom(raw, mode, cmd.getOptionValueSource('rows') !== 'default') };
@@ -607,23 +616,7 @@ function sweepFrom(raw: Raw, rowsGiven: boolean): SweepCliOptions {
 /** `neural-style sweep ...` (argv after "sweep"). */
 function parseSweepArgs(argv: readonly string[]): ParsedArgs {
   const cmd = buildSweepCommand();
-  let out = '';
-  cmd.configureOutput({
-    writeOut: (s) => {
-      out += s;
-    },
-    writeErr: () => {},
-  });
-  try {
-    cmd.parse(argv, { from: 'user' });
-  } catch (e) {
-    if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { kind: 'help', text: out };
-      let msg = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-      if (e.code === 'commander.excessArguments') msg = `unexpected argument ${cmd.args.map((a) => JSON.stringify(a)).join(' ')}: every value belongs to a flag (see ${PROGRAM} sweep --help)`;
-      throw new UsageError(msg);
-    }
-    throw e;
-  }
+  const help = parseWith(cmd, argv, `see ${PROGRAM} sweep --help`);
+  if (help !== null) return { kind: 'help', text: help };
   return { kind: 'sweep', options: sweepFrom(cmd.opts() as Raw, cmd.getOptionValueSource('rows') !== 'default') };
 }
