@@ -3,7 +3,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readImageFile } from '../src/image/node.ts';
 import type { RgbaImage } from '../src/image/types.ts';
-import { Vgg19 } from '../src/model/vgg19.ts';
 import { makeConfig } from '../src/style/config.ts';
 import { transferFootprint } from '../src/style/footprint.ts';
 import { styleTransfer } from '../src/style/transfer.ts';

@@ -506,9 +506,8 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
     RUN_LIMIT_MS + 120_000,
   );
 
-  // Several styles (src/web/styles.ts): the page passes styles / styleBlend / styleMasks to
-  // styleTransfer (TransferOptions fields of the several-styles work; before that work is merged
-  // the library ignores them and this run is a single-style one: the test then checks the page only).
+  // Several styles (src/web/styles.ts): the page passes styles / styleBlend / styleMasks, and
+  // preserveColors / styleScale from its settings, to styleTransfer.
   it('two styles with blend sliders and a mask, luminance-only colours, style scale 1.5: 2 iterations, finite loss, colour on the canvas, no console errors', async () => {
     const opened = await openPage(browser!, `${server!.url}/`, { viewport: { width: 1280, height: 1000 } });
     const { page } = opened;

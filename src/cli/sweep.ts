@@ -33,7 +33,6 @@ import {
   jsonBytes,
   loadImage,
   loadStyles,
-  styleControls,
   styleSettings,
   transferOptionsOf,
   lossJson,

@@ -32,8 +32,8 @@ import {
   winogradScratchLimit,
 } from '../kernels/conv3x3.ts';
 import type { PoolMode } from '../kernels/pool2x2.ts';
-import { type BandScratch, convBackwardBanded, convChunkRows, convForwardBanded, convKernelRows, poolBackwardBanded, poolForwardBanded, type Step } from './banded_ops.ts';
-import { type Banded, BandPool, bandRanges, copyRows, createBanded, single, whole } from './bands.ts';
+import { type BandScratch, convBackwardBanded, convForwardBanded, convKernelRows, poolBackwardBanded, poolForwardBanded, type Step } from './banded_ops.ts';
+import { type Banded, BandPool, copyRows, createBanded, single, whole } from './bands.ts';
 import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/registry.ts';
 import { flipTransposeCpu } from '../ref/conv3x3.ts';
 import { layerIndex, minInputSide, VGG19_LAYERS } from './vgg19_layers.ts';

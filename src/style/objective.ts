@@ -93,11 +93,10 @@ export function normaliseBlend(weights: readonly number[]): number[] {
   return weights.map((w) => w / sum);
 }
 
-/** One style loss term at one layer: weight * factor * sum (G - target)^2 (+ constant * factor). */
-interface LayerGroup {
+/** The numbers of one loss group at one layer: weight * factor * sum (G - target)^2 (+ constant * factor). */
+interface GroupTerms {
   weight: number;
   target: Float64Array;
-  mask: LayerMask | null;
   constant: number;
 }
 
@@ -194,7 +193,6 @@ export class StyleObjective {
     if (net.pooling !== cfg.pooling) throw new Error(`StyleObjective: the network pools with ${net.pooling} but the config asks for ${cfg.pooling}`);
     const layers = [...new Set([cfg.contentLayer, ...cfg.styleLayers])];
     const maxBytes = planOpts.maxBufferBytes ?? deviceBufferLimit(ctx);
-    const L = cfg.styleLayers.length;
 
     // Per layer, the loss groups: one for the unmasked styles (blended), one per masked style.
     // Which styles take part (blend > 0, mask not empty there) is known from the inputs alone;
@@ -298,12 +296,12 @@ export class StyleObjective {
     }
 
     // Each group's weight, target and constant (see the header).
-    const groups: LayerGroup[][] = layout.map((l, i) =>
+    const groups: GroupTerms[][] = layout.map((l, i) =>
       l.groups.map((g) => {
         if (g.mask) {
           const s = g.styles[0];
           const sc = maskedStyleScale(g.mask.area)!;
-          return { weight: (blend[s] / l.total) * sc.factor, target: targets[s][i].map((v) => v * sc.target), mask: g.mask, constant: 0 };
+          return { weight: (blend[s] / l.total) * sc.factor, target: targets[s][i].map((v) => v * sc.target), constant: 0 };
         }
         const B = g.styles.reduce((acc, s) => acc + blend[s], 0) / l.total;
         const n = targets[g.styles[0]][i].length;
@@ -321,7 +319,7 @@ export class StyleObjective {
         for (let j = 0; j < n; j++) meanSq += mean[j] * mean[j];
         // sum_s b_s ||G - A_s||^2 = B ||G - Abar||^2 + (sum_s b_s ||A_s||^2 - B ||Abar||^2)
         const one = g.styles.length === 1;
-        return { weight: B, target: one ? targets[g.styles[0]][i] : mean, mask: null, constant: one ? 0 : sumSq - B * meanSq };
+        return { weight: B, target: one ? targets[g.styles[0]][i] : mean, constant: one ? 0 : sumSq - B * meanSq };
       }),
     );
     const slotOf: number[][] = [];

@@ -23,7 +23,7 @@ import type { RgbaImage } from '../image/types.ts';
 import { Vgg19 } from '../model/vgg19.ts';
 import type { Vgg19Weights } from '../model/weights.ts';
 import { checkWorkingSize, styleTransfer } from '../style/transfer.ts';
-import type { LossBreakdown, TransferOptions, TransferProgress, TransferResult } from '../style/types.ts';
+import type { LossBreakdown, TransferProgress, TransferResult } from '../style/types.ts';
 import { StyleExtras, type StyleFields } from './styles.ts';
 import { CaffeCanvas, canvasPixels, checkDisplay, type DisplayCheck } from './canvas.ts';
 import { acceptFiles, decodeFile, DEFAULT_IMAGES_URL, drawThumbnail, EXAMPLE_PAIR, fetchImage, type PickedImage } from './images.ts';
