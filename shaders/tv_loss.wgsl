@@ -9,15 +9,24 @@
 //                           - t(i,j-1)^0.25 * 2b(i,j-1) )         [if (i,j-1) is in range]
 //   grad[e] = vgg_grad[e] + dL/dx[e]   (so this pass also assembles the objective's gradient)
 //   Each workgroup writes its partial sum of L; reduce_sum.wgsl adds them.
+// Row ranges (an image stored in row bands, src/model/bands.ts): the pass covers only the rows
+// [r0, r1) of x: it writes their gradient and sums the terms t(i, .) of those rows. x holds
+// those rows plus, where the image has them, one halo row above (t(r0-1, .) feeds the gradient of
+// row r0) and one below (row r1 feeds t(r1-1, .)); H is the number of rows x holds, and a row
+// with no row below in x is the image's last row. grad and vgg_grad hold rows [r0, r1) starting
+// at row o0 of their buffers (a band of the image). The whole image: r0 = 0, r1 = H, o0 = 0.
+// Each term t(i, j) is summed by exactly the pass whose rows contain i, so the loss of a banded
+// image is the sum of its passes' partial sums (reduce_sum with ACCUMULATE).
 // Bindings:
-//   0  params              uniform {H, W, weight (f32)}
+//   0  params              uniform {H, W, r0, r1, o0, weight (f32)}
 //   1  x         [H, W, 3]  f32, the image being optimised (caffe BGR), read
-//   2  vgg_grad  [H, W, 3]  f32, gradient of the content and style losses, read
-//   3  grad      [H, W, 3]  f32, written
+//   2  vgg_grad  [*, W, 3]  f32, gradient of the content and style losses, read at rows o0..
+//   3  grad      [*, W, 3]  f32, written at rows o0 .. o0 + r1 - r0
 //   4  partials  [groups]   f32, written
-// Invocation: one element (i, j, c), grid-stride, then a workgroup tree reduction. Workgroup 256.
+// Invocation: one element (i, j, c) of rows [r0, r1), grid-stride, then a workgroup tree
+// reduction. Workgroup 256.
 
-struct Params { H: u32, W: u32, weight: f32 }
+struct Params { H: u32, W: u32, r0: u32, r1: u32, o0: u32, weight: f32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -42,8 +51,11 @@ fn terms(i: u32, j: u32, c: u32) -> vec3f {
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_index) lid: u32,
         @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   var sum = 0.0;
-  let n = p.H * p.W * 3u;
-  for (var e = gid.x; e < n; e += nwg.x * 256u) {
+  let n = (p.r1 - p.r0) * p.W * 3u;
+  let first = p.r0 * p.W * 3u;  // x's index of the first element covered
+  let out0 = p.o0 * p.W * 3u;   // grad's and vgg_grad's index of that element
+  for (var k = gid.x; k < n; k += nwg.x * 256u) {
+    let e = first + k;
     let c = e % 3u;
     let pix = e / 3u;
     let i = pix / p.W;
@@ -63,7 +75,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(local_invocation_ind
       let q = terms(i, j - 1u, c);
       d -= q.z * 2.0 * q.y;
     }
-    grad[e] = vgg_grad[e] + p.weight * 1.25 * d;
+    grad[out0 + k] = vgg_grad[out0 + k] + p.weight * 1.25 * d;
   }
   red[lid] = sum;
   workgroupBarrier();

@@ -9,7 +9,7 @@ import type { GpuContext } from '../src/gpu/device.ts';
 import { createStorage, readFloats, uploadStorage } from '../src/gpu/runtime.ts';
 import { type ConvShape, type ConvVersion, createWinogradBuffers } from '../src/kernels/conv3x3.ts';
 import type { PoolMode } from '../src/kernels/pool2x2.ts';
-import { type BandScratch, convBackwardBanded, convChunkRows, convForwardBanded, poolBackwardBanded, poolForwardBanded, type Step } from '../src/model/banded_ops.ts';
+import { type BandScratch, convBackwardBanded, convChunkRows, convForwardBanded, poolBackwardBanded, poolForwardBanded, type Step, tvLossBanded } from '../src/model/banded_ops.ts';
 import { type Banded, bandRanges, copyRows, createBanded } from '../src/model/bands.ts';
 import { encodeSteps } from '../src/model/vgg19.ts';
 import { conv3x3BackwardCpu, conv3x3ForwardCpu, flipTransposeCpu } from '../src/ref/conv3x3.ts';
@@ -17,7 +17,7 @@ import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../src/ref/pool2x2.ts';
 import { submitChecked, waitIdle } from '../src/gpu/runtime.ts';
 import { gramForward, gramSplits } from '../src/kernels/gram.ts';
 import { contentLoss } from '../src/kernels/losses.ts';
-import { contentLossCpu, gramCpu } from '../src/ref/gram.ts';
+import { contentLossCpu, gramCpu, tvLossCpu } from '../src/ref/gram.ts';
 import { compare, gpu, randomArray } from './helpers.ts';
 
 /** A banded tensor with the given row ranges, holding `data` [H, W, C]. */
@@ -161,6 +161,32 @@ describe('ops on banded tensors vs CPU references', () => {
         }
       });
     }
+  }
+
+  // The image's TV loss: bands of 1 row, of the halo's size (1), a shorter last band; chunks of 1
+  // row (scratch of 3 rows) and of several; the loss adds up over the chunks (reduce_sum
+  // ACCUMULATE) and the gradient (vgg_grad + dTV/dx) is written into each band in place.
+  for (const [H, W, cuts, scratchRows] of [
+    [9, 7, [1, 2, 5], 3], // 1-row bands, 1-row chunks
+    [11, 6, [4, 8], 4], // 2-row chunks inside 4-row bands, the last band 3 rows
+    [10, 5, [5], 9], // chunks = bands
+  ] as Array<[number, number, number[], number]>) {
+    it(`tv loss ${H}x${W}, cuts ${cuts}, scratch of ${scratchRows} rows`, async () => {
+      const ctx = await gpu();
+      const x = randomArray(H * W * 3, 21, -50, 50);
+      const vg = randomArray(H * W * 3, 22);
+      const xb = upload(ctx, x, H, W, 3, cuts, 'x');
+      const vgb = upload(ctx, vg, H, W, 3, cuts, 'vgg grad');
+      const gb = upload(ctx, new Float32Array(H * W * 3).fill(7), H, W, 3, cuts, 'grad');
+      const scalars = uploadStorage(ctx, new Float32Array([5, 5]), 'scalars');
+      await run(ctx, await tvLossBanded(ctx, 0.1, 1, { x: xb, vggGrad: vgb, grad: gb, scalars }, scratchOf(ctx, scratchRows * W * 3 * 4)));
+      const ref = tvLossCpu(x, H, W, 0.1);
+      const cmp = compare(await download(ctx, gb), ref.grad.map((v, i) => v + vg[i]), 1e-4, 1e-5); // tv_loss's own tolerance (style_kernels.test.ts)
+      expect(cmp.ok, cmp.mismatches.join('; ')).toBe(true);
+      const [untouched, loss] = await readFloats(ctx, scalars, 2);
+      expect(untouched).toBe(5);
+      expect(Math.abs(loss - ref.loss)).toBeLessThanOrEqual(1e-5 * Math.abs(ref.loss));
+    });
   }
 
   it('createBanded allocates bands within the limit', async () => {

@@ -385,10 +385,10 @@ describe.skipIf(!haveData)('program on the GPU', () => {
       expect(ours(r)).toHaveLength(1);
       expect(r.stderr).toContain(bad[0]);
     }
-    // the image itself, 64 x 85 x 3 floats (65 KB), over a 0.05 MiB buffer limit
+    // three rows of block1's 85 x 64 maps (65 KB), the narrowest bands, over a 0.05 MiB buffer limit
     let r = await cli([...base, '--rows', '64', '--max-buffer-mib', '0.05'], 120_000);
     expect(r.code, r.stderr).toBe(EXIT.failure);
-    expect(r.stderr).toMatch(/--max-buffer-mib 0.05 .*the image itself needs .* the largest that fits at this aspect ratio is --rows \d+/);
+    expect(r.stderr).toMatch(/--max-buffer-mib 0.05 .*the narrowest row bands need .* the largest that fits at this aspect ratio is --rows \d+/);
     // 400 rows need ~900 MiB in all (weights ~330 MiB): over 500 MiB
     r = await cli([...base, '--rows', '400', '--max-gpu-mib', '500'], 120_000);
     expect(r.code, r.stderr).toBe(EXIT.failure);

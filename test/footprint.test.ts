@@ -46,6 +46,7 @@ describe('transferFootprint vs the bytes counted in a run', () => {
   for (const [rows, bands, optimizer] of [
     [64, 1, 'lbfgs'],
     [96, 3, 'lbfgs'],
+    [96, 32, 'lbfgs'], // 3-row bands of block1: the image itself in 2 bands, so are x and every optimizer vector
     [64, 1, 'adam'],
   ] as const) {
     it(`${rows} rows, ${bands} band(s) of block1, ${optimizer}`, async () => {
@@ -56,6 +57,7 @@ describe('transferFootprint vs the bytes counted in a run', () => {
       const r = await styleTransfer(ctx, await loadVgg19WeightsFromDir(), { content, style, rows, config, iterations: 2, optimizer, maxBufferBytes });
       const f = transferFootprint(ctx, rows, cols, config, { maxBufferBytes, optimizer });
       expect(f.bands.block1_conv1).toBe(bands);
+      expect(f.bands.input).toBe(bands === 32 ? 2 : 1);
       const ratio = r.memory.peakGpuBytes / f.bytes;
       console.log(`${rows} rows, ${bands} bands, ${optimizer}: counted peak ${r.memory.peakGpuBytes} B, footprint ${f.bytes} B (ratio ${ratio.toFixed(4)}), parts ${JSON.stringify(f.parts)}`);
       expect(ratio).toBeGreaterThan(0.999); // measured 1.0002-1.0006: the uniform buffers, left out

@@ -78,7 +78,7 @@ describe('gpu memory accounting', () => {
     const mid = m.stats();
     expect(mid.liveBuffers - before.liveBuffers).toBeGreaterThanOrEqual(3); // scalars, partials, v
     expect(mid.liveBytes - before.liveBytes).toBeGreaterThanOrEqual(4000);
-    v.destroy();
+    v.forEach((b) => b.destroy());
     ops.destroy();
     expect(m.stats().liveBytes).toBe(before.liveBytes);
     expect(m.stats().liveBuffers).toBe(before.liveBuffers);

@@ -96,7 +96,7 @@ export async function runE2e(
     };
     await timed('ours', 'our L-BFGS', async () => {
       const r = await minimizeLbfgs(ctx, ours, x0, lbfgsOpts);
-      r.x.destroy();
+      r.x.forEach((b) => b.destroy());
       return r;
     });
 
@@ -110,7 +110,7 @@ export async function runE2e(
       const label = `tfjs-webgpu ${o.tfjsFormulation === 'plain' ? 'tf.grad' : 'tuned'}`;
       await timed(label, 'our L-BFGS', async () => {
         const r = await minimizeLbfgs(ctx, new TfjsGpuObjective(tf, ctx, 'webgpu', tobj!, o.tfjsFormulation), x0, lbfgsOpts);
-        r.x.destroy();
+        r.x.forEach((b) => b.destroy());
         return r;
       });
     } else {
@@ -120,7 +120,7 @@ export async function runE2e(
     if (c.adam) {
       await timed('ours', 'our Adam', async () => {
         const r = await minimizeAdam(ctx, ours, x0, { maxIterations: n, maxEvaluations: n, lr: o.adamLr, gtol: 0 });
-        r.x.destroy();
+        r.x.forEach((b) => b.destroy());
         return r;
       });
       if (tf && tobj) {

@@ -198,7 +198,7 @@ function addCommonOptions(cmd: Command, mode: 'transfer' | 'eval' | 'example'): 
     .option('--images <dir>', 'folder where bare image names are looked up (default: $NEURAL_STYLE_IMAGES, ../shared/images)')
     .option(
       '--max-buffer-mib <n>',
-      "largest GPU buffer in MiB (default: the device's limit); larger activations and gradients are split into row bands. The image itself must fit one buffer; the weights (up to 16 MiB a layer) are not split",
+      "largest GPU buffer in MiB (default: the device's limit); larger tensors (activations, gradients, the image and the optimizer's vectors) are split into row bands; at least three rows of block1's maps (cols x 768 bytes). The weights (up to 16 MiB a layer, fixed) are not split",
     )
     .option(
       '--max-gpu-mib <n>',

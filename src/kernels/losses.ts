@@ -60,7 +60,18 @@ export async function styleLoss(
   return { dispatches: [d, await reduceSum(ctx, groups, slot, { partials, scalars: b.scalars })], partials };
 }
 
-/** TV loss into scalars[slot]; grad = vggGrad + dTV/dx. x, vggGrad, grad: [H, W, 3]. */
+/** The rows a tv_loss pass covers (see shaders/tv_loss.wgsl): rows [r0, r1) of x, written at row o0 of grad. */
+export interface TvRows {
+  r0: number;
+  r1: number;
+  o0: number;
+}
+
+/**
+ * TV loss into scalars[slot]; grad = vggGrad + dTV/dx. x: [H, W, 3]; vggGrad, grad: [H, W, 3], or
+ * with `rows` the rows [r0, r1) of x (plus its halo rows), written from row o0 of grad (one
+ * pass per band chunk; `accumulateLoss` adds to scalars[slot]).
+ */
 export async function tvLoss(
   ctx: GpuContext,
   H: number,
@@ -68,9 +79,13 @@ export async function tvLoss(
   weight: number,
   slot: number,
   b: { x: GPUBuffer; vggGrad: GPUBuffer; grad: GPUBuffer; scalars: GPUBuffer },
+  rows: TvRows = { r0: 0, r1: H, o0: 0 },
+  accumulateLoss = false,
 ): Promise<LossOp> {
-  const groups = lossGroups(H * W * 3);
+  if (!(rows.r0 >= 0 && rows.r0 < rows.r1 && rows.r1 <= H && rows.o0 >= 0)) throw new Error(`tvLoss: rows [${rows.r0}, ${rows.r1}) outside the ${H} rows of x`);
+  const groups = lossGroups((rows.r1 - rows.r0) * W * 3);
   const partials = createStorage(ctx, groups * 4, 'tv partials');
-  const d = await makeDispatch(ctx, { shader: 'tv_loss' }, [params(ctx, [H, W], weight, 'tv_loss params'), b.x, b.vggGrad, b.grad, partials], [groups, 1, 1]);
-  return { dispatches: [d, await reduceSum(ctx, groups, slot, { partials, scalars: b.scalars })], partials };
+  const u = params(ctx, [H, W, rows.r0, rows.r1, rows.o0], weight, 'tv_loss params');
+  const d = await makeDispatch(ctx, { shader: 'tv_loss' }, [u, b.x, b.vggGrad, b.grad, partials], [groups, 1, 1]);
+  return { dispatches: [d, await reduceSum(ctx, groups, slot, { partials, scalars: b.scalars }, accumulateLoss)], partials };
 }

@@ -1,5 +1,6 @@
-// The network's ops on banded tensors (src/model/bands.ts): conv3x3 forward and backward and
-// 2x2 pooling forward and backward, as lists of steps (dispatches and copies).
+// The network's ops on banded tensors (src/model/bands.ts): conv3x3 forward and backward, 2x2
+// pooling forward and backward, and the total-variation loss of the image, as lists of steps
+// (dispatches and copies).
 //
 // When every tensor an op touches has one band, the op binds those buffers directly (the kernels'
 // own path, no copies). Otherwise it runs in chunks of output rows through four shared scratch
@@ -10,10 +11,13 @@
 // Chunk sizes come from the scratch size S (bytes per scratch buffer):
 //   conv:  R = floor(S / (W * max(Cin, Cout) * 4)) - 2 output rows (+ 2 halo rows in scratch)
 //   pool:  P = floor((S / (W * C * 4) - 1) / 2) output rows (2P, or 2P + 1 for an odd last row, in)
+//   tv:    T = floor(S / (W * 3 * 4)) - 2 rows of the image (+ a halo row on each side in scratch);
+//          a chunk never crosses a band of the gradient, which it writes in place
 
 import type { GpuContext } from '../gpu/device.ts';
 import type { Dispatch } from '../gpu/runtime.ts';
 import { type ConvShape, type ConvVersion, conv3x3Backward, conv3x3Forward, type WinogradBuffers } from '../kernels/conv3x3.ts';
+import { tvLoss } from '../kernels/losses.ts';
 import { type PoolMode, pool2x2Backward, pool2x2Forward } from '../kernels/pool2x2.ts';
 import { type Banded, type CopyStep, copyRows, scratchView, single } from './bands.ts';
 
@@ -168,6 +172,47 @@ export async function poolBackwardBanded(
     if (accumulate) steps.push(...copyRows(dx, a, dxv, 0, e - a));
     steps.push(...dispatchSteps([await pool2x2Backward(ctx, mode, { H: e - a, W, C }, { dy: sc.s[0], x: sc.s[1], dx: sc.s[2] }, accumulate)]));
     steps.push(...copyRows(dxv, 0, dx, a, e - a));
+  }
+  return steps;
+}
+
+/**
+ * The TV loss of the image x [H, W, 3] into scalars[slot] and grad = vggGrad + dTV/dx, all three
+ * banded alike. Chunked: each chunk gathers its rows of x with a halo row on each side (the
+ * terms t(r0 - 1, .) and the row below r1 - 1 that the kept rows' gradient and terms read) and
+ * runs tv_loss on them with a row range, writing the gradient straight into grad's band; the
+ * chunks' loss sums add up in the slot.
+ */
+export async function tvLossBanded(
+  ctx: GpuContext,
+  weight: number,
+  slot: number,
+  b: { x: Banded; vggGrad: Banded; grad: Banded; scalars: GPUBuffer },
+  scratch: BandScratch | null,
+): Promise<Step[]> {
+  const { x, vggGrad, grad } = b;
+  const { H, W } = x;
+  const same = (t: Banded) => t.H === H && t.W === W && t.C === 3 && t.bands.length === x.bands.length && t.bands.every((band, k) => band.r0 === x.bands[k].r0 && band.r1 === x.bands[k].r1);
+  if (x.C !== 3 || !same(vggGrad) || !same(grad)) throw new Error('tv loss: the image, its VGG gradient and the gradient must be [H, W, 3] in the same bands');
+  if (isSingle(x)) {
+    const bufs = { x: single(x, 'tv x'), vggGrad: single(vggGrad, 'tv vgg grad'), grad: single(grad, 'tv grad'), scalars: b.scalars };
+    return dispatchSteps((await tvLoss(ctx, H, W, weight, slot, bufs)).dispatches);
+  }
+  const sc = needScratch(scratch, 'tv loss');
+  const T = Math.floor(sc.bytes / (W * 3 * 4)) - 2;
+  if (T < 1) throw new Error(`tv loss ${H}x${W}: three rows do not fit the ${(sc.bytes / 2 ** 20).toFixed(2)} MiB band scratch`);
+  const steps: Step[] = [];
+  let first = true;
+  for (const [k, band] of grad.bands.entries()) {
+    for (const [c0, c1] of chunks(band.r1 - band.r0, T)) {
+      const [r0, r1] = [band.r0 + c0, band.r0 + c1];
+      const a = Math.max(0, r0 - 1);
+      const e = Math.min(H, r1 + 1);
+      steps.push(...copyRows(x, a, scratchView(sc.s[0], e - a, W, 3), 0, e - a));
+      const bufs = { x: sc.s[0], vggGrad: vggGrad.bands[k].buf, grad: band.buf, scalars: b.scalars };
+      steps.push(...dispatchSteps((await tvLoss(ctx, e - a, W, weight, slot, bufs, { r0: r0 - a, r1: r1 - a, o0: c0 }, !first)).dispatches));
+      first = false;
+    }
   }
   return steps;
 }

@@ -33,7 +33,7 @@ import {
 } from '../kernels/conv3x3.ts';
 import type { PoolMode } from '../kernels/pool2x2.ts';
 import { type BandScratch, convBackwardBanded, convForwardBanded, convKernelRows, poolBackwardBanded, poolForwardBanded, type Step } from './banded_ops.ts';
-import { type Banded, BandPool, copyRows, createBanded, single, whole } from './bands.ts';
+import { type Banded, BandPool, copyRows, createBanded, single } from './bands.ts';
 import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/registry.ts';
 import { flipTransposeCpu } from '../ref/conv3x3.ts';
 import { layerIndex, minInputSide, VGG19_LAYERS } from './vgg19_layers.ts';
@@ -165,11 +165,11 @@ interface LayerBuffers {
 }
 
 export class Vgg19Plan {
-  /** [H, W, 3] f32, caffe-preprocessed BGR: the caller writes the image here */
-  readonly input: GPUBuffer;
-  /** [H, W, 3] f32: the gradient w.r.t. the input after backward() */
-  readonly inputGrad: GPUBuffer;
-  /** row bands per planned layer output (1 = unbanded) */
+  /** [H, W, 3] f32, caffe-preprocessed BGR, in row bands like every tensor: the caller writes the image here (writeInput) */
+  readonly inputBands: Banded;
+  /** [H, W, 3] f32: the gradient w.r.t. the input after backward(), banded like inputBands */
+  readonly inputGradBands: Banded;
+  /** row bands of the input image ('input') and of each planned layer's output (1 = unbanded) */
   readonly bandCounts: Record<string, number> = {};
   private forwardSteps: Step[] = [];
   private backwardSteps: Step[] = [];
@@ -187,8 +187,9 @@ export class Vgg19Plan {
     /** the chunked ops' scratch, when any tensor is banded */
     readonly scratch: BandScratch | null,
   ) {
-    this.input = single(layers[0].input, 'the input image');
-    this.inputGrad = createStorage(net.ctx, H * W * 3 * 4, 'vgg19 input gradient');
+    this.inputBands = layers[0].input;
+    this.inputGradBands = createBanded(net.ctx, H, W, 3, maxBufferBytes, 'vgg19 input gradient');
+    this.bandCounts.input = this.inputBands.bands.length;
     for (const l of layers) {
       this.byName.set(l.name, l);
       this.bandCounts[l.name] = l.y.bands.length;
@@ -207,16 +208,10 @@ export class Vgg19Plan {
   ): Promise<Vgg19Plan> {
     const ctx = net.ctx;
     if (!(maxBytes >= 16)) throw new Error(`buffer limit must be at least 16 bytes, got ${maxBytes}`);
-    const imageBytes = H * W * 3 * 4;
-    if (imageBytes > maxBytes) {
-      throw new Error(
-        `the ${H}x${W} image itself (${(imageBytes / 2 ** 20).toFixed(2)} MiB of floats) must fit one buffer, over the limit of ${(maxBytes / 2 ** 20).toFixed(2)} MiB`,
-      );
-    }
     const layers: LayerBuffers[] = [];
     let h = H;
     let w = W;
-    let input = whole(createStorage(ctx, imageBytes, 'vgg19 input image'), H, W, 3);
+    let input = createBanded(ctx, H, W, 3, maxBytes, 'vgg19 input image');
     let maxFloats = H * W * 3;
     for (let i = 0; i <= deepest; i++) {
       const spec = VGG19_LAYERS[i];
@@ -322,7 +317,7 @@ export class Vgg19Plan {
       const b = { dy: cur, y: l.y, w: weights[i].w, wt: weights[i].wt, g: banded[i] ? null : g, winograd: winograd(i, 'backward') };
       const v = chosen[i].backward;
       if (!prev) {
-        steps.push(...(await convBackwardBanded(ctx, v, s, { ...b, dx: whole(plan.inputGrad, H, W, 3) }, false, scratch)));
+        steps.push(...(await convBackwardBanded(ctx, v, s, { ...b, dx: plan.inputGradBands }, false, scratch)));
         break;
       }
       if (prev.pooled) {
@@ -344,6 +339,23 @@ export class Vgg19Plan {
       }
     }
     return plan;
+  }
+
+  /** The input image's buffer when it is one band (else see inputBands / writeInput). */
+  get input(): GPUBuffer {
+    return single(this.inputBands, 'the input image');
+  }
+
+  /** The input gradient's buffer when it is one band (else see inputGradBands). */
+  get inputGrad(): GPUBuffer {
+    return single(this.inputGradBands, 'the input gradient');
+  }
+
+  /** Writes an [H, W, 3] image (caffe BGR) into the input, band by band (queued). */
+  writeInput(pixels: Float32Array<ArrayBuffer>): void {
+    if (pixels.length !== this.H * this.W * 3) throw new Error(`writeInput: expected ${this.H}x${this.W}x3 floats, got ${pixels.length}`);
+    const row = this.W * 3;
+    for (const b of this.inputBands.bands) this.net.ctx.device.queue.writeBuffer(b.buf, 0, pixels, b.r0 * row, (b.r1 - b.r0) * row);
   }
 
   /** The post-ReLU output of a planned layer, [h, w, c] f32, when it is one buffer (else see activationBands). */

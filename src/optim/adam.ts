@@ -13,7 +13,7 @@
 // maxRejections such points in a row the run stops with reason 'non-finite'.
 
 import type { GpuContext } from '../gpu/device.ts';
-import type { IterationInfo, Objective, OptimizeOptions, OptimizeResult, StopReason } from './types.ts';
+import { type IterationInfo, type Objective, objectiveSegments, type OptimizeOptions, type OptimizeResult, type StartPoint, startVector, type StopReason } from './types.ts';
 import { R_EVAL, VecOps, type VecOpsOptions } from './vecops.ts';
 
 export interface AdamOptions extends OptimizeOptions {
@@ -31,7 +31,7 @@ export interface AdamOptions extends OptimizeOptions {
 }
 
 /** Adam from x0 (copied; the caller keeps x0). The result's x (the best point) is the caller's to destroy. */
-export async function minimizeAdam(ctx: GpuContext, objective: Objective, x0: GPUBuffer, o: AdamOptions = {}): Promise<OptimizeResult> {
+export async function minimizeAdam(ctx: GpuContext, objective: Objective, x0: StartPoint, o: AdamOptions = {}): Promise<OptimizeResult> {
   const maxEvaluations = o.maxEvaluations ?? 15000;
   const maxIterations = o.maxIterations ?? 15000;
   const gtol = o.gtol ?? 1e-5;
@@ -41,13 +41,15 @@ export async function minimizeAdam(ctx: GpuContext, objective: Objective, x0: GP
   const maxRejections = o.maxRejections ?? 10;
   let lr = o.lr ?? 10;
 
-  const ops = await VecOps.create(ctx, objective.n, o.vecOps);
+  const segments = objectiveSegments(objective);
+  const ops = await VecOps.create(ctx, segments, o.vecOps);
   const x = ops.createVector('adam x');
   const best = ops.createVector('adam best x');
   const m = ops.createVector('adam m');
   const v = ops.createVector('adam v');
   const g = ops.createVector('adam g');
-  await ops.batch('adam x0').copy(x, x0).copy(best, x0).submit();
+  const start = startVector(x0, segments);
+  await ops.batch('adam x0').copy(x, start).copy(best, start).submit();
 
   let evaluations = 0;
   let t = 0; // Adam's step counter (restarts after a rejection)
@@ -107,10 +109,10 @@ export async function minimizeAdam(ctx: GpuContext, objective: Objective, x0: GP
       await b.submit();
     }
   } catch (e) {
-    best.destroy();
+    best.forEach((buf) => buf.destroy());
     throw e;
   } finally {
-    for (const buf of [x, m, v, g]) buf.destroy();
+    for (const buf of [x, m, v, g].flat()) buf.destroy();
     ops.destroy();
   }
   return {

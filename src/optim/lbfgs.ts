@@ -1,5 +1,5 @@
 // L-BFGS with the vectors on the GPU: x, the direction d, the gradients and the history pairs
-// are storage buffers of n f32; dot products and norms are reduced on the GPU and only scalars
+// are n f32 each (one storage buffer per segment of the objective, see vecops.ts); dot products and norms are reduced on the GPU and only scalars
 // come back (f from the objective; g.d, |g|, y.s, y.y from vec_dot).
 //
 // One iteration (after Nocedal & Wright, Numerical Optimization, 2nd ed., Algorithm 7.5, and
@@ -34,8 +34,8 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { LbfgsHistory } from './lbfgs_history.ts';
 import { strongWolfe, type Trial } from './line_search.ts';
-import type { IterationInfo, Objective, OptimizeOptions, OptimizeResult, StopReason } from './types.ts';
-import { type DotResult, R_EVAL, R_PAIR, VecOps, type VecOpsOptions } from './vecops.ts';
+import { type IterationInfo, type Objective, objectiveSegments, type OptimizeOptions, type OptimizeResult, type StartPoint, startVector, type StopReason } from './types.ts';
+import { type DotResult, type GpuVec, R_EVAL, R_PAIR, VecOps, type VecOpsOptions } from './vecops.ts';
 
 export interface LbfgsOptions extends OptimizeOptions {
   /** m, the number of (s, y) pairs kept (default 10, as scipy) */
@@ -63,13 +63,13 @@ export class Lbfgs {
   private readonly ops: VecOps;
   private readonly history: LbfgsHistory;
   /** the current point, always the best accepted one */
-  private readonly xBuf: GPUBuffer;
-  private readonly xTrial: GPUBuffer;
-  private readonly d: GPUBuffer;
-  /** gradient buffers: the current gradient and the line search's trial gradients */
-  private readonly grads: GPUBuffer[];
-  private readonly gradInfo = new Map<GPUBuffer, DotResult>();
-  private g: GPUBuffer;
+  private readonly xBuf: GPUBuffer[];
+  private readonly xTrial: GPUBuffer[];
+  private readonly d: GPUBuffer[];
+  /** gradient vectors: the current gradient and the line search's trial gradients */
+  private readonly grads: GPUBuffer[][];
+  private readonly gradInfo = new Map<GpuVec, DotResult>();
+  private g: GPUBuffer[];
   private f = NaN;
   private ran = false;
 
@@ -88,16 +88,17 @@ export class Lbfgs {
     this.g = this.grads[0];
   }
 
-  /** Prepares a run from x0 (copied; the caller keeps x0). */
-  static async create(ctx: GpuContext, objective: Objective, x0: GPUBuffer, opts: LbfgsOptions = {}): Promise<Lbfgs> {
-    const ops = await VecOps.create(ctx, objective.n, opts.vecOps);
+  /** Prepares a run from x0 (copied; the caller keeps x0): one buffer, or one per segment of the objective. */
+  static async create(ctx: GpuContext, objective: Objective, x0: StartPoint, opts: LbfgsOptions = {}): Promise<Lbfgs> {
+    const segments = objectiveSegments(objective);
+    const ops = await VecOps.create(ctx, segments, opts.vecOps);
     const opt = new Lbfgs(ops, objective, opts);
-    await ops.batch('lbfgs x0').copy(opt.xBuf, x0).submit();
+    await ops.batch('lbfgs x0').copy(opt.xBuf, startVector(x0, segments)).submit();
     return opt;
   }
 
   /** The current (= best accepted) point; read it any time, e.g. to save on Ctrl-C. Do not modify. */
-  get x(): GPUBuffer {
+  get x(): GpuVec {
     return this.xBuf;
   }
 
@@ -106,7 +107,7 @@ export class Lbfgs {
     return this.f;
   }
 
-  private freeGradient(keep: readonly GPUBuffer[]): GPUBuffer {
+  private freeGradient(keep: readonly GpuVec[]): GPUBuffer[] {
     const b = this.grads.find((buf) => buf !== this.g && !keep.includes(buf));
     if (!b) throw new Error('lbfgs: no free gradient buffer (line search holds too many)');
     return b;
@@ -153,7 +154,7 @@ export class Lbfgs {
     };
 
     // f and g.d at x + t d, into a gradient buffer the line search does not hold
-    const evalTrial = async (t: number, keep: readonly GPUBuffer[]): Promise<Trial<GPUBuffer>> => {
+    const evalTrial = async (t: number, keep: readonly GpuVec[]): Promise<Trial<GPUBuffer[]>> => {
       if (o.shouldStop?.()) throw new StopRequested();
       const gBuf = this.freeGradient(keep);
       await ops.batch('lbfgs trial x').copy(this.xTrial, this.xBuf).axpy(this.xTrial, this.d, { c: t }).submit();
@@ -285,7 +286,7 @@ export class Lbfgs {
     } catch (e) {
       if (!(e instanceof StopRequested)) {
         this.destroyInternals();
-        this.xBuf.destroy();
+        this.xBuf.forEach((b) => b.destroy());
         throw e;
       }
       stop('stopped', 'stopped on request (during a line search; x is the last accepted point)');
@@ -312,13 +313,13 @@ export class Lbfgs {
 
   private destroyInternals(): void {
     this.history.destroy();
-    for (const b of [this.xTrial, this.d, ...this.grads]) b.destroy();
+    for (const b of [this.xTrial, this.d, ...this.grads].flat()) b.destroy();
     this.ops.destroy();
   }
 }
 
 /** L-BFGS from x0 (copied) on the objective; see the header for the options and schedules. */
-export async function minimizeLbfgs(ctx: GpuContext, objective: Objective, x0: GPUBuffer, opts: LbfgsOptions = {}): Promise<OptimizeResult> {
+export async function minimizeLbfgs(ctx: GpuContext, objective: Objective, x0: StartPoint, opts: LbfgsOptions = {}): Promise<OptimizeResult> {
   const opt = await Lbfgs.create(ctx, objective, x0, opts);
   return opt.run();
 }

@@ -1,5 +1,5 @@
 // The L-BFGS memory on the GPU: up to m pairs (s_i, y_i) = (x_{i+1} - x_i, g_{i+1} - g_i), each a
-// buffer of n f32, and the two-loop recursion that turns a gradient g into the search direction
+// vector of n f32 (GpuVec: a buffer per segment), and the two-loop recursion that turns a gradient g into the search direction
 //   d = -H g
 // (Nocedal & Wright, Numerical Optimization, 2nd ed., Algorithm 7.4; H0 = gamma I with
 // gamma = s.y / y.y of the newest pair, as in PyTorch's LBFGS and scipy's L-BFGS-B).
@@ -15,16 +15,16 @@
 // rejected candidate never damages the stored history.
 // CPU reference: twoLoopCpu in src/ref/vec.ts.
 
-import { ALPHA, BETA, GAMMA, MAX_HISTORY_SLOTS, R_EVAL, R_PAIR, R_SCRATCH, RHO, type VecBatch, type VecOps } from './vecops.ts';
+import { ALPHA, BETA, GAMMA, MAX_HISTORY_SLOTS, R_EVAL, R_PAIR, R_SCRATCH, RHO, type GpuVec, type VecBatch, type VecOps } from './vecops.ts';
 
 export class LbfgsHistory {
-  private readonly s: GPUBuffer[] = [];
-  private readonly y: GPUBuffer[] = [];
+  private readonly s: GPUBuffer[][] = [];
+  private readonly y: GPUBuffer[][] = [];
   /** slots holding pairs, oldest first */
   private order: number[] = [];
   private spare = 0;
   /** scratch vector q of the first loop */
-  private readonly q: GPUBuffer;
+  private readonly q: GPUBuffer[];
 
   constructor(
     private readonly ops: VecOps,
@@ -55,7 +55,7 @@ export class LbfgsHistory {
    * Records the candidate pair s = t d, y = gNew - gOld into the spare slot and reduces it:
    * R_PAIR = (y.s, y.y, max|y|, non-finite count). Read R_PAIR, then accept() or drop it.
    */
-  recordCandidate(batch: VecBatch, d: GPUBuffer, t: number, gNew: GPUBuffer, gOld: GPUBuffer): void {
+  recordCandidate(batch: VecBatch, d: GpuVec, t: number, gNew: GpuVec, gOld: GpuVec): void {
     const k = this.spare;
     batch.scaleCopy(this.s[k], d, { c: t });
     batch.scaleCopy(this.y[k], gNew, { c: 1 });
@@ -81,7 +81,7 @@ export class LbfgsHistory {
    * Encodes d = -H g (d = -g with an empty history), then R_EVAL = (d.g, d.d, max|d|, non-finite
    * count of d and g). d must not be g.
    */
-  encodeDirection(batch: VecBatch, g: GPUBuffer, d: GPUBuffer): void {
+  encodeDirection(batch: VecBatch, g: GpuVec, d: GpuVec): void {
     const k = this.order.length;
     if (k === 0) {
       batch.scaleCopy(d, g, { c: -1 });
@@ -107,6 +107,6 @@ export class LbfgsHistory {
   }
 
   destroy(): void {
-    for (const b of [...this.s, ...this.y, this.q]) b.destroy();
+    for (const b of [...this.s, ...this.y, this.q].flat()) b.destroy();
   }
 }

@@ -1,20 +1,29 @@
 // The interface between an objective (the style-transfer loss, or a test function) and the
 // optimizers in this folder (L-BFGS in lbfgs.ts, Adam in adam.ts), and what they report.
 //
-// Vectors live on the GPU: x and the gradient are storage buffers of n f32 (flat; for style
-// transfer the pixels in the objective's layout). The optimizers own x: they copy the caller's
-// x0 into their own buffer and hand back a buffer the caller then owns.
+// Vectors live on the GPU: x and the gradient are n f32 (flat; for style transfer the pixels in
+// the objective's layout), each stored as one storage buffer per SEGMENT of the objective (one
+// segment unless the objective says otherwise: an image larger than one GPU buffer is stored
+// as row bands, see src/model/bands.ts and GpuVec in vecops.ts). The optimizers own x: they
+// copy the caller's x0 into their own buffers and hand back buffers the caller then owns.
+
+import type { GpuVec } from './vecops.ts';
 
 /** A differentiable function of n variables evaluated on the GPU. */
 export interface Objective {
   /** number of variables (f32 elements of x and of the gradient) */
   n: number;
   /**
-   * Evaluates f at x (a GPU buffer of n f32, not to be modified), writes the gradient into
-   * grad (a GPU buffer of n f32) and returns f. Non-finite f or gradient entries are allowed
+   * How x and the gradient are stored: the lengths of their segments (consecutive element
+   * ranges, one GPU buffer each), summing to n. Absent: one segment of n.
+   */
+  segments?: readonly number[];
+  /**
+   * Evaluates f at x (n f32, one buffer per segment, not to be modified), writes the gradient
+   * into grad (the same layout) and returns f. Non-finite f or gradient entries are allowed
    * (the optimizers reject such points); throwing aborts the optimization.
    */
-  evaluate(x: GPUBuffer, grad: GPUBuffer): Promise<number>;
+  evaluate(x: GpuVec, grad: GpuVec): Promise<number>;
 }
 
 /** Why an optimization stopped. */
@@ -50,7 +59,7 @@ export interface IterationInfo {
   /** the accepted step length along the search direction (0 for the starting point) */
   step: number;
   /** the current x (the best accepted point for L-BFGS); valid during the callback, do not modify */
-  x: GPUBuffer;
+  x: GpuVec;
 }
 
 /** Options common to the optimizers. */
@@ -70,8 +79,8 @@ export interface OptimizeOptions {
 }
 
 export interface OptimizeResult {
-  /** the best point found (loss `loss`), a buffer of n f32 the caller now owns (destroy it) */
-  x: GPUBuffer;
+  /** the best point found (loss `loss`), n f32 in the objective's segments, buffers the caller now owns (destroy them) */
+  x: GPUBuffer[];
   /** f at x (the best loss seen at an accepted point) */
   loss: number;
   /** same as loss (kept for readers who look for it by this name) */
@@ -96,4 +105,23 @@ export interface OptimizeResult {
   roundEvaluations: number[];
   /** times the L-BFGS history was cleared (non-positive curvature, non-descent direction, failed line search) */
   historyResets: number;
+}
+
+/** The segment lengths of an objective's vectors (checked: positive integers summing to n). */
+export function objectiveSegments(objective: Objective): readonly number[] {
+  const segs = objective.segments ?? [objective.n];
+  if (segs.reduce((a, b) => a + b, 0) !== objective.n || segs.some((s) => !Number.isInteger(s) || s < 1)) {
+    throw new Error(`objective segments ${segs.join(', ')} do not add up to n = ${objective.n}`);
+  }
+  return segs;
+}
+
+/** x0 as the optimizers take it: one buffer (an unsegmented objective) or one per segment. */
+export type StartPoint = GPUBuffer | GpuVec;
+
+/** x0 as a GpuVec with one buffer per segment of `segments`. */
+export function startVector(x0: StartPoint, segments: readonly number[]): GpuVec {
+  const v = Array.isArray(x0) ? (x0 as GpuVec) : [x0 as GPUBuffer];
+  if (v.length !== segments.length) throw new Error(`x0 has ${v.length} buffer(s) but the objective has ${segments.length} segment(s)`);
+  return v;
 }

@@ -1,8 +1,17 @@
 // GPU vector operations for the optimizers: the TypeScript side of shaders/vec_*.wgsl.
 //
-// A VecOps object serves vectors of one length N. It owns
+// A VecOps object serves vectors of one length N, stored as one or more SEGMENTS: a vector
+// (GpuVec) is one buffer per segment, segment k holding the consecutive elements
+// [o_k, o_k + len_k). One segment is the usual case; an image too large for one GPU buffer
+// (--max-buffer-mib, src/model/bands.ts) is a vector of row bands, and every op below then runs
+// segment by segment (the element-wise ops one dispatch per segment; vec_dot one dispatch per
+// segment into its own region of the partials, then one vec_dot_finish over all of them, so a
+// dot product is still one scalar). It owns
 //   scalars   [SCALAR_SLOTS] f32   small values kernels write and read (dots, alpha_i, rho_i, ...)
-//   partials  [P] vec4f            per-workgroup partial sums of vec_dot
+//   partials  [P] vec4f            per-workgroup partial sums of vec_dot (per segment: a region of
+//                                  P_k entries, starting at an offset the device can bind; the
+//                                  entries between regions are never written and stay zero,
+//                                  which is neutral for all four reductions)
 // and records operations into a VecBatch, which encodes them in order (consecutive dispatches
 // share one compute pass) and submits them as ONE command buffer. Because coefficients can be
 // read from the scalars buffer, a whole L-BFGS two-loop recursion is one submission; only the
@@ -25,7 +34,7 @@
 //   vec_adam        one Adam step on x, m, v
 
 import type { GpuContext } from '../gpu/device.ts';
-import { type Dispatch, encodeDispatches, getPipeline, readFloats, submitChecked } from '../gpu/runtime.ts';
+import { createStorage, type Dispatch, encodeDispatches, getPipeline, readFloats, submitChecked, uploadStorage } from '../gpu/runtime.ts';
 
 /** Marks an unused scalar slot (the shaders' NONE). */
 export const NONE = 0xffffffff;
@@ -61,6 +70,9 @@ export interface DotResult {
   nonFinite: number;
 }
 
+/** A vector of N f32 on the GPU: one buffer per segment of its VecOps (one buffer when unsegmented). */
+export type GpuVec = readonly GPUBuffer[];
+
 export interface VecOpsOptions {
   /** Most workgroups of the first vec_dot pass (the partials count P). Default 256. */
   maxPartials?: number;
@@ -74,55 +86,87 @@ type Shader = (typeof SHADERS)[number];
 /** Uniform buffers are 48 bytes (12 words): the largest params struct (vec_adam's, 9 words) rounded up to 16 bytes. */
 const UNIFORM_WORDS = 12;
 
+/** A whole buffer, or a byte range of one (vec_dot's region of the partials). */
+type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
+
 type Op =
-  | { kind: 'dispatch'; shader: Shader; words: number[]; floats: boolean[]; buffers: GPUBuffer[]; workgroups: [number, number, number] }
+  | { kind: 'dispatch'; shader: Shader; words: number[]; floats: boolean[]; buffers: Binding[]; workgroups: [number, number, number] }
   | { kind: 'copy'; src: GPUBuffer; dst: GPUBuffer; bytes: number }
   | { kind: 'clear'; buf: GPUBuffer; bytes: number };
+
+/** One segment: its length and its region of the vec_dot partials. */
+interface Segment {
+  n: number;
+  /** workgroups of its vec_dot (= partial entries written) */
+  P: number;
+  /** byte offset of its region in the partials buffer */
+  offset: number;
+}
 
 export class VecOps {
   readonly scalars: GPUBuffer;
   readonly partials: GPUBuffer;
-  /** P, the number of vec_dot partials */
+  /** P, the number of vec_dot partial entries vec_dot_finish reduces (all segments' regions) */
   readonly partialCount: number;
+  /** N, the vector length (the sum of the segment lengths) */
+  readonly n: number;
+  /** the segments' lengths */
+  readonly segments: readonly number[];
+  /** @internal */
+  readonly segs: readonly Segment[];
   private readonly uniforms: GPUBuffer[] = [];
   private destroyed = false;
 
   private constructor(
     readonly ctx: GpuContext,
-    readonly n: number,
+    segments: readonly number[],
     private readonly pipelines: Map<Shader, GPUComputePipeline>,
     maxPartials: number,
     /** the workgroup size of every vec kernel */
     readonly wg: number,
   ) {
-    this.partialCount = Math.max(1, Math.min(maxPartials, Math.ceil(n / wg), 65535));
+    this.segments = [...segments];
+    this.n = segments.reduce((a, b) => a + b, 0);
+    const align = ctx.device.limits.minStorageBufferOffsetAlignment;
+    let offset = 0;
+    this.segs = segments.map((len) => {
+      const P = Math.max(1, Math.min(maxPartials, Math.ceil(len / wg), 65535));
+      const seg = { n: len, P, offset };
+      offset += Math.ceil((P * 16) / align) * align;
+      return seg;
+    });
+    const last = this.segs[this.segs.length - 1];
+    this.partialCount = last.offset / 16 + last.P;
     this.scalars = ctx.device.createBuffer({
       label: 'optim scalars',
       size: SCALAR_SLOTS * 4,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
+    // created zeroed (WebGPU zero-initialises buffers): the gaps between regions stay zero
     this.partials = ctx.device.createBuffer({ label: 'optim dot partials', size: this.partialCount * 16, usage: GPUBufferUsage.STORAGE });
   }
 
-  /** Compiles the vec_* pipelines (cached per device) and allocates the scalars and partials. */
-  static async create(ctx: GpuContext, n: number, options: VecOpsOptions = {}): Promise<VecOps> {
-    if (!Number.isInteger(n) || n < 1) throw new Error(`VecOps: vector length must be a positive integer, got ${n}`);
+  /**
+   * Compiles the vec_* pipelines (cached per device) and allocates the scalars and partials.
+   * `n` is the vector length, or the lengths of its segments (see the header).
+   */
+  static async create(ctx: GpuContext, n: number | readonly number[], options: VecOpsOptions = {}): Promise<VecOps> {
+    const segments = typeof n === 'number' ? [n] : n;
+    if (!segments.length || segments.some((len) => !Number.isInteger(len) || len < 1)) {
+      throw new Error(`VecOps: vector length (or every segment length) must be a positive integer, got ${segments.join(', ') || 'no segments'}`);
+    }
     const wg = options.workgroupSize ?? 256;
     if (!(wg >= 1 && (wg & (wg - 1)) === 0 && wg <= ctx.device.limits.maxComputeInvocationsPerWorkgroup)) {
       throw new Error(`VecOps: workgroupSize must be a power of two <= ${ctx.device.limits.maxComputeInvocationsPerWorkgroup}, got ${wg}`);
     }
     const pipelines = new Map<Shader, GPUComputePipeline>();
     await Promise.all(SHADERS.map(async (shader) => pipelines.set(shader, await getPipeline(ctx, { shader, constants: { WG: wg } }))));
-    return new VecOps(ctx, n, pipelines, options.maxPartials ?? 256, wg);
+    return new VecOps(ctx, segments, pipelines, options.maxPartials ?? 256, wg);
   }
 
-  /** A storage buffer of n f32 (zeroed), usable by every vec op and as copy source/destination. */
-  createVector(label: string): GPUBuffer {
-    return this.ctx.device.createBuffer({
-      label,
-      size: Math.max(16, Math.ceil((this.n * 4) / 16) * 16),
-      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
-    });
+  /** A vector of n f32 (zeroed): one storage buffer per segment, usable by every vec op and as copy source/destination. */
+  createVector(label: string): GPUBuffer[] {
+    return createVectorOf(this.ctx, this.segments, label);
   }
 
   /** Starts recording operations; nothing runs until batch.submit(). */
@@ -193,7 +237,7 @@ export class VecOps {
         const bindGroup = device.createBindGroup({
           label: op.shader,
           layout: pipeline.getBindGroupLayout(0),
-          entries: [uniform, ...op.buffers].map((buffer, binding) => ({ binding, resource: { buffer } })),
+          entries: [uniform, ...op.buffers].map((b, binding) => ({ binding, resource: 'offset' in b ? b : { buffer: b } })),
         });
         pass.push({ label: op.shader, pipeline, bindGroup, workgroups: op.workgroups });
       }
@@ -219,37 +263,55 @@ export class VecBatch {
     private readonly label: string,
   ) {}
 
-  private grid(): [number, number, number] {
-    return [Math.max(1, Math.min(65535, Math.ceil(this.v.n / this.v.wg))), 1, 1];
+  private grid(n: number): [number, number, number] {
+    return [Math.max(1, Math.min(65535, Math.ceil(n / this.v.wg))), 1, 1];
   }
 
-  /** y += a x (x, y distinct buffers of n f32). */
-  axpy(y: GPUBuffer, x: GPUBuffer, coef: Coef): this {
-    const { words, floats } = coefWords(coef);
-    words[0] = this.v.n;
-    this.ops.push({ kind: 'dispatch', shader: 'vec_axpy', words, floats, buffers: [x, y, this.v.scalars], workgroups: this.grid() });
+  /** Checks that each vector has one buffer per segment. */
+  private check(...vs: GpuVec[]): void {
+    for (const v of vs) {
+      if (v.length !== this.v.segs.length) throw new Error(`vec op: a vector of ${v.length} buffer(s) given to VecOps of ${this.v.segs.length} segment(s)`);
+    }
+  }
+
+  /** One dispatch of `shader` per segment; `buffers(k)` binds segment k. */
+  private perSegment(shader: Shader, words: number[], floats: boolean[], buffers: (k: number) => Binding[]): this {
+    for (const [k, seg] of this.v.segs.entries()) {
+      const w = [...words];
+      w[0] = seg.n;
+      this.ops.push({ kind: 'dispatch', shader, words: w, floats, buffers: buffers(k), workgroups: this.grid(seg.n) });
+    }
     return this;
   }
 
-  /** y = a x (x, y distinct buffers of n f32). */
-  scaleCopy(y: GPUBuffer, x: GPUBuffer, coef: Coef): this {
+  /** y += a x (x, y distinct vectors of n f32). */
+  axpy(y: GpuVec, x: GpuVec, coef: Coef): this {
+    this.check(x, y);
     const { words, floats } = coefWords(coef);
-    words[0] = this.v.n;
-    this.ops.push({ kind: 'dispatch', shader: 'vec_scale_copy', words, floats, buffers: [x, y, this.v.scalars], workgroups: this.grid() });
-    return this;
+    return this.perSegment('vec_axpy', words, floats, (k) => [x[k], y[k], this.v.scalars]);
+  }
+
+  /** y = a x (x, y distinct vectors of n f32). */
+  scaleCopy(y: GpuVec, x: GpuVec, coef: Coef): this {
+    this.check(x, y);
+    const { words, floats } = coefWords(coef);
+    return this.perSegment('vec_scale_copy', words, floats, (k) => [x[k], y[k], this.v.scalars]);
   }
 
   /**
    * S[dst..dst+3] = (a.b, a.a, max|a|, non-finite count); with `scaled`, also
-   * S[scaled.dst] = S[scaled.by] * a.b. Two dispatches (vec_dot, vec_dot_finish).
+   * S[scaled.dst] = S[scaled.by] * a.b. One vec_dot per segment, then one vec_dot_finish.
    */
-  dot(a: GPUBuffer, b: GPUBuffer, dst: number, scaled?: { dst: number; by: number }): this {
-    const P = this.v.partialCount;
-    this.ops.push({ kind: 'dispatch', shader: 'vec_dot', words: [this.v.n], floats: [false], buffers: [a, b, this.v.partials], workgroups: [P, 1, 1] });
+  dot(a: GpuVec, b: GpuVec, dst: number, scaled?: { dst: number; by: number }): this {
+    this.check(a, b);
+    for (const [k, seg] of this.v.segs.entries()) {
+      const partials = this.v.segs.length === 1 ? this.v.partials : { buffer: this.v.partials, offset: seg.offset, size: seg.P * 16 };
+      this.ops.push({ kind: 'dispatch', shader: 'vec_dot', words: [seg.n], floats: [false], buffers: [a[k], b[k], partials], workgroups: [seg.P, 1, 1] });
+    }
     this.ops.push({
       kind: 'dispatch',
       shader: 'vec_dot_finish',
-      words: [P, dst, scaled?.dst ?? NONE, scaled?.by ?? 0],
+      words: [this.v.partialCount, dst, scaled?.dst ?? NONE, scaled?.by ?? 0],
       floats: [false, false, false, false],
       buffers: [this.v.partials, this.v.scalars],
       workgroups: [1, 1, 1],
@@ -258,27 +320,23 @@ export class VecBatch {
   }
 
   /** One Adam step (vec_adam): x, m, v updated in place from g; bc1, bc2 the bias corrections. */
-  adam(x: GPUBuffer, m: GPUBuffer, v: GPUBuffer, g: GPUBuffer, p: { lr: number; beta1: number; beta2: number; eps: number; bc1: number; bc2: number }): this {
-    this.ops.push({
-      kind: 'dispatch',
-      shader: 'vec_adam',
-      words: [this.v.n, p.lr, p.beta1, p.beta2, 1 - p.beta1, 1 - p.beta2, p.eps, p.bc1, p.bc2],
-      floats: [false, true, true, true, true, true, true, true, true],
-      buffers: [g, x, m, v],
-      workgroups: this.grid(),
-    });
-    return this;
+  adam(x: GpuVec, m: GpuVec, v: GpuVec, g: GpuVec, p: { lr: number; beta1: number; beta2: number; eps: number; bc1: number; bc2: number }): this {
+    this.check(x, m, v, g);
+    const words = [0, p.lr, p.beta1, p.beta2, 1 - p.beta1, 1 - p.beta2, p.eps, p.bc1, p.bc2];
+    return this.perSegment('vec_adam', words, [false, true, true, true, true, true, true, true, true], (k) => [g[k], x[k], m[k], v[k]]);
   }
 
   /** dst = src (n f32). */
-  copy(dst: GPUBuffer, src: GPUBuffer): this {
-    this.ops.push({ kind: 'copy', src, dst, bytes: this.v.n * 4 });
+  copy(dst: GpuVec, src: GpuVec): this {
+    this.check(dst, src);
+    for (const [k, seg] of this.v.segs.entries()) this.ops.push({ kind: 'copy', src: src[k], dst: dst[k], bytes: seg.n * 4 });
     return this;
   }
 
-  /** buf = 0 (its first n f32). */
-  clear(buf: GPUBuffer): this {
-    this.ops.push({ kind: 'clear', buf, bytes: this.v.n * 4 });
+  /** v = 0 (its n f32). */
+  clear(v: GpuVec): this {
+    this.check(v);
+    for (const [k, seg] of this.v.segs.entries()) this.ops.push({ kind: 'clear', buf: v[k], bytes: seg.n * 4 });
     return this;
   }
 
@@ -293,4 +351,38 @@ export class VecBatch {
     this.submitted = true;
     return this.v.submitOps(this.ops, this.label);
   }
+}
+
+/** Uploads n floats as a vector of the given segments (one storage buffer each). */
+export function uploadVector(ctx: GpuContext, data: Float32Array, segments: readonly number[], label: string): GPUBuffer[] {
+  const n = segments.reduce((a, b) => a + b, 0);
+  if (data.length !== n) throw new Error(`uploadVector ${label}: ${data.length} values for segments adding up to ${n}`);
+  let o = 0;
+  return segments.map((len, k) => {
+    const buf = uploadStorage(ctx, data.subarray(o, o + len), segments.length > 1 ? `${label} [segment ${k}]` : label);
+    o += len;
+    return buf;
+  });
+}
+
+/** A zeroed vector of the given segments. */
+export function createVectorOf(ctx: GpuContext, segments: readonly number[], label: string): GPUBuffer[] {
+  return segments.map((len, k) => createStorage(ctx, len * 4, segments.length > 1 ? `${label} [segment ${k}]` : label));
+}
+
+/** Reads a whole vector back: its segments (lengths `segments`) concatenated. */
+export async function readVector(ctx: GpuContext, v: GpuVec, segments: readonly number[]): Promise<Float32Array<ArrayBuffer>> {
+  if (v.length !== segments.length) throw new Error(`readVector: ${v.length} buffer(s) for ${segments.length} segment(s)`);
+  const out = new Float32Array(segments.reduce((a, b) => a + b, 0));
+  let o = 0;
+  for (const [k, len] of segments.entries()) {
+    out.set(await readFloats(ctx, v[k], len), o);
+    o += len;
+  }
+  return out;
+}
+
+/** Destroys every buffer of a vector. */
+export function destroyVector(v: GpuVec): void {
+  for (const b of v) b.destroy();
 }

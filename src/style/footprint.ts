@@ -22,7 +22,7 @@ export interface Footprint {
   bytes: number;
   /** bytes by part */
   parts: { weights: number; activations: number; gradients: number; scratch: number; targets: number; optimizer: number };
-  /** row bands of each layer's output (1 = unbanded) */
+  /** row bands of the input image ('input') and of each layer's output (1 = unbanded) */
   bands: Record<string, number>;
   /** the largest single buffer, bytes */
   largestBuffer: number;
@@ -69,13 +69,15 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
   }
   // The network's tensors, as Vgg19Plan.build lays them out.
   const n = rows * cols * 3;
-  add('activations', n * 4); // input image
-  add('gradients', n * 4); // input gradient
   const bandsOf = (h: number, w: number, c: number) => bandRanges(h, w, c, maxBytes);
-  const addBanded = (part: keyof typeof parts, h: number, w: number, c: number) => {
-    for (const [r0, r1] of bandsOf(h, w, c)) add(part, (r1 - r0) * w * c * 4);
+  const addBanded = (part: keyof typeof parts, h: number, w: number, c: number, count = 1) => {
+    for (const [r0, r1] of bandsOf(h, w, c)) add(part, (r1 - r0) * w * c * 4, count);
   };
-  const bands: Record<string, number> = {};
+  // the image and every vector of its size are stored in the image's row bands
+  const addImage = (part: keyof typeof parts, count = 1) => addBanded(part, rows, cols, 3, count);
+  addImage('activations'); // input image
+  addImage('gradients'); // input gradient
+  const bands: Record<string, number> = { input: bandsOf(rows, cols, 3).length };
   const shapes: Array<{ H: number; W: number; Cin: number; Cout: number; banded: boolean }> = [];
   let [h, w] = [rows, cols];
   let inBands = 1;
@@ -142,11 +144,11 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
     maskedScratch = Math.max(maskedScratch, maxN * c);
   }
   if (st.masked) add('scratch', maskedScratch * 4, 2);
-  add('gradients', n * 4); // the objective's gradient out
+  addImage('gradients'); // the objective's gradient out
   // The optimizer: x0, and L-BFGS's x, trial x, direction, 4 gradients, q and 2m history vectors
   // (Adam: x, gradient, two moments).
   const vectors = opts.optimizer === 'adam' ? 1 + 4 : 1 + 8 + 2 * (opts.history ?? 10);
-  add('optimizer', n * 4, vectors);
+  addImage('optimizer', vectors);
   // A style at another size (--style-scale) has its targets computed through a plan of that size,
   // made and freed before the optimizer allocates its vectors: the peak is the larger of the two.
   // That plan has no injectors, so it also holds a gradient slot per style layer.

@@ -39,7 +39,9 @@ import { maskApply } from '../kernels/mask.ts';
 import { layerMasks, type LayerMask, type Mask, maskedStyleScale } from './masks.ts';
 import { withTimeout } from '../gpu/device.ts';
 import { gramBackward, gramForward, gramSplits } from '../kernels/gram.ts';
-import { contentLoss, styleLoss, tvLoss } from '../kernels/losses.ts';
+import { contentLoss, styleLoss } from '../kernels/losses.ts';
+import { tvLossBanded } from '../model/banded_ops.ts';
+import type { GpuVec } from '../optim/vecops.ts';
 import { type Banded, bandRanges, copyRows, createBanded } from '../model/bands.ts';
 import { deviceBufferLimit, encodeSteps, type Injector, type PlanOptions, type Step, type Vgg19, type Vgg19Plan } from '../model/vgg19.ts';
 import { layerIndex, layerSize, VGG19_LAYERS } from '../model/vgg19_layers.ts';
@@ -103,7 +105,7 @@ interface GroupTerms {
 /** The (unmasked) Gram matrix of each of `layers` for one image through `plan`, read back. */
 async function styleGrams(ctx: GpuContext, plan: Vgg19Plan, layers: readonly string[], pixels: Float32Array<ArrayBuffer>): Promise<Float64Array[]> {
   const maxBytes = plan.maxBufferBytes;
-  ctx.device.queue.writeBuffer(plan.input, 0, pixels);
+  plan.writeInput(pixels);
   const steps: Step[] = [];
   const G: GPUBuffer[] = [];
   const scratch: GPUBuffer[] = [];
@@ -135,6 +137,8 @@ async function styleGrams(ctx: GpuContext, plan: Vgg19Plan, layers: readonly str
 export class StyleObjective {
   /** number of variables: H * W * 3 */
   readonly n: number;
+  /** how x and the gradient are stored: the image's row bands in the plan (one segment when it fits one buffer) */
+  readonly segments: readonly number[];
   /** the loss terms of the last evaluation */
   last: LossBreakdown | null = null;
   evaluations = 0;
@@ -142,7 +146,7 @@ export class StyleObjective {
   private tvSteps: Step[] = [];
   private readonly scalars: GPUBuffer;
   private readonly readback: GPUBuffer;
-  private readonly gradOut: GPUBuffer;
+  private readonly gradOut: Banded;
   private readonly slots: number;
   /** the scalar slots of each style layer's loss groups */
   private styleSlots: number[][] = [];
@@ -158,10 +162,11 @@ export class StyleObjective {
     slots: number,
   ) {
     this.n = H * W * 3;
+    this.segments = plan.inputBands.bands.map((b) => (b.r1 - b.r0) * W * 3);
     this.slots = slots;
     this.scalars = createStorage(ctx, this.slots * 4, 'loss scalars');
     this.readback = ctx.device.createBuffer({ label: 'loss scalars read', size: Math.ceil((this.slots * 4) / 16) * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.gradOut = createStorage(ctx, this.n * 4, 'objective gradient');
+    this.gradOut = createBanded(ctx, H, W, 3, plan.maxBufferBytes, 'objective gradient');
   }
 
   /**
@@ -261,7 +266,7 @@ export class StyleObjective {
     // Targets: content features P, computed once.
     const contentF = plan.activationBands(cfg.contentLayer);
     const P = createBanded(ctx, contentF.H, contentF.W, contentF.C, maxBytes, 'content target P');
-    dev.queue.writeBuffer(plan.input, 0, content);
+    plan.writeInput(content);
     {
       const enc = dev.createCommandEncoder({ label: 'content target' });
       plan.encodeForward(enc);
@@ -362,8 +367,7 @@ export class StyleObjective {
       // the content layer's slot already holds the content gradient: its Gram gradients add to it
       if (name === cfg.contentLayer) obj.lossSteps.push(...(await gradientSteps(i, F, plan.gradientBands(name), true)));
     }
-    const tv = await tvLoss(ctx, H, W, cfg.tvWeight, SLOT_TV, { x: plan.input, vggGrad: plan.inputGrad, grad: obj.gradOut, scalars: obj.scalars });
-    obj.tvSteps = tv.dispatches.map((d) => ({ kind: 'dispatch', d }));
+    obj.tvSteps = await tvLossBanded(ctx, cfg.tvWeight, SLOT_TV, { x: plan.inputBands, vggGrad: plan.inputGradBands, grad: obj.gradOut, scalars: obj.scalars }, plan.scratch);
     return obj;
   }
 
@@ -375,27 +379,37 @@ export class StyleObjective {
    */
   maxDispatchesPerSubmit = 0;
 
+  /** x or the gradient as one buffer per segment (a plain buffer: the one segment of an unbanded image). */
+  private vec(v: GPUBuffer | GpuVec, what: string): GpuVec {
+    const parts = Array.isArray(v) ? (v as GpuVec) : [v as GPUBuffer];
+    if (parts.length !== this.segments.length) throw new Error(`StyleObjective: ${what} has ${parts.length} buffer(s), the image is stored in ${this.segments.length} row band(s)`);
+    return parts;
+  }
+
   /** Every step of one evaluation at x (copied into the network's input); the gradient goes to grad. */
-  private evaluationSteps(x: GPUBuffer, grad: GPUBuffer): Step[] {
-    const bytes = this.n * 4;
+  private evaluationSteps(x: GPUBuffer | GpuVec, grad: GPUBuffer | GpuVec): Step[] {
+    const [xs, gs] = [this.vec(x, 'x'), this.vec(grad, 'the gradient')];
     return [
-      { kind: 'copy', src: x, dst: this.plan.input, bytes },
+      ...this.plan.inputBands.bands.map((b, k): Step => ({ kind: 'copy', src: xs[k], dst: b.buf, bytes: this.segments[k] * 4 })),
       ...this.plan.steps('forward'),
       ...this.lossSteps,
       ...this.plan.steps('backward'),
       ...this.tvSteps,
-      { kind: 'copy', src: this.gradOut, dst: grad, bytes },
+      ...this.gradOut.bands.map((b, k): Step => ({ kind: 'copy', src: b.buf, dst: gs[k], bytes: this.segments[k] * 4 })),
       { kind: 'copy', src: this.scalars, dst: this.readback, bytes: this.slots * 4 },
     ];
   }
 
   /** Encodes one evaluation into `enc` (one command buffer). */
-  encode(enc: GPUCommandEncoder, x: GPUBuffer, grad: GPUBuffer): void {
+  encode(enc: GPUCommandEncoder, x: GPUBuffer | GpuVec, grad: GPUBuffer | GpuVec): void {
     encodeSteps(enc, this.evaluationSteps(x, grad));
   }
 
-  /** f(x) (returned) and its gradient (written into grad): both GPU buffers of n floats. */
-  async evaluate(x: GPUBuffer, grad: GPUBuffer): Promise<number> {
+  /**
+   * f(x) (returned) and its gradient (written into grad): n floats each, one buffer per segment
+   * (a plain buffer when the image is one band).
+   */
+  async evaluate(x: GPUBuffer | GpuVec, grad: GPUBuffer | GpuVec): Promise<number> {
     const steps = this.evaluationSteps(x, grad);
     const chunk = this.maxDispatchesPerSubmit > 0 ? this.maxDispatchesPerSubmit : Infinity;
     let start = 0;

@@ -10,7 +10,6 @@
 
 import type { GpuContext } from '../gpu/device.ts';
 import { gpuMemory, type MemoryReport } from '../gpu/memory.ts';
-import { createStorage, readFloats, uploadStorage } from '../gpu/runtime.ts';
 import { fromCaffe, randomCaffe, toCaffe } from '../image/preprocess.ts';
 import { type ResizeMethod, resize, resizeFloats, workingSize } from '../image/resize.ts';
 import type { RgbaImage } from '../image/types.ts';
@@ -20,6 +19,7 @@ import type { Vgg19Weights } from '../model/weights.ts';
 import { minimizeAdam } from '../optim/adam.ts';
 import { minimizeLbfgs } from '../optim/lbfgs.ts';
 import type { IterationInfo, Objective, OptimizeResult } from '../optim/types.ts';
+import { createVectorOf, destroyVector, type GpuVec, readVector, uploadVector } from '../optim/vecops.ts';
 import { deepestLayer, type StyleConfig } from './config.ts';
 import { type StyleCounts, transferFootprint } from './footprint.ts';
 import { normaliseBlend, StyleObjective, type StyleInput } from './objective.ts';
@@ -34,10 +34,11 @@ export function defaultResize(cfg: StyleConfig): ResizeMethod {
 
 /**
  * Throws a clear error when rows x cols cannot run: too small for the deepest layer used (says
- * the minimum); the image itself over the buffer limit (maxBufferBytes, default the device's:
- * every other tensor is split into row bands, but the image and its gradient are one buffer
- * each); or, when `memoryBytes` is known, the whole plan (transferFootprint) over it. The last
- * two say the largest rows that fit at this aspect ratio.
+ * the minimum); a buffer limit (maxBufferBytes, default the device's) too small for even the
+ * narrowest row bands (every tensor, the image included, is split into row bands, and a chunked
+ * 3x3 convolution needs three rows of block1's [cols, 64] maps in one buffer); or, when
+ * `memoryBytes` is known, the whole plan (transferFootprint) over it. The last two say the
+ * largest rows that fit at this aspect ratio.
  */
 export function checkWorkingSize(
   ctx: GpuContext,
@@ -59,7 +60,10 @@ export function checkWorkingSize(
   const limit = maxBufferBytes ?? deviceBufferLimit(ctx);
   const aspect = cols / rows;
   const mib = (b: number) => (b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 0);
-  const imageFits = (r: number, c: number) => r * c * 3 * 4 <= limit;
+  // three rows of block1's maps: a chunk's output row and its halo (every deeper map's row holds
+  // at most as many floats: each pooling halves the width and at most doubles the channels)
+  const bandBytes = (c: number) => 3 * c * 64 * 4;
+  const imageFits = (_r: number, c: number) => bandBytes(c) <= limit;
   const footprint = (r: number, c: number) => {
     try {
       return transferFootprint(ctx, r, c, config, { maxBufferBytes: limit, styles }).bytes;
@@ -68,25 +72,26 @@ export function checkWorkingSize(
     }
   };
   const fits = (r: number, c: number) => imageFits(r, c) && (memoryBytes === Infinity || footprint(r, c) <= memoryBytes);
-  /** The largest rows below `rows` that fit both limits at this aspect ratio (both grow with rows: bisection). */
+  /** "the largest that fits ... is --rows N" (both limits grow with rows: bisection), or that none does. */
   const largest = () => {
-    let [lo, hi] = [min, rows]; // fits(lo) assumed (the minimum), !fits(hi)
+    if (!fits(min, Math.max(min, Math.trunc(min * aspect)))) return `no working size fits, not even the smallest (${min} rows)`;
+    let [lo, hi] = [min, rows]; // fits(lo), !fits(hi)
     while (hi - lo > 1) {
       const mid = Math.floor((lo + hi) / 2);
       if (fits(mid, Math.trunc(mid * aspect))) lo = mid;
       else hi = mid;
     }
-    return lo;
+    return `the largest that fits at this aspect ratio is --rows ${lo}`;
   };
   if (!imageFits(rows, cols)) {
     throw new Error(
-      `working size ${rows}x${cols}: the image itself needs a ${mib(rows * cols * 12)} MiB buffer, over the buffer limit of ${mib(limit)} MiB${maxBufferBytes ? ' (--max-buffer-mib)' : ''}; the largest that fits at this aspect ratio is --rows ${largest()}`,
+      `working size ${rows}x${cols}: the narrowest row bands need ${mib(bandBytes(cols))} MiB buffers (three rows of block1's ${cols}x64 maps, a row and its 3x3 halo), over the buffer limit of ${mib(limit)} MiB${maxBufferBytes ? ' (--max-buffer-mib)' : ''}; ${largest()}`,
     );
   }
   if (!fits(rows, cols)) {
     const need = footprint(rows, cols);
     throw new Error(
-      `working size ${rows}x${cols} needs ${need === Infinity ? 'more' : mib(need)} MiB of GPU memory in all (activations split into row bands), over the ${mib(memoryBytes)} MiB available; the largest that fits at this aspect ratio is --rows ${largest()}`,
+      `working size ${rows}x${cols} needs ${need === Infinity ? 'more' : mib(need)} MiB of GPU memory in all (activations split into row bands), over the ${mib(memoryBytes)} MiB available; ${largest()}`,
     );
   }
 }
@@ -176,7 +181,10 @@ class TrackingObjective implements Objective {
   get n() {
     return this.inner.n;
   }
-  async evaluate(x: GPUBuffer, grad: GPUBuffer): Promise<number> {
+  get segments() {
+    return this.inner.segments;
+  }
+  async evaluate(x: GpuVec, grad: GpuVec): Promise<number> {
     const f = await this.inner.evaluate(x, grad);
     const terms = this.inner.last!;
     if (Number.isFinite(f) && (!this.best || f <= this.best.total)) this.best = terms;
@@ -293,7 +301,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
         else if (kind === 'content') init = prep.content;
         else if (kind === 'random') init = randomCaffe(rows, cols, opts.seed ?? 0) as Float32Array<ArrayBuffer>;
         else init = toCaffe(resize(kind, rows, cols, method)) as Float32Array<ArrayBuffer>;
-        const x0 = uploadStorage(ctx, init, 'x0');
+        const x0 = uploadVector(ctx, init, objective.segments, 'x0');
 
         const offset = done;
         const onIteration = async (info: IterationInfo) => {
@@ -310,8 +318,9 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
               loss: info.loss,
               terms: objective.termsOf(info.loss),
               seconds: (performance.now() - t0) / 1e3,
-              image: async () => finish(fromCaffe(await readFloats(ctx, info.x, objective.n), rows, cols)),
+              image: async () => finish(fromCaffe(await readVector(ctx, info.x, objective.segments), rows, cols)),
               x: info.x,
+              segments: objective.segments,
               rows,
               cols,
             }),
@@ -329,13 +338,13 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
               ? await minimizeLbfgs(ctx, objective, x0, { ...common, maxIterations: iterations })
               : await minimizeLbfgs(ctx, objective, x0, { ...common, rounds, evalsPerRound });
         }
-        const pixels = await readFloats(ctx, result.x, objective.n);
+        const pixels = await readVector(ctx, result.x, objective.segments);
         // The loss terms at the returned point: remembered from its evaluation, else evaluated again.
         let loss = objective.best;
         if (!loss || loss.total !== result.loss) {
-          const g = createStorage(ctx, objective.n * 4, 'final gradient');
+          const g = createVectorOf(ctx, objective.segments, 'final gradient');
           await objective.inner.evaluate(result.x, g);
-          g.destroy();
+          destroyVector(g);
           loss = objective.inner.last!;
         }
         for (const h of result.history) history.push({ evaluation: offset.evaluations + h.evaluation, loss: h.loss, stage: k + 1 });
@@ -377,11 +386,11 @@ export async function evaluateOnce(
   const ctl = resolveStyles(opts.content, opts);
   const prep = prepareImages(ctl.content, ctl, opts.rows, opts.resize ?? defaultResize(opts.config), minInputSide(deepestLayer(opts.config)));
   const objective = await buildObjective(ctx, weights, opts.config, prep, opts.maxBufferBytes, opts.memoryBytes);
-  const x = uploadStorage(ctx, prep.content, 'x');
-  const g = createStorage(ctx, objective.n * 4, 'gradient');
+  const x = uploadVector(ctx, prep.content, objective.segments, 'x');
+  const g = createVectorOf(ctx, objective.segments, 'gradient');
   await objective.evaluate(x, g);
-  const grad = await readFloats(ctx, g, objective.n);
-  x.destroy();
-  g.destroy();
+  const grad = await readVector(ctx, g, objective.segments);
+  destroyVector(x);
+  destroyVector(g);
   return { rows: prep.rows, cols: prep.cols, loss: objective.last!, grad, memory: gpuMemory(ctx).report(), bands: objective.plan.bandCounts };
 }

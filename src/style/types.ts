@@ -4,6 +4,7 @@ import type { ResizeMethod } from '../image/resize.ts';
 import type { StyleConfig } from './config.ts';
 import type { MemoryReport } from '../gpu/memory.ts';
 import type { PreserveColors } from '../image/colour.ts';
+import type { GpuVec } from '../optim/vecops.ts';
 
 /** Loss terms, each already multiplied by its weight; styleLayers add up to style. */
 export interface LossBreakdown {
@@ -70,9 +71,10 @@ export interface TransferOptions extends StyleControls {
   /** split each evaluation into submissions of at most this many dispatches, waiting for the
    *  GPU between them (a page sets it so the tab keeps rendering); default 0: one submission */
   maxDispatchesPerSubmit?: number;
-  /** no GPU buffer of the network larger than this (bytes): larger activations and gradients are
-   *  stored in row bands. Default: the device's limit. The image itself must fit one buffer; the
-   *  weights (at most 16 MiB a layer) are not split. CLI: --max-buffer-mib */
+  /** no GPU buffer of the run larger than this (bytes): larger tensors (activations, gradients,
+   *  the image, its gradient and the optimizer's vectors) are stored in row bands. Default: the
+   *  device's limit. At least three rows of block1's maps (cols * 768 bytes); the weights (at
+   *  most 16 MiB a layer, fixed by the network) are not split. CLI: --max-buffer-mib */
   maxBufferBytes?: number;
   /** GPU memory the run may use in all (bytes): a plan that needs more (transferFootprint) is
    *  refused before it starts, naming the largest rows that fit. Default: unknown (no check; the
@@ -98,9 +100,12 @@ export interface TransferProgress {
   /** the current iterate as an image (reads it back from the GPU: call only when needed, and
    *  only before the callback's promise settles) */
   image: () => Promise<RgbaImage>;
-  /** the current iterate on the GPU, [rows, cols, 3] f32 caffe BGR; valid only during the
-   *  callback (e.g. to draw it into a canvas without a read-back); do not modify */
-  x: GPUBuffer;
+  /** the current iterate on the GPU, [rows, cols, 3] f32 caffe BGR, one buffer per row band
+   *  (`segments` floats each; one buffer unless the image is larger than the buffer limit);
+   *  valid only during the callback (e.g. to draw it into a canvas without a read-back); do not modify */
+  x: GpuVec;
+  /** the floats in each buffer of x */
+  segments: readonly number[];
   /** the working size of the stage running */
   rows: number;
   cols: number;

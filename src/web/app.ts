@@ -608,7 +608,7 @@ export class App {
     if (p.rows !== view.rows || p.cols !== view.cols) view.setSize(p.rows, p.cols); // a new stage
     // luminance-only transfer: the iterate on the GPU is grey; p.image() gives it the content's colours
     if (run.settings.preserveColors === 'luminance') await view.showImage(await p.image());
-    else await view.show(p.x);
+    else await view.show(p.x, p.segments);
 
     if (run.firstReportAt === null) {
       run.firstReportAt = t;

@@ -130,11 +130,22 @@ export class CaffeCanvas {
    */
   afterDraw: ((canvas: HTMLCanvasElement) => void) | null = null;
 
-  /** Copies x ([rows, cols, 3] f32, the current size) into the display buffer and draws it. */
-  async show(x: GPUBuffer): Promise<void> {
+  /**
+   * Copies x ([rows, cols, 3] f32, the current size; one buffer per row band of `segments`
+   * floats, one buffer when absent) into the display buffer and draws it.
+   */
+  async show(x: GPUBuffer | readonly GPUBuffer[], segments: readonly number[] = [this.rows * this.cols * 3]): Promise<void> {
     if (!this.display) throw new Error('CaffeCanvas.show before setSize');
+    const parts = Array.isArray(x) ? (x as readonly GPUBuffer[]) : [x as GPUBuffer];
+    if (parts.length !== segments.length || segments.reduce((a, b) => a + b, 0) !== this.rows * this.cols * 3) {
+      throw new Error(`CaffeCanvas.show: ${parts.length} buffer(s) of ${segments.join('+')} floats for a ${this.rows}x${this.cols} image`);
+    }
     const enc = this.ctx.device.createCommandEncoder({ label: 'show iterate' });
-    enc.copyBufferToBuffer(x, 0, this.display, 0, this.rows * this.cols * 3 * 4);
+    let offset = 0;
+    for (const [k, len] of segments.entries()) {
+      enc.copyBufferToBuffer(parts[k], 0, this.display, offset, len * 4);
+      offset += len * 4;
+    }
     this.encodeDraw(enc);
     await this.submit(enc);
   }
