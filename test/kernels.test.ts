@@ -116,18 +116,18 @@ describe('Winograd F(2x2, 3x3) pieces (conv3x3 v7)', () => {
     });
   }
 
-  it('winograd_input on the GPU vs its CPU reference (7x13x5: partial tiles on both edges)', async () => {
+  it('conv3x3_winograd_input_v7 on the GPU vs its CPU reference (7x13x5: partial tiles on both edges)', async () => {
     const ctx = await gpu();
     const [H, W, C] = [7, 13, 5];
     const x = randomArray(H * W * C, 91);
     const { tilesX, tiles } = winogradTiles(H, W);
     const v = createStorage(ctx, 16 * tiles * C * 4, 'v');
-    const d = await makeDispatch(ctx, { shader: 'winograd_input' }, [createUniform(ctx, [H, W, C, tilesX, 0, Math.ceil(H / 2)], 'p'), uploadStorage(ctx, x, 'x'), v], grid1d(tiles * C));
+    const d = await makeDispatch(ctx, { shader: 'conv3x3_winograd_input_v7' }, [createUniform(ctx, [H, W, C, tilesX, 0, Math.ceil(H / 2)], 'p'), uploadStorage(ctx, x, 'x'), v], grid1d(tiles * C));
     await runDispatches(ctx, [d]);
-    currentLabel = `winograd_input ${H}x${W}x${C}`;
+    currentLabel = `conv3x3_winograd_input_v7 ${H}x${W}x${C}`;
     // each value is a sum of 4 inputs with coefficients +-1: exact up to 3 roundings
     const r = compare(await readFloats(ctx, v, 16 * tiles * C), winogradInputCpu(x, H, W, C), 1e-6, 0);
-    expect(r.ok, report('winograd_input', r)).toBe(true);
+    expect(r.ok, report('conv3x3_winograd_input_v7', r)).toBe(true);
   });
 
   it('v7 in chunks of one tile row (scratch capped) equals the reference, forward and backward', async () => {
@@ -242,8 +242,8 @@ describe('relu_backward and matmul vs CPU reference', () => {
       const a = randomArray(M * K, M + N);
       const b = randomArray(K * N, K);
       const c = createStorage(ctx, M * N * 4, 'c');
-      await runDispatches(ctx, [await matmul(ctx, 'v2', { M, N, K }, { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, b, 'b'), c })]);
-      currentLabel = `matmul_v2 ${M}x${N}x${K}`;
+      await runDispatches(ctx, [await matmul(ctx, { M, N, K }, { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, b, 'b'), c })]);
+      currentLabel = `conv3x3_winograd_gemm_v7 ${M}x${N}x${K}`;
       const r = compare(await readFloats(ctx, c, M * N), matmulCpu(a, b, M, N, K), 1e-6 * Math.sqrt(K), 1e-5);
       expect(r.ok, report('matmul', r)).toBe(true);
     });
@@ -255,10 +255,10 @@ describe('relu_backward and matmul vs CPU reference', () => {
     const a = randomArray(batch * M * K, 71);
     const b = randomArray(batch * K * N, 72);
     const c = createStorage(ctx, batch * M * N * 4, 'c');
-    await runDispatches(ctx, [await matmul(ctx, 'v2', { M, N, K, batch }, { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, b, 'b'), c })]);
+    await runDispatches(ctx, [await matmul(ctx, { M, N, K, batch }, { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, b, 'b'), c })]);
     const got = await readFloats(ctx, c, batch * M * N);
     for (let z = 0; z < batch; z++) {
-      currentLabel = `matmul_v2 batched ${M}x${N}x${K} product ${z}`;
+      currentLabel = `conv3x3_winograd_gemm_v7 batched ${M}x${N}x${K} product ${z}`;
       const ref = matmulCpu(a.subarray(z * M * K, (z + 1) * M * K), b.subarray(z * K * N, (z + 1) * K * N), M, N, K);
       const r = compare(got.subarray(z * M * N, (z + 1) * M * N), ref, 1e-6 * Math.sqrt(K), 1e-5);
       expect(r.ok, report(`matmul batch ${z}`, r)).toBe(true);
@@ -268,7 +268,7 @@ describe('relu_backward and matmul vs CPU reference', () => {
   it('matmul rejects N not a multiple of 4', async () => {
     const ctx = await gpu();
     const buf = createStorage(ctx, 64, 'x');
-    await expect(matmul(ctx, 'v2', { M: 2, N: 3, K: 2 }, { a: buf, b: buf, c: buf })).rejects.toThrow(/N must be a multiple of 4/);
+    await expect(matmul(ctx, { M: 2, N: 3, K: 2 }, { a: buf, b: buf, c: buf })).rejects.toThrow(/N must be a multiple of 4/);
   });
 });
 

@@ -19,9 +19,9 @@ const COVERED: Record<string, { test: string; ref: string }> = {
   relu_backward_vec4: { test: 'kernels.test.ts', ref: 'elementwise.ts' },
   pool2x2_forward: { test: 'kernels.test.ts', ref: 'pool2x2.ts' },
   pool2x2_backward: { test: 'kernels.test.ts', ref: 'pool2x2.ts' },
-  matmul_v2: { test: 'kernels.test.ts', ref: 'matmul.ts' },
-  winograd_input: { test: 'kernels.test.ts', ref: 'winograd.ts' },
-  winograd_output: { test: 'kernels.test.ts', ref: 'winograd.ts' }, // runs inside conv3x3 v7
+  conv3x3_winograd_gemm_v7: { test: 'kernels.test.ts', ref: 'matmul.ts' },
+  conv3x3_winograd_input_v7: { test: 'kernels.test.ts', ref: 'winograd.ts' },
+  conv3x3_winograd_output_v7: { test: 'kernels.test.ts', ref: 'winograd.ts' }, // runs inside conv3x3 v7
   gram_forward: { test: 'style_kernels.test.ts', ref: 'gram.ts' },
   gram_reduce: { test: 'style_kernels.test.ts', ref: 'gram.ts' }, // runs inside gramForward
   gram_backward: { test: 'style_kernels.test.ts', ref: 'gram.ts' },

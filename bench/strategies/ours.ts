@@ -274,7 +274,7 @@ export async function profileOurEvaluation(ctx: GpuContext, ev: OurEval, evalMs:
       const ms = (await timer.timeDispatches([s.d], `profile ${s.d.label}`)).ms;
       sum += ms;
       // A conv is one dispatch, or for v7 three per chunk of tile rows
-      // ("conv3x3_..._v7:winograd_input [tile rows a-b of n]", ":matmul_v2 ...", ":winograd_output ..."):
+      // ("conv3x3_..._v7:conv3x3_winograd_input_v7 [tile rows a-b of n]", ":conv3x3_winograd_gemm_v7 ...", ":conv3x3_winograd_output_v7 ..."):
       // the layer's (direct-equivalent) FLOPs go to the one-dispatch kernel or to v7's GEMM (split
       // over the chunks), and the layer is done after the output transform of its last chunk.
       const chunk = / \[tile rows (\d+)-(\d+) of (\d+)\]$/.exec(s.d.label);
@@ -285,8 +285,8 @@ export async function profileOurEvaluation(ctx: GpuContext, ev: OurEval, evalMs:
       k.ms += ms;
       k.n++;
       const part = name.split(':')[1];
-      const flopsHere = !part || part === 'matmul_v2';
-      const lastOfConv = !part || (part === 'winograd_output' && lastChunk);
+      const flopsHere = !part || part === 'conv3x3_winograd_gemm_v7';
+      const lastOfConv = !part || (part === 'conv3x3_winograd_output_v7' && lastChunk);
       if (s.d.label.startsWith('conv3x3_forward')) {
         if (flopsHere) k.gflop += perLayer[fwdConv].gflop * share;
         perLayer[fwdConv].fwdMs += ms;

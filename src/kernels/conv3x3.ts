@@ -17,15 +17,18 @@
 //   v5  workgroup-memory tiling: 64 x 64 output tile per 16 x 16 workgroup (for real GPUs)
 //   v6  backward only, the image layer (Cin <= 3): 2 rows x 8 pixels x 3 channels, each loaded
 //       value of g shared by the taps and output rows it lies under (~1.6x v4 on lavapipe)
-//   v7  Winograd F(2x2, 3x3): winograd_input, 16 GEMMs in one batched matmul_v2 dispatch,
-//       winograd_output. 2.25x fewer multiply-adds than direct; needs the transformed kernel
-//       (winogradKernel, at load) and two scratch buffers (winogradScratchFloats).
+//   v7  Winograd F(2x2, 3x3), three shaders (no conv3x3_forward_v7.wgsl file):
+//       conv3x3_winograd_input_v7, then 16 GEMMs in one batched conv3x3_winograd_gemm_v7 dispatch
+//       (matmul.ts), then conv3x3_winograd_output_v7. 2.25x fewer multiply-adds than direct;
+//       needs the transformed kernel (winogradKernel, at load) and two scratch buffers
+//       (winogradScratchFloats).
 
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorage, createUniform, type Dispatch, grid1d, makeDispatch, uploadStorage } from '../gpu/runtime.ts';
 import { flipTransposeCpu } from '../ref/conv3x3.ts';
 import { winogradTiles, winogradWeightsCpu } from '../ref/winograd.ts';
 import { reluBackward } from './elementwise.ts';
+import { matmul } from './matmul.ts';
 
 export interface ConvShape {
   H: number;
@@ -182,8 +185,8 @@ export function createWinogradBuffers(
 
 /**
  * The steps of v7 from an input `src` [H, W, K] to `dst` [H, W, N], for each chunk of tile rows
- * that the scratch buffers hold: input transform, the 16 GEMMs (one batched matmul_v2 dispatch),
- * output transform (bias + ReLU, or plain / accumulate).
+ * that the scratch buffers hold: input transform, the 16 GEMMs (one batched
+ * conv3x3_winograd_gemm_v7 dispatch, built by matmul()), output transform (bias + ReLU, or plain / accumulate).
  */
 async function winogradDispatches(
   ctx: GpuContext,
@@ -204,16 +207,15 @@ async function winogradDispatches(
   for (let row0 = 0; row0 < tileRows; row0 += rowsPerChunk) {
     const rows = Math.min(rowsPerChunk, tileRows - row0);
     const tiles = rows * tilesX;
-    const gemmGrid: [number, number, number] = [Math.ceil(Math.ceil(sh.N / 8) / 8), Math.ceil(Math.ceil(tiles / 8) / 8), 16];
     const chunk = (C: number) => [sh.H, sh.W, C, tilesX, row0, rows];
     // labelled "<conv shader>:<step>[ [tile rows a-b of n]]" so that errors and profiles name the
     // conv (and chunk) they belong to
     const part = [
-      await makeDispatch(ctx, { shader: 'winograd_input' }, [createUniform(ctx, chunk(sh.K), `${label} input params`), b.src, b.v], grid1d(tiles * sh.K)),
-      await makeDispatch(ctx, { shader: 'matmul_v2' }, [createUniform(ctx, [tiles, sh.N, sh.K], `${label} gemm params`), b.v, b.u, b.m], gemmGrid),
+      await makeDispatch(ctx, { shader: 'conv3x3_winograd_input_v7' }, [createUniform(ctx, chunk(sh.K), `${label} input params`), b.src, b.v], grid1d(tiles * sh.K)),
+      await matmul(ctx, { M: tiles, N: sh.N, K: sh.K, batch: 16 }, { a: b.v, b: b.u, c: b.m }, `${label} gemm`),
       await makeDispatch(
         ctx,
-        { shader: 'winograd_output', constants: { RELU: b.bias ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 } },
+        { shader: 'conv3x3_winograd_output_v7', constants: { RELU: b.bias ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 } },
         [createUniform(ctx, chunk(sh.N), `${label} output params`), b.m, b.bias ?? b.m, b.dst],
         grid1d(tiles * (sh.N / 4)),
       ),
