@@ -14,7 +14,8 @@ import { matmul } from '../src/kernels/matmul.ts';
 import { type PoolMode, pool2x2Backward, pool2x2Forward } from '../src/kernels/pool2x2.ts';
 import { conv3x3BackwardCpu, conv3x3ForwardCpu, flipTransposeCpu } from '../src/ref/conv3x3.ts';
 import { reluBackwardCpu } from '../src/ref/elementwise.ts';
-import { winogradConvCpu, winogradInputCpu, winogradTiles } from '../src/ref/winograd.ts';
+import { winogradConvCpu, winogradInputCpu, winogradTiles, winogradWeightsCpu } from '../src/ref/winograd.ts';
+import { flipTranspose, winogradWeights } from '../src/model/conv_weights.ts';
 import { matmulCpu } from '../src/ref/matmul.ts';
 import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../src/ref/pool2x2.ts';
 import { compare as compareRaw, gpu, printRecorded, randomArray, record, report } from './helpers.ts';
@@ -115,6 +116,22 @@ describe('Winograd F(2x2, 3x3) pieces (conv3x3 v7)', () => {
       expect(worst).toBeLessThanOrEqual(1e-12 * Math.max(1, scale));
     });
   }
+
+  it('the model\'s weight transforms (src/model/conv_weights.ts) equal their references', () => {
+    for (const [Cin, Cout] of [
+      [3, 4],
+      [5, 8],
+    ]) {
+      const w = randomArray(9 * Cin * Cout, 83);
+      // flipTranspose only moves values: exactly the reference's
+      expect(Array.from(flipTranspose(w, Cin, Cout))).toEqual(Array.from(flipTransposeCpu(w, Cin, Cout)));
+      // U = G g G^T computed in Float64 both ways, then stored as f32: within one f32 rounding
+      const u = winogradWeights(w, Cin, Cout);
+      const ref = winogradWeightsCpu(w, Cin, Cout);
+      expect(u.length).toBe(ref.length);
+      for (let i = 0; i < u.length; i++) expect(Math.abs(u[i] - ref[i]), `U[${i}]`).toBeLessThanOrEqual(1e-7 * Math.max(1, Math.abs(ref[i])) + 1e-15);
+    }
+  });
 
   it('conv3x3_winograd_input_v7 on the GPU vs its CPU reference (7x13x5: partial tiles on both edges)', async () => {
     const ctx = await gpu();

@@ -25,7 +25,7 @@ import { pool2x2Backward, pool2x2Forward } from '../../src/kernels/pool2x2.ts';
 import { encodeSteps, type Step, Vgg19 } from '../../src/model/vgg19.ts';
 import { layerIndex, VGG19_LAYERS } from '../../src/model/vgg19_layers.ts';
 import type { Vgg19Weights } from '../../src/model/weights.ts';
-import { flipTransposeCpu } from '../../src/ref/conv3x3.ts';
+import { flipTranspose } from '../../src/model/conv_weights.ts';
 import { deepestLayer, type StyleConfig } from '../../src/style/config.ts';
 import { StyleObjective } from '../../src/style/objective.ts';
 import type { LossBreakdown } from '../../src/style/types.ts';
@@ -104,7 +104,7 @@ class OurOp implements OpStrategy {
       case 'conv3x3_backward': {
         this.out = this.scratch(H * W * Cin, 'dx');
         const w = this.up(inp.w, 'w');
-        const wt = this.up(flipTransposeCpu(inp.w, Cin, Cout) as Float32Array<ArrayBuffer>, 'wt');
+        const wt = this.up(flipTranspose(inp.w, Cin, Cout), 'wt');
         const winograd = this.winograd(v, s, 'backward', inp.w);
         const b = { dy: this.up(inp.dy, 'dy'), y: this.up(inp.y, 'y'), w, wt, g: this.scratch(H * W * Cout, 'g'), dx: this.out, winograd };
         this.list = await conv3x3Backward(ctx, v, s, b);

@@ -20,13 +20,12 @@
 //   v7  Winograd F(2x2, 3x3), three shaders (no conv3x3_forward_v7.wgsl file):
 //       conv3x3_winograd_input_v7, then 16 GEMMs in one batched conv3x3_winograd_gemm_v7 dispatch
 //       (matmul.ts), then conv3x3_winograd_output_v7. 2.25x fewer multiply-adds than direct;
-//       needs the transformed kernel (winogradKernel, at load) and two scratch buffers
+//       needs the transformed kernel (winogradWeights, at load) and two scratch buffers
 //       (winogradScratchFloats).
 
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorage, createUniform, type Dispatch, grid1d, makeDispatch, uploadStorage } from '../gpu/runtime.ts';
-import { flipTransposeCpu } from '../ref/conv3x3.ts';
-import { winogradTiles, winogradWeightsCpu } from '../ref/winograd.ts';
+import { flipTranspose, winogradWeights } from '../model/conv_weights.ts';
 import { reluBackward } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 
@@ -108,7 +107,7 @@ function checkSupported(version: ConvVersion, s: ConvShape, direction: 'forward'
 
 /** What v7 needs besides the usual buffers: the transformed kernel and two scratch buffers. */
 export interface WinogradBuffers {
-  /** [16, K, N] transformed kernel: winogradKernel(w) forward, winogradKernel(wt) backward */
+  /** [16, K, N] transformed kernel: winogradWeights(w) forward, winogradWeights(wt) backward (src/model/conv_weights.ts) */
   u: GPUBuffer;
   /** scratch of at least winogradScratchFloats(s, direction).v floats (the GEMMs' A) */
   v: GPUBuffer;
@@ -116,13 +115,6 @@ export interface WinogradBuffers {
   m: GPUBuffer;
 }
 
-/**
- * The transformed kernel v7 reads, [16, K, N]: winogradKernel(w, Cin, Cout) for the forward
- * (w HWIO), winogradKernel(wt, Cout, Cin) for the input gradient (wt the flip-transpose).
- */
-export function winogradKernel(w: ArrayLike<number>, K: number, N: number): Float32Array<ArrayBuffer> {
-  return Float32Array.from(winogradWeightsCpu(w, K, N));
-}
 
 /**
  * The most bytes each of v7's two scratch buffers has by default: 32 MiB. Larger images run in
@@ -147,7 +139,7 @@ export function winogradScratchLimit(ctx: GpuContext, maxBytes = Infinity): numb
  * image in such chunks). `rows` = tile rows per chunk; 0 if not even one row fits.
  */
 export function winogradScratchFloats(s: ConvShape, direction: 'forward' | 'backward', maxBytes = Infinity): { v: number; m: number; rows: number } {
-  const { tilesX } = winogradTiles(s.H, s.W);
+  const tilesX = Math.ceil(s.W / 2); // F(2x2, 3x3) tiles: ceil(H/2) rows of ceil(W/2)
   const tileRows = Math.ceil(s.H / 2);
   const [K, N] = direction === 'forward' ? [s.Cin, s.Cout] : [s.Cout, s.Cin];
   const rows = Math.min(tileRows, Math.floor(maxBytes / (4 * 16 * tilesX * Math.max(K, N))));
@@ -172,8 +164,7 @@ export function createWinogradBuffers(
   w: ArrayLike<number>,
   maxScratchBytes = winogradScratchLimit(ctx),
 ): WinogradBuffers {
-  const u =
-    direction === 'forward' ? winogradKernel(w, s.Cin, s.Cout) : winogradKernel(flipTransposeCpu(w, s.Cin, s.Cout), s.Cout, s.Cin);
+  const u = direction === 'forward' ? winogradWeights(w, s.Cin, s.Cout) : winogradWeights(flipTranspose(w, s.Cin, s.Cout), s.Cout, s.Cin);
   const f = winogradScratchFloats(s, direction, maxScratchBytes);
   if (!f.rows) throw new Error(`conv3x3 v7: one row of tiles of ${s.H}x${s.W} needs more than ${maxScratchBytes} bytes of scratch`);
   return {
@@ -195,7 +186,7 @@ async function winogradDispatches(
   b: { src: GPUBuffer; dst: GPUBuffer; bias: GPUBuffer | null } & WinogradBuffers,
   accumulate: boolean,
 ): Promise<Dispatch[]> {
-  const { tilesX } = winogradTiles(sh.H, sh.W);
+  const tilesX = Math.ceil(sh.W / 2); // F(2x2, 3x3) tiles: ceil(H/2) rows of ceil(W/2)
   const tileRows = Math.ceil(sh.H / 2);
   const rowsPerChunk = Math.min(tileRows, Math.floor(b.v.size / (4 * 16 * tilesX * sh.K)), Math.floor(b.m.size / (4 * 16 * tilesX * sh.N)));
   if (rowsPerChunk < 1) {
@@ -227,7 +218,7 @@ async function winogradDispatches(
 }
 
 function needWinograd(version: ConvVersion, direction: string, wino: WinogradBuffers | undefined): WinogradBuffers {
-  if (!wino) throw new Error(`conv3x3_${direction}_${version}: needs the transformed kernel and scratch buffers (b.winograd: winogradKernel, winogradScratchFloats)`);
+  if (!wino) throw new Error(`conv3x3_${direction}_${version}: needs the transformed kernel and scratch buffers (b.winograd: winogradWeights, winogradScratchFloats)`);
   return wino;
 }
 

@@ -27,7 +27,6 @@ import {
   supports,
   versionFor,
   type WinogradBuffers,
-  winogradKernel,
   winogradScratchFloats,
   winogradScratchLimit,
 } from '../kernels/conv3x3.ts';
@@ -35,7 +34,7 @@ import type { PoolMode } from '../kernels/pool2x2.ts';
 import { type BandScratch, convBackwardBanded, convForwardBanded, convKernelRows, poolBackwardBanded, poolForwardBanded, type Step } from './banded_ops.ts';
 import { type Banded, BandPool, copyRows, createBanded, single, whole } from './bands.ts';
 import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/registry.ts';
-import { flipTransposeCpu } from '../ref/conv3x3.ts';
+import { flipTranspose, winogradWeights } from './conv_weights.ts';
 import { layerIndex, minInputSide, VGG19_LAYERS } from './vgg19_layers.ts';
 import type { Vgg19Weights } from './weights.ts';
 
@@ -91,7 +90,7 @@ export class Vgg19 {
     const layers = VGG19_LAYERS.slice(0, count).map((spec) => {
       const lw = weights.layers.get(spec.name);
       if (!lw) throw new Error(`weights from ${weights.source} lack layer ${spec.name}`);
-      const wt = flipTransposeCpu(lw.kernel, spec.cin, spec.cout);
+      const wt = flipTranspose(lw.kernel, spec.cin, spec.cout);
       const s = { H: 1, W: 1, Cin: spec.cin, Cout: spec.cout };
       // only where the model may run v7 (whether it fits the device depends on the image size)
       const wino = (dir: 'forward' | 'backward') => version === 'v7' && supports('v7', s, dir) && winogradPays(s, dir);
@@ -99,8 +98,8 @@ export class Vgg19 {
         w: uploadStorage(ctx, lw.kernel, `${spec.name}/kernel`),
         wt: uploadStorage(ctx, wt, `${spec.name}/kernel_flipT`),
         bias: uploadStorage(ctx, lw.bias, `${spec.name}/bias`),
-        uForward: wino('forward') ? uploadStorage(ctx, winogradKernel(lw.kernel, spec.cin, spec.cout), `${spec.name}/kernel_winograd`) : null,
-        uBackward: wino('backward') ? uploadStorage(ctx, winogradKernel(wt, spec.cout, spec.cin), `${spec.name}/kernel_flipT_winograd`) : null,
+        uForward: wino('forward') ? uploadStorage(ctx, winogradWeights(lw.kernel, spec.cin, spec.cout), `${spec.name}/kernel_winograd`) : null,
+        uBackward: wino('backward') ? uploadStorage(ctx, winogradWeights(wt, spec.cout, spec.cin), `${spec.name}/kernel_flipT_winograd`) : null,
       };
     });
     return new Vgg19(ctx, layers, version, opts.pooling ?? 'max');
