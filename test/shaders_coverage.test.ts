@@ -3,6 +3,7 @@
 // file is missing from the table, or the table names a file or a test that does not exist.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { SHADER_NAMES } from '../src/gpu/shader_names.ts';
 
 const COVERED: Record<string, { test: string; ref: string }> = {
   conv3x3_forward_v1: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
@@ -44,6 +45,9 @@ describe('every shader has a CPU reference and a test', () => {
   const shaders = readdirSync(new URL('shaders/', root)).filter((f) => f.endsWith('.wgsl')).map((f) => f.slice(0, -5));
   it('the table lists exactly the files in shaders/', () => {
     expect(Object.keys(COVERED).sort()).toEqual([...shaders].sort());
+  });
+  it('ShaderName (src/gpu/shader_names.ts) lists exactly the files in shaders/ (npm run shaders:index regenerates it)', () => {
+    expect([...SHADER_NAMES]).toEqual([...shaders].sort());
   });
   for (const [name, { test, ref }] of Object.entries(COVERED)) {
     it(`${name}: header comment, ${ref} and ${test} exist`, () => {

@@ -3,12 +3,13 @@
 // A program is data: { shader (file name in shaders/), entryPoint, constants (WGSL overrides) }.
 // Its pipeline is labelled with the file name, so a validation error names the kernel.
 
+import type { ShaderName } from './shader_names.ts';
 import { loadShader } from './shaders.ts';
 import { type GpuContext, withTimeout } from './device.ts';
 
 export interface Program {
-  /** file name in shaders/ without .wgsl, e.g. "conv3x3_forward_v2" */
-  shader: string;
+  /** file name in shaders/ without .wgsl, e.g. "conv3x3_forward_v2" (a name with no file fails the type check) */
+  shader: ShaderName;
   entryPoint?: string;
   /** values for the shader's `override` constants */
   constants?: Record<string, number>;
@@ -17,12 +18,42 @@ export interface Program {
 /** Default limit for any single wait on the GPU (lavapipe has no watchdog). */
 export const GPU_WAIT_MS = 300_000;
 
-const modules = new WeakMap<GPUDevice, Map<string, GPUShaderModule>>();
+const modules = new WeakMap<GPUDevice, Map<ShaderName, Promise<GPUShaderModule>>>();
 const pipelines = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
 function programKey(p: Program): string {
   const c = p.constants ? Object.entries(p.constants).sort(([a], [b]) => (a < b ? -1 : 1)) : [];
   return `${p.shader}:${p.entryPoint ?? 'main'}:${JSON.stringify(c)}`;
+}
+
+/**
+ * The compiled module of shaders/<name>.wgsl, once per device and cached; a compilation error
+ * throws with every message as `<name>.wgsl:line:col: message`. Compute pipelines (getPipeline)
+ * and the page's render pipeline (src/web/canvas.ts) both start here.
+ */
+export function getShaderModule(ctx: GpuContext, name: ShaderName): Promise<GPUShaderModule> {
+  const { device } = ctx;
+  let byName = modules.get(device);
+  if (!byName) modules.set(device, (byName = new Map()));
+  let m = byName.get(name);
+  if (!m) {
+    m = (async () => {
+      const code = await loadShader(name);
+      device.pushErrorScope('validation');
+      const module = device.createShaderModule({ label: `${name}.wgsl`, code });
+      const info = await module.getCompilationInfo();
+      const err = await device.popErrorScope();
+      const errors = info.messages.filter((msg) => msg.type === 'error');
+      if (errors.length || err) {
+        const lines = errors.map((msg) => `  ${name}.wgsl:${msg.lineNum}:${msg.linePos}: ${msg.message}`);
+        throw new Error(`WGSL compilation failed for ${name}.wgsl\n${lines.join('\n')}${err ? `\n  ${err.message}` : ''}`);
+      }
+      return module;
+    })();
+    byName.set(name, m);
+    m.catch(() => byName!.delete(name));
+  }
+  return m;
 }
 
 /** The compute pipeline of a program, compiled once per device and cached. */
@@ -34,22 +65,7 @@ export function getPipeline(ctx: GpuContext, program: Program): Promise<GPUCompu
   let p = byKey.get(key);
   if (!p) {
     p = (async () => {
-      let mods = modules.get(device);
-      if (!mods) modules.set(device, (mods = new Map()));
-      let module = mods.get(program.shader);
-      if (!module) {
-        const code = await loadShader(program.shader);
-        device.pushErrorScope('validation');
-        module = device.createShaderModule({ label: `${program.shader}.wgsl`, code });
-        const info = await module.getCompilationInfo();
-        const err = await device.popErrorScope();
-        const errors = info.messages.filter((m) => m.type === 'error');
-        if (errors.length || err) {
-          const lines = errors.map((m) => `  ${program.shader}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
-          throw new Error(`WGSL compilation failed for ${program.shader}.wgsl\n${lines.join('\n')}${err ? `\n  ${err.message}` : ''}`);
-        }
-        mods.set(program.shader, module);
-      }
+      const module = await getShaderModule(ctx, program.shader);
       device.pushErrorScope('validation');
       const pipeline = await device.createComputePipelineAsync({
         label: program.shader,
@@ -67,8 +83,6 @@ export function getPipeline(ctx: GpuContext, program: Program): Promise<GPUCompu
   }
   return p;
 }
-
-export type BufferRole = 'storage' | 'uniform' | 'staging';
 
 /** A storage buffer (read-write from shaders, copyable both ways) of `bytes` bytes (rounded up to 16). */
 export function createStorage(ctx: GpuContext, bytes: number, label: string): GPUBuffer {

@@ -24,10 +24,34 @@
 //       (winogradScratchFloats).
 
 import type { GpuContext } from '../gpu/device.ts';
+import type { ShaderName } from '../gpu/shader_names.ts';
 import { createStorage, createUniform, type Dispatch, grid1d, makeDispatch, uploadStorage } from '../gpu/runtime.ts';
 import { flipTranspose, winogradWeights } from '../model/conv_weights.ts';
 import { reluBackward } from './elementwise.ts';
 import { matmul } from './matmul.ts';
+
+/**
+ * The WGSL file of each one-file version. v7 has none of its own: it runs
+ * conv3x3_winograd_input_v7, conv3x3_winograd_gemm_v7 and conv3x3_winograd_output_v7.
+ */
+export const CONV_SHADERS = {
+  forward: { v1: 'conv3x3_forward_v1', v2: 'conv3x3_forward_v2', v3: 'conv3x3_forward_v3', v5: 'conv3x3_forward_v5' },
+  backward: {
+    v1: 'conv3x3_backward_v1',
+    v2: 'conv3x3_backward_v2',
+    v3: 'conv3x3_backward_v3',
+    v4: 'conv3x3_backward_v4',
+    v5: 'conv3x3_backward_v5',
+    v6: 'conv3x3_backward_v6',
+  },
+} as const satisfies Record<'forward' | 'backward', Partial<Record<ConvVersion, ShaderName>>>;
+
+/** The shader of a one-file version (checkSupported has already refused a backward-only version forward). */
+function convShader(direction: 'forward' | 'backward', version: ConvVersion): ShaderName {
+  const shader = (CONV_SHADERS[direction] as Partial<Record<ConvVersion, ShaderName>>)[version];
+  if (!shader) throw new Error(`conv3x3_${direction}_${version} has no shader of its own`);
+  return shader;
+}
 
 export interface ConvShape {
   H: number;
@@ -231,11 +255,11 @@ export async function conv3x3Forward(
 ): Promise<Dispatch[]> {
   checkShape(s);
   checkSupported(version, s, 'forward');
-  const shader = `conv3x3_forward_${version}`;
   if (version === 'v7') {
     const wino = needWinograd(version, 'forward', b.winograd);
-    return winogradDispatches(ctx, shader, { H: s.H, W: s.W, K: s.Cin, N: s.Cout }, { src: b.x, dst: b.y, bias: b.bias, ...wino }, false);
+    return winogradDispatches(ctx, `conv3x3_forward_${version}`, { H: s.H, W: s.W, K: s.Cin, N: s.Cout }, { src: b.x, dst: b.y, bias: b.bias, ...wino }, false);
   }
+  const shader = convShader('forward', version);
   const grid = version === 'v1' ? grid1d(s.H * s.W * s.Cout) : version === 'v5' ? wgTiledGrid(s, s.Cout) : tiledGrid(s.H, s.W, s.Cout, version === 'v3' ? 8 : 4);
   return [await makeDispatch(ctx, { shader }, [params(ctx, s, shader), b.x, b.w, b.bias, b.y], grid)];
 }
@@ -254,15 +278,15 @@ export async function conv3x3Backward(
 ): Promise<Dispatch[]> {
   checkShape(s);
   checkSupported(version, s, 'backward');
-  const shader = `conv3x3_backward_${version}`;
   const constants = { ACCUMULATE: accumulate ? 1 : 0 };
   if (version === 'v7') {
     const wino = needWinograd(version, 'backward', b.winograd);
     return [
       await reluBackward(ctx, s.H * s.W * s.Cout, { dy: b.dy, y: b.y, g: b.g }),
-      ...(await winogradDispatches(ctx, shader, { H: s.H, W: s.W, K: s.Cout, N: s.Cin }, { src: b.g, dst: b.dx, bias: null, ...wino }, accumulate)),
+      ...(await winogradDispatches(ctx, `conv3x3_backward_${version}`, { H: s.H, W: s.W, K: s.Cout, N: s.Cin }, { src: b.g, dst: b.dx, bias: null, ...wino }, accumulate)),
     ];
   }
+  const shader = convShader('backward', version);
   if (version === 'v1') {
     return [await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.dy, b.y, b.w, b.dx], grid1d(s.H * s.W * s.Cin))];
   }

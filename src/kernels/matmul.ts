@@ -6,6 +6,7 @@
 
 import type { GpuContext } from '../gpu/device.ts';
 import { createUniform, type Dispatch, makeDispatch } from '../gpu/runtime.ts';
+import type { ShaderName } from '../gpu/shader_names.ts';
 
 export interface MatmulShape {
   M: number;
@@ -16,7 +17,7 @@ export interface MatmulShape {
 }
 
 /** The shader this module runs. */
-export const MATMUL_SHADER = 'conv3x3_winograd_gemm_v7';
+export const MATMUL_SHADER: ShaderName = 'conv3x3_winograd_gemm_v7';
 
 /** FLOPs of one call: 2*M*N*K per product. */
 export function matmulFlops(s: MatmulShape): number {

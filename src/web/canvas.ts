@@ -14,8 +14,7 @@
 // own reference, displayCaffeBytesCpu (src/ref/display.ts: the page does not import the oracle).
 
 import type { GpuContext } from '../gpu/device.ts';
-import { readFloats, submitChecked } from '../gpu/runtime.ts';
-import { loadShader } from '../gpu/shaders.ts';
+import { getShaderModule, readFloats, submitChecked } from '../gpu/runtime.ts';
 import { fromCaffe, toCaffe } from '../image/preprocess.ts';
 import type { RgbaImage } from '../image/types.ts';
 
@@ -31,16 +30,7 @@ function displayPipeline(ctx: GpuContext, format: GPUTextureFormat): Promise<GPU
   let p = byFormat.get(format);
   if (!p) {
     p = (async () => {
-      const code = await loadShader(SHADER);
-      device.pushErrorScope('validation');
-      const module = device.createShaderModule({ label: `${SHADER}.wgsl`, code });
-      const info = await module.getCompilationInfo();
-      const errors = info.messages.filter((m) => m.type === 'error');
-      const scoped = await device.popErrorScope();
-      if (errors.length || scoped) {
-        const lines = errors.map((m) => `  ${SHADER}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
-        throw new Error(`WGSL compilation failed for ${SHADER}.wgsl\n${lines.join('\n')}${scoped ? `\n  ${scoped.message}` : ''}`);
-      }
+      const module = await getShaderModule(ctx, SHADER);
       return device.createRenderPipelineAsync({
         label: SHADER,
         layout: 'auto',
