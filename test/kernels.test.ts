@@ -254,7 +254,7 @@ describe('relu_backward and matmul vs CPU reference', () => {
     [64, 132, 130],
     [9, 12, 7],
   ]) {
-    it(`matmul v2 M=${M} N=${N} K=${K}`, async () => {
+    it(`conv3x3_winograd_gemm_v7 (matmul) M=${M} N=${N} K=${K}`, async () => {
       const ctx = await gpu();
       const a = randomArray(M * K, M + N);
       const b = randomArray(K * N, K);
@@ -266,7 +266,7 @@ describe('relu_backward and matmul vs CPU reference', () => {
     });
   }
 
-  it('matmul v2 batched: 3 products of 9x12x7 in one dispatch (as conv3x3 v7 runs its 16 GEMMs)', async () => {
+  it('conv3x3_winograd_gemm_v7 (matmul) batched: 3 products of 9x12x7 in one dispatch (as conv3x3 v7 runs its 16 GEMMs)', async () => {
     const ctx = await gpu();
     const [M, N, K, batch] = [9, 12, 7, 3];
     const a = randomArray(batch * M * K, 71);
