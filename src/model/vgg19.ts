@@ -35,7 +35,7 @@ import { type BandScratch, convBackwardBanded, convForwardBanded, convKernelRows
 import { type Banded, BandPool, copyRows, createBanded, single, whole } from './bands.ts';
 import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/registry.ts';
 import { flipTranspose, winogradWeights } from './conv_weights.ts';
-import { layerIndex, minInputSide, VGG19_LAYERS } from './vgg19_layers.ts';
+import { layerIndex, minInputSide, VGG19_LAYERS, vgg19Geometry } from './vgg19_layers.ts';
 import type { Vgg19Weights } from './weights.ts';
 
 export interface Vgg19Options {
@@ -213,21 +213,14 @@ export class Vgg19Plan {
       );
     }
     const layers: LayerBuffers[] = [];
-    let h = H;
-    let w = W;
     let input = whole(createStorage(ctx, imageBytes, 'vgg19 input image'), H, W, 3);
     let maxFloats = H * W * 3;
-    for (let i = 0; i <= deepest; i++) {
-      const spec = VGG19_LAYERS[i];
-      const y = createBanded(ctx, h, w, spec.cout, maxBytes, `${spec.name} output`);
-      maxFloats = Math.max(maxFloats, h * w * spec.cout);
-      const pooled = spec.poolAfter && i < deepest ? createBanded(ctx, Math.floor(h / 2), Math.floor(w / 2), spec.cout, maxBytes, `${spec.name} pooled`) : null;
-      layers.push({ name: spec.name, H: h, W: w, cin: spec.cin, cout: spec.cout, input, y, pooled });
-      if (pooled) {
-        h = Math.floor(h / 2);
-        w = Math.floor(w / 2);
-        input = pooled;
-      } else input = y;
+    for (const [i, g] of vgg19Geometry(H, W).slice(0, deepest + 1).entries()) {
+      const y = createBanded(ctx, g.h, g.w, g.cout, maxBytes, `${g.name} output`);
+      maxFloats = Math.max(maxFloats, g.h * g.w * g.cout);
+      const pooled = g.pooled && i < deepest ? createBanded(ctx, g.pooled[0], g.pooled[1], g.cout, maxBytes, `${g.name} pooled`) : null;
+      layers.push({ name: g.name, H: g.h, W: g.w, cin: g.cin, cout: g.cout, input, y, pooled });
+      input = pooled ?? y;
     }
     // Band scratch: four buffers for the chunked ops, only when some tensor is banded.
     const banded = layers.map((l) => l.input.bands.length > 1 || l.y.bands.length > 1 || (l.pooled?.bands.length ?? 1) > 1);
