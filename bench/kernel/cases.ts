@@ -175,6 +175,11 @@ function winogradPieceCase(name: 'conv3x3_winograd_input_v7' | 'conv3x3_winograd
 // the other kernels
 
 const cases: KernelCase[] = [];
+
+/** The case of one shader studied under its own name. */
+function single(name: ShaderName, dims: string[], shape: number[], tiny: number[], build: KernelCase['build']): KernelCase {
+  return { name, shaders: [name], dims, shape, tiny, build };
+}
 for (const direction of ['forward', 'backward'] as const) {
   for (const version of Object.keys(CONV_SHADERS[direction]) as ConvVersion[]) cases.push(convCase(direction, version));
   cases.push(convCase(direction, 'v7'));
@@ -182,26 +187,21 @@ for (const direction of ['forward', 'backward'] as const) {
 
 cases.push(winogradPieceCase('conv3x3_winograd_input_v7'), winogradPieceCase('conv3x3_winograd_output_v7'));
 
-cases.push({
-  name: 'conv3x3_winograd_gemm_v7',
-  shaders: ['conv3x3_winograd_gemm_v7'],
-  dims: ['M', 'N', 'K', 'batch'],
-  shape: [1024, 1024, 1024, 1],
-  tiny: [9, 12, 7, 3],
-  async build(ctx, [M, N, K, batch]) {
-    const a = randomFill(batch * M * K, 1);
-    const bm = randomFill(batch * K * N, 2);
-    const b: Buffers = { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, bm, 'b'), c: createStorage(ctx, batch * M * N * F, 'c') };
-    const d = await matmul(ctx, { M, N, K, batch }, { a: b.a, b: b.b, c: b.c });
-    const check = async () => {
-      const got = await read(ctx, b.c, batch * M * N);
-      const ref = new Float64Array(batch * M * N);
-      for (let z = 0; z < batch; z++) ref.set(matmulCpu(a.subarray(z * M * K, (z + 1) * M * K), bm.subarray(z * K * N, (z + 1) * K * N), M, N, K), z * M * N);
-      return [{ label: 'C', got, ref, atol: 1e-6 * Math.sqrt(K), rtol: 1e-5 }];
-    };
-    return fromDispatches(ctx, [d], b, check, { flops: matmulFlops({ M, N, K, batch }), bytes: batch * (M * K + K * N + M * N) * F });
-  },
-});
+cases.push(
+  single('conv3x3_winograd_gemm_v7', ['M', 'N', 'K', 'batch'], [1024, 1024, 1024, 1], [9, 12, 7, 3], async (ctx, [M, N, K, batch]) => {
+  const a = randomFill(batch * M * K, 1);
+  const bm = randomFill(batch * K * N, 2);
+  const b: Buffers = { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, bm, 'b'), c: createStorage(ctx, batch * M * N * F, 'c') };
+  const d = await matmul(ctx, { M, N, K, batch }, { a: b.a, b: b.b, c: b.c });
+  const check = async () => {
+    const got = await read(ctx, b.c, batch * M * N);
+    const ref = new Float64Array(batch * M * N);
+    for (let z = 0; z < batch; z++) ref.set(matmulCpu(a.subarray(z * M * K, (z + 1) * M * K), bm.subarray(z * K * N, (z + 1) * K * N), M, N, K), z * M * N);
+    return [{ label: 'C', got, ref, atol: 1e-6 * Math.sqrt(K), rtol: 1e-5 }];
+  };
+  return fromDispatches(ctx, [d], b, check, { flops: matmulFlops({ M, N, K, batch }), bytes: batch * (M * K + K * N + M * N) * F });
+  }),
+);
 
 for (const shader of ['relu_backward', 'relu_backward_vec4'] as const) {
   cases.push({
@@ -225,13 +225,8 @@ for (const shader of ['relu_backward', 'relu_backward_vec4'] as const) {
 
 for (const direction of ['forward', 'backward'] as const) {
   const shader = `pool2x2_${direction}` as const;
-  cases.push({
-    name: shader,
-    shaders: [shader],
-    dims: ['H', 'W', 'C', 'mode (0 max, 1 avg)'],
-    shape: [200, 266, 64, 0],
-    tiny: [7, 13, 5, 0],
-    async build(ctx, [H, W, C, m]) {
+  cases.push(
+  single(shader, ['H', 'W', 'C', 'mode (0 max, 1 avg)'], [200, 266, 64, 0], [7, 13, 5, 0], async (ctx, [H, W, C, m]) => {
       const mode: PoolMode = m === 1 ? 'avg' : 'max';
       const x = randomFill(H * W * C, 1);
       const [Ho, Wo] = [Math.floor(H / 2), Math.floor(W / 2)];
@@ -247,18 +242,13 @@ for (const direction of ['forward', 'backward'] as const) {
       const d = await pool2x2Backward(ctx, mode, { H, W, C }, { dy: b.dy, x: b.x, dx: b.dx });
       const check = async () => [{ label: 'dx', got: await read(ctx, b.dx, H * W * C), ref: pool2x2BackwardCpu(dy, x, H, W, C, mode), atol: 1e-7, rtol: 1e-6 }];
       return fromDispatches(ctx, [d], b, check, { bytes: (2 * H * W + Ho * Wo) * C * F });
-    },
-  });
+  }),
+);
 }
 
 for (const shader of ['gram_forward', 'gram_reduce'] as const) {
-  cases.push({
-    name: shader,
-    shaders: [shader],
-    dims: ['N (positions)', 'C'],
-    shape: [100 * 133, 128],
-    tiny: [4100, 12],
-    async build(ctx, [N, C]) {
+  cases.push(
+  single(shader, ['N (positions)', 'C'], [100 * 133, 128], [4100, 12], async (ctx, [N, C]) => {
       const f = randomFill(N * C, 1, 0, 1); // post-ReLU features are >= 0
       const b: Buffers = { f: uploadStorage(ctx, f, 'f'), g: createStorage(ctx, C * C * F, 'g') };
       const op = await gramForward(ctx, N, C, { f: b.f, g: b.g });
@@ -267,25 +257,20 @@ for (const shader of ['gram_forward', 'gram_reduce'] as const) {
       const S = op.partials.size / (C * C * F);
       const counts = shader === 'gram_forward' ? { flops: 2 * N * C * C, bytes: (N * C + S * C * C) * F } : { bytes: (S + 1) * C * C * F };
       return fromDispatches(ctx, op.dispatches, b, check, counts, only(op.dispatches, shader));
-    },
-  });
+  }),
+);
 }
 
-cases.push({
-  name: 'gram_backward',
-  shaders: ['gram_backward'],
-  dims: ['N (positions)', 'C'],
-  shape: [100 * 133, 128],
-  tiny: [91, 5],
-  async build(ctx, [N, C]) {
-    const f = randomFill(N * C, 1, 0, 1);
-    const m = randomFill(C * C, 2);
-    const b: Buffers = { f: uploadStorage(ctx, f, 'f'), m: uploadStorage(ctx, m, 'm'), df: createStorage(ctx, N * C * F, 'df') };
-    const d = await gramBackward(ctx, N, C, { f: b.f, m: b.m, df: b.df });
-    const check = async () => [{ label: 'dF', got: await read(ctx, b.df, N * C), ref: gramBackwardCpu(f, m, N, C), atol: 4e-7 * Math.sqrt(C), rtol: 1e-5 }];
-    return fromDispatches(ctx, [d], b, check, { flops: 2 * N * C * C, bytes: (2 * N * C + C * C) * F });
-  },
-});
+cases.push(
+  single('gram_backward', ['N (positions)', 'C'], [100 * 133, 128], [91, 5], async (ctx, [N, C]) => {
+  const f = randomFill(N * C, 1, 0, 1);
+  const m = randomFill(C * C, 2);
+  const b: Buffers = { f: uploadStorage(ctx, f, 'f'), m: uploadStorage(ctx, m, 'm'), df: createStorage(ctx, N * C * F, 'df') };
+  const d = await gramBackward(ctx, N, C, { f: b.f, m: b.m, df: b.df });
+  const check = async () => [{ label: 'dF', got: await read(ctx, b.df, N * C), ref: gramBackwardCpu(f, m, N, C), atol: 4e-7 * Math.sqrt(C), rtol: 1e-5 }];
+  return fromDispatches(ctx, [d], b, check, { flops: 2 * N * C * C, bytes: (2 * N * C + C * C) * F });
+  }),
+);
 
 /** A loss's scalar and gradient as checks (the loss within 1e-5 relative, as the tests). */
 function lossChecks(loss: number, lossRef: number, grad: ArrayLike<number>, gradRef: ArrayLike<number>, gradTol: { atol: number; rtol: number }, what: string): Check[] {
@@ -296,13 +281,8 @@ function lossChecks(loss: number, lossRef: number, grad: ArrayLike<number>, grad
 }
 
 for (const shader of ['content_loss', 'reduce_sum'] as const) {
-  cases.push({
-    name: shader,
-    shaders: [shader],
-    dims: ['n'],
-    shape: [25 * 33 * 512 * 4],
-    tiny: [70001],
-    async build(ctx, [n]) {
+  cases.push(
+  single(shader, ['n'], [25 * 33 * 512 * 4], [70001], async (ctx, [n]) => {
       const f = randomFill(n, 1, 0, 10);
       const p = randomFill(n, 2, 0, 10);
       const b: Buffers = { f: uploadStorage(ctx, f, 'f'), p: uploadStorage(ctx, p, 'p'), df: createStorage(ctx, n * F, 'df'), scalars: createStorage(ctx, 16, 'scalars') };
@@ -315,68 +295,53 @@ for (const shader of ['content_loss', 'reduce_sum'] as const) {
       const groups = op.partials.size / F;
       const counts = shader === 'content_loss' ? { bytes: 3 * n * F } : { bytes: groups * F };
       return fromDispatches(ctx, op.dispatches, b, check, counts, only(op.dispatches, shader));
-    },
-  });
+  }),
+);
 }
 
-cases.push({
-  name: 'style_loss',
-  shaders: ['style_loss'],
-  dims: ['C'],
-  shape: [512],
-  tiny: [130],
-  async build(ctx, [C]) {
-    const g = randomFill(C * C, 1, 0, 100);
-    const a = randomFill(C * C, 2, 0, 100);
-    const factor = 3.7e-3;
-    const b: Buffers = { g: uploadStorage(ctx, g, 'g'), a: uploadStorage(ctx, a, 'a'), m: createStorage(ctx, C * C * F, 'm'), scalars: createStorage(ctx, 16, 'scalars') };
-    const op = await styleLoss(ctx, C, factor, 2, { g: b.g, a: b.a, m: b.m, scalars: b.scalars });
-    b.partials = op.partials;
-    const check = async () => {
-      const ref = styleLossCpu(g, a, factor);
-      return lossChecks((await read(ctx, b.scalars, 4))[2], ref.loss, await read(ctx, b.m, C * C), ref.m, { atol: 1e-6, rtol: 1e-6 }, 'style');
-    };
-    return fromDispatches(ctx, op.dispatches, b, check, { bytes: 3 * C * C * F }, only(op.dispatches, 'style_loss'));
-  },
-});
+cases.push(
+  single('style_loss', ['C'], [512], [130], async (ctx, [C]) => {
+  const g = randomFill(C * C, 1, 0, 100);
+  const a = randomFill(C * C, 2, 0, 100);
+  const factor = 3.7e-3;
+  const b: Buffers = { g: uploadStorage(ctx, g, 'g'), a: uploadStorage(ctx, a, 'a'), m: createStorage(ctx, C * C * F, 'm'), scalars: createStorage(ctx, 16, 'scalars') };
+  const op = await styleLoss(ctx, C, factor, 2, { g: b.g, a: b.a, m: b.m, scalars: b.scalars });
+  b.partials = op.partials;
+  const check = async () => {
+    const ref = styleLossCpu(g, a, factor);
+    return lossChecks((await read(ctx, b.scalars, 4))[2], ref.loss, await read(ctx, b.m, C * C), ref.m, { atol: 1e-6, rtol: 1e-6 }, 'style');
+  };
+  return fromDispatches(ctx, op.dispatches, b, check, { bytes: 3 * C * C * F }, only(op.dispatches, 'style_loss'));
+  }),
+);
 
-cases.push({
-  name: 'tv_loss',
-  shaders: ['tv_loss'],
-  dims: ['H', 'W'],
-  shape: [400, 533],
-  tiny: [13, 11],
-  async build(ctx, [H, W]) {
-    const x = randomFill(H * W * 3, 1, -100, 100);
-    const vg = randomFill(H * W * 3, 2);
-    const b: Buffers = { x: uploadStorage(ctx, x, 'x'), vg: uploadStorage(ctx, vg, 'vgg grad'), grad: createStorage(ctx, H * W * 3 * F, 'grad'), scalars: createStorage(ctx, 16, 'scalars') };
-    const op = await tvLoss(ctx, H, W, 0.1, 1, { x: b.x, vggGrad: b.vg, grad: b.grad, scalars: b.scalars });
-    b.partials = op.partials;
-    const check = async () => {
-      const ref = tvLossCpu(x, H, W, 0.1);
-      const gradRef = ref.grad.map((v, i) => v + vg[i]);
-      return lossChecks((await read(ctx, b.scalars, 2))[1], ref.loss, await read(ctx, b.grad, H * W * 3), gradRef, { atol: 1e-4, rtol: 1e-5 }, 'tv');
-    };
-    return fromDispatches(ctx, op.dispatches, b, check, { bytes: 3 * H * W * 3 * F }, only(op.dispatches, 'tv_loss'));
-  },
-});
+cases.push(
+  single('tv_loss', ['H', 'W'], [400, 533], [13, 11], async (ctx, [H, W]) => {
+  const x = randomFill(H * W * 3, 1, -100, 100);
+  const vg = randomFill(H * W * 3, 2);
+  const b: Buffers = { x: uploadStorage(ctx, x, 'x'), vg: uploadStorage(ctx, vg, 'vgg grad'), grad: createStorage(ctx, H * W * 3 * F, 'grad'), scalars: createStorage(ctx, 16, 'scalars') };
+  const op = await tvLoss(ctx, H, W, 0.1, 1, { x: b.x, vggGrad: b.vg, grad: b.grad, scalars: b.scalars });
+  b.partials = op.partials;
+  const check = async () => {
+    const ref = tvLossCpu(x, H, W, 0.1);
+    const gradRef = ref.grad.map((v, i) => v + vg[i]);
+    return lossChecks((await read(ctx, b.scalars, 2))[1], ref.loss, await read(ctx, b.grad, H * W * 3), gradRef, { atol: 1e-4, rtol: 1e-5 }, 'tv');
+  };
+  return fromDispatches(ctx, op.dispatches, b, check, { bytes: 3 * H * W * 3 * F }, only(op.dispatches, 'tv_loss'));
+  }),
+);
 
-cases.push({
-  name: 'mask_apply',
-  shaders: ['mask_apply'],
-  dims: ['N (positions)', 'C'],
-  shape: [200 * 266, 64],
-  tiny: [91, 13],
-  async build(ctx, [N, C]) {
-    const x = randomFill(N * C, 1);
-    const m = randomFill(N, 2, 0, 1);
-    const b: Buffers = { x: uploadStorage(ctx, x, 'x'), m: uploadStorage(ctx, m, 'm'), y: createStorage(ctx, N * C * F, 'y') };
-    const d = await maskApply(ctx, N, C, { x: b.x, m: b.m, y: b.y });
-    // one f32 product of f32 inputs: correctly rounded
-    const check = async () => [{ label: 'y', got: await read(ctx, b.y, N * C), ref: maskApplyCpu(x, m, N, C), atol: 0, rtol: 2 ** -24 }];
-    return fromDispatches(ctx, [d], b, check, { bytes: (2 * N * C + N) * F });
-  },
-});
+cases.push(
+  single('mask_apply', ['N (positions)', 'C'], [200 * 266, 64], [91, 13], async (ctx, [N, C]) => {
+  const x = randomFill(N * C, 1);
+  const m = randomFill(N, 2, 0, 1);
+  const b: Buffers = { x: uploadStorage(ctx, x, 'x'), m: uploadStorage(ctx, m, 'm'), y: createStorage(ctx, N * C * F, 'y') };
+  const d = await maskApply(ctx, N, C, { x: b.x, m: b.m, y: b.y });
+  // one f32 product of f32 inputs: correctly rounded
+  const check = async () => [{ label: 'y', got: await read(ctx, b.y, N * C), ref: maskApplyCpu(x, m, N, C), atol: 0, rtol: 2 ** -24 }];
+  return fromDispatches(ctx, [d], b, check, { bytes: (2 * N * C + N) * F });
+  }),
+);
 
 // The vec kernels of the optimizers, dispatched as src/optim/vecops.ts does (bindings from their
 // headers), with plain coefficients (no scalar slots) and the default workgroup of 256.
@@ -385,13 +350,8 @@ const NONE = 0xffffffff;
 const vecGrid = (n: number): [number, number, number] => [Math.min(Math.ceil(n / WG), 65535), 1, 1];
 
 for (const shader of ['vec_axpy', 'vec_scale_copy'] as const) {
-  cases.push({
-    name: shader,
-    shaders: [shader],
-    dims: ['n'],
-    shape: [400 * 533 * 3 * 8],
-    tiny: [1001],
-    async build(ctx, [n]) {
+  cases.push(
+  single(shader, ['n'], [400 * 533 * 3 * 8], [1001], async (ctx, [n]) => {
       const a = -0.75;
       const x = randomFill(n, 1);
       const y = randomFill(n, 2);
@@ -402,18 +362,13 @@ for (const shader of ['vec_axpy', 'vec_scale_copy'] as const) {
       const ref = shader === 'vec_axpy' ? vecAxpyCpu(a, x, y) : vecScaleCopyCpu(a, x);
       const check = async () => [{ label: 'y', got: await read(ctx, b.y, n), ref, atol: 1e-6, rtol: 1e-6 }];
       return fromDispatches(ctx, [d], b, check, { flops: (shader === 'vec_axpy' ? 2 : 1) * n, bytes: (shader === 'vec_axpy' ? 3 : 2) * n * F });
-    },
-  });
+  }),
+);
 }
 
 for (const shader of ['vec_dot', 'vec_dot_finish'] as const) {
-  cases.push({
-    name: shader,
-    shaders: [shader],
-    dims: ['n'],
-    shape: [400 * 533 * 3 * 8],
-    tiny: [65537],
-    async build(ctx, [n]) {
+  cases.push(
+  single(shader, ['n'], [400 * 533 * 3 * 8], [65537], async (ctx, [n]) => {
       const x = randomFill(n, 1);
       const y = randomFill(n, 2);
       const P = Math.max(1, Math.min(256, Math.ceil(n / WG)));
@@ -434,95 +389,85 @@ for (const shader of ['vec_dot', 'vec_dot_finish'] as const) {
       };
       const counts = shader === 'vec_dot' ? { flops: 4 * n, bytes: 2 * n * F } : { bytes: P * 16 };
       return fromDispatches(ctx, [dot, fin], b, check, counts, shader === 'vec_dot' ? [dot] : [fin]);
-    },
-  });
+  }),
+);
 }
 
-cases.push({
-  name: 'vec_adam',
-  shaders: ['vec_adam'],
-  dims: ['n'],
-  shape: [400 * 533 * 3 * 8],
-  tiny: [1001],
-  async build(ctx, [n]) {
-    const x = randomFill(n, 1);
-    const g = randomFill(n, 2);
-    const hp = { lr: 0.3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
-    const b: Buffers = { g: uploadStorage(ctx, g, 'g'), x: uploadStorage(ctx, x, 'x'), m: createStorage(ctx, n * F, 'm'), v: createStorage(ctx, n * F, 'v') };
-    const words = [n, hp.lr, hp.beta1, hp.beta2, 1 - hp.beta1, 1 - hp.beta2, hp.eps, 1 - hp.beta1, 1 - hp.beta2];
-    const params = createUniform(ctx, words, 'vec_adam params', [false, true, true, true, true, true, true, true, true]);
-    const d = await makeDispatch(ctx, { shader: 'vec_adam', constants: { WG } }, [params, b.g, b.x, b.m, b.v], vecGrid(n));
-    const check = async () => {
-      const st = vecAdamCpu(x, new Float64Array(n), new Float64Array(n), g, { ...hp, t: 1 });
-      return [
-        { label: 'x', got: await read(ctx, b.x, n), ref: st.x, atol: 1e-6, rtol: 1e-5 },
-        { label: 'm', got: await read(ctx, b.m, n), ref: st.m, atol: 1e-6, rtol: 1e-5 },
-        { label: 'v', got: await read(ctx, b.v, n), ref: st.v, atol: 1e-6, rtol: 1e-5 },
-      ];
-    };
-    return fromDispatches(ctx, [d], b, check, { flops: 12 * n, bytes: 7 * n * F });
-  },
-});
+cases.push(
+  single('vec_adam', ['n'], [400 * 533 * 3 * 8], [1001], async (ctx, [n]) => {
+  const x = randomFill(n, 1);
+  const g = randomFill(n, 2);
+  const hp = { lr: 0.3, beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+  const b: Buffers = { g: uploadStorage(ctx, g, 'g'), x: uploadStorage(ctx, x, 'x'), m: createStorage(ctx, n * F, 'm'), v: createStorage(ctx, n * F, 'v') };
+  const words = [n, hp.lr, hp.beta1, hp.beta2, 1 - hp.beta1, 1 - hp.beta2, hp.eps, 1 - hp.beta1, 1 - hp.beta2];
+  const params = createUniform(ctx, words, 'vec_adam params', [false, true, true, true, true, true, true, true, true]);
+  const d = await makeDispatch(ctx, { shader: 'vec_adam', constants: { WG } }, [params, b.g, b.x, b.m, b.v], vecGrid(n));
+  const check = async () => {
+    const st = vecAdamCpu(x, new Float64Array(n), new Float64Array(n), g, { ...hp, t: 1 });
+    return [
+      { label: 'x', got: await read(ctx, b.x, n), ref: st.x, atol: 1e-6, rtol: 1e-5 },
+      { label: 'm', got: await read(ctx, b.m, n), ref: st.m, atol: 1e-6, rtol: 1e-5 },
+      { label: 'v', got: await read(ctx, b.v, n), ref: st.v, atol: 1e-6, rtol: 1e-5 },
+    ];
+  };
+  return fromDispatches(ctx, [d], b, check, { flops: 12 * n, bytes: 7 * n * F });
+  }),
+);
 
 // display_caffe: a render pipeline (vertex + fragment), drawn into an rgba8unorm texture here
 // as the page draws into its canvas, and compared with displayCaffeBytesCpu (within one step).
-cases.push({
-  name: 'display_caffe',
-  shaders: ['display_caffe'],
-  dims: ['rows', 'cols'],
-  shape: [400, 533],
-  tiny: [5, 7],
-  async build(ctx, [rows, cols]) {
-    const { device } = ctx;
-    const x = randomFill(rows * cols * 3, 1, -160, 160); // below 0 and above 255 once the mean is added
-    const format: GPUTextureFormat = 'rgba8unorm';
-    const module = await getShaderModule(ctx, 'display_caffe');
-    const pipeline = await device.createRenderPipelineAsync({
-      label: 'display_caffe',
-      layout: 'auto',
-      vertex: { module, entryPoint: 'vs_main' },
-      fragment: { module, entryPoint: 'fs_main', targets: [{ format }] },
-      primitive: { topology: 'triangle-list' },
-    });
-    const b: Buffers = { x: uploadStorage(ctx, x, 'x'), params: createUniform(ctx, [rows, cols, cols, rows], 'display_caffe params') };
-    const texture = device.createTexture({ label: 'display target', size: [cols, rows], format, usage: GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.COPY_SRC });
-    const bytesPerRow = Math.ceil((cols * 4) / 256) * 256;
-    b.out = device.createBuffer({ label: 'display read-back', size: bytesPerRow * rows, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | GPUBufferUsage.STORAGE });
-    const bindGroup = device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: b.x } },
-        { binding: 1, resource: { buffer: b.params } },
-      ],
-    });
-    const draw = (enc: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites) => {
-      const pass = enc.beginRenderPass({ colorAttachments: [{ view: texture.createView(), loadOp: 'clear', storeOp: 'store', clearValue: [0, 0, 0, 1] }], timestampWrites });
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bindGroup);
-      pass.draw(3);
-      pass.end();
-    };
-    return {
-      async run() {
-        const enc = device.createCommandEncoder({ label: 'display_caffe' });
-        draw(enc);
-        enc.copyTextureToBuffer({ texture }, { buffer: b.out, bytesPerRow }, [cols, rows]);
-        await submitChecked(ctx, [enc.finish()], 'display_caffe');
-      },
-      async check() {
-        const raw = new Uint8Array(await readBuffer(ctx, b.out));
-        const got = new Uint8Array(rows * cols * 4);
-        for (let r = 0; r < rows; r++) got.set(raw.subarray(r * bytesPerRow, r * bytesPerRow + cols * 4), r * cols * 4);
-        return [{ label: 'RGBA bytes', got, ref: displayCaffeBytesCpu(x, rows, cols), atol: 1, rtol: 0 }];
-      },
-      encodeTimed: draw,
-      bytes: rows * cols * (3 * F + 4),
-      destroy() {
-        destroyAll(b);
-        texture.destroy();
-      },
-    };
-  },
-});
+cases.push(
+  single('display_caffe', ['rows', 'cols'], [400, 533], [5, 7], async (ctx, [rows, cols]) => {
+  const { device } = ctx;
+  const x = randomFill(rows * cols * 3, 1, -160, 160); // below 0 and above 255 once the mean is added
+  const format: GPUTextureFormat = 'rgba8unorm';
+  const module = await getShaderModule(ctx, 'display_caffe');
+  const pipeline = await device.createRenderPipelineAsync({
+    label: 'display_caffe',
+    layout: 'auto',
+    vertex: { module, entryPoint: 'vs_main' },
+    fragment: { module, entryPoint: 'fs_main', targets: [{ format }] },
+    primitive: { topology: 'triangle-list' },
+  });
+  const b: Buffers = { x: uploadStorage(ctx, x, 'x'), params: createUniform(ctx, [rows, cols, cols, rows], 'display_caffe params') };
+  const texture = device.createTexture({ label: 'display target', size: [cols, rows], format, usage: GPUTextureUsage.RENDER_ATTACHMENT | GPUTextureUsage.COPY_SRC });
+  const bytesPerRow = Math.ceil((cols * 4) / 256) * 256;
+  b.out = device.createBuffer({ label: 'display read-back', size: bytesPerRow * rows, usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | GPUBufferUsage.STORAGE });
+  const bindGroup = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [
+      { binding: 0, resource: { buffer: b.x } },
+      { binding: 1, resource: { buffer: b.params } },
+    ],
+  });
+  const draw = (enc: GPUCommandEncoder, timestampWrites?: GPUComputePassTimestampWrites) => {
+    const pass = enc.beginRenderPass({ colorAttachments: [{ view: texture.createView(), loadOp: 'clear', storeOp: 'store', clearValue: [0, 0, 0, 1] }], timestampWrites });
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.draw(3);
+    pass.end();
+  };
+  return {
+    async run() {
+      const enc = device.createCommandEncoder({ label: 'display_caffe' });
+      draw(enc);
+      enc.copyTextureToBuffer({ texture }, { buffer: b.out, bytesPerRow }, [cols, rows]);
+      await submitChecked(ctx, [enc.finish()], 'display_caffe');
+    },
+    async check() {
+      const raw = new Uint8Array(await readBuffer(ctx, b.out));
+      const got = new Uint8Array(rows * cols * 4);
+      for (let r = 0; r < rows; r++) got.set(raw.subarray(r * bytesPerRow, r * bytesPerRow + cols * 4), r * cols * 4);
+      return [{ label: 'RGBA bytes', got, ref: displayCaffeBytesCpu(x, rows, cols), atol: 1, rtol: 0 }];
+    },
+    encodeTimed: draw,
+    bytes: rows * cols * (3 * F + 4),
+    destroy() {
+      destroyAll(b);
+      texture.destroy();
+    },
+  };
+  }),
+);
 
 export const KERNEL_CASES: ReadonlyMap<string, KernelCase> = new Map(cases.map((c) => [c.name, c]));

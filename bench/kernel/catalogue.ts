@@ -25,38 +25,41 @@ const convTest = 'test/kernels.test.ts: "conv3x3 forward and backward vs CPU ref
 const opsRow = (op: string, impl: string) => `per op: \`${op}\` rows, implementation \`${impl}\``;
 const profileRow = (label: string) => `per-kernel profile of one evaluation: \`${label}\``;
 
+/** A conv3x3 version's entry; v7 is three shaders (input transform, batched GEMM, output transform). */
+function convEntry(direction: 'forward' | 'backward', v: string, computes: string, model: string): KernelEntry {
+  const [op, wrapper, ref] =
+    direction === 'forward' ? ['conv3x3 forward', 'conv3x3Forward', 'conv3x3ForwardCpu'] : ['conv3x3 backward (input gradient)', 'conv3x3Backward', 'conv3x3BackwardCpu'];
+  const v7 = v === 'v7';
+  const profiled = v7 || (direction === 'forward' ? v === 'v3' : v === 'v6'); // what the model runs on CPU adapters
+  return {
+    name: `conv3x3_${direction}_${v}`,
+    op,
+    computes,
+    wrapper: `${conv}: ${wrapper}${v7 ? ' -> winogradDispatches' : ''}`,
+    ref: `src/ref/conv3x3.ts: ${ref}${v7 ? ' (pieces: src/ref/winograd.ts)' : ''}`,
+    test: v7 ? `${convTest}; "v7 in chunks of one tile row"` : convTest,
+    bench: `${opsRow(`conv3x3_${direction}`, `ours ${v}`)}${profiled ? `; ${profileRow(`conv3x3_${direction}_${v}${v7 ? ':<piece>' : ''}`)}` : ''}`,
+    model,
+  };
+}
+
 export const KERNEL_INDEX: readonly KernelEntry[] = [
   // ---- conv3x3 forward: y = relu(conv(x, w) + b)
-  ...(['v1', 'v2', 'v3', 'v5'] as const).map((v) => ({
-    name: `conv3x3_forward_${v}`,
-    op: 'conv3x3 forward',
-    computes: {
-      v1: 'y = relu(conv3x3(x, w) + b); one output per invocation (naive, the second reference)',
-      v2: 'same; register tile of 4 pixels x 8 channels per invocation',
-      v3: 'same; register tile of 8 pixels x 8 channels, vec4 weight loads (Cout % 4 == 0)',
-      v5: 'same; workgroup-memory tiling, 64 x 64 output tile per 16 x 16 workgroup',
-    }[v],
-    wrapper: `${conv}: conv3x3Forward`,
-    ref: 'src/ref/conv3x3.ts: conv3x3ForwardCpu',
-    test: convTest,
-    bench: `${opsRow('conv3x3_forward', `ours ${v}`)}${v === 'v3' ? `; ${profileRow('conv3x3_forward_v3')}` : ''}`,
-    model: {
-      v1: 'no (teaching)',
-      v2: 'fallback where the chosen version cannot run (versionFor)',
-      v3: 'CPU adapters: block1_conv1 (Cin = 3, where Winograd does not pay) and layers whose v7 scratch does not fit (registry.ts modelConvVersionAt)',
-      v5: 'GPU (hardware) adapters: every layer (registry.ts chooseConvVersion)',
-    }[v],
-  })),
-  {
-    name: 'conv3x3_forward_v7',
-    op: 'conv3x3 forward',
-    computes: 'Winograd F(2x2, 3x3): input transform, 16 batched GEMMs, output transform + bias + ReLU; 2.25x fewer multiply-adds',
-    wrapper: `${conv}: conv3x3Forward -> winogradDispatches`,
-    ref: 'src/ref/conv3x3.ts: conv3x3ForwardCpu (pieces: src/ref/winograd.ts)',
-    test: `${convTest}; "v7 in chunks of one tile row"`,
-    bench: `${opsRow('conv3x3_forward', 'ours v7')}; ${profileRow('conv3x3_forward_v7:<piece>')}`,
-    model: 'CPU adapters (lavapipe, SwiftShader): every forward conv from block1_conv2 on (registry.ts chooseConvVersion, winogradPays)',
-  },
+  convEntry('forward', 'v1', 'y = relu(conv3x3(x, w) + b); one output per invocation (naive, the second reference)', 'no (teaching)'),
+  convEntry('forward', 'v2', 'same; register tile of 4 pixels x 8 channels per invocation', 'fallback where the chosen version cannot run (versionFor)'),
+  convEntry(
+    'forward',
+    'v3',
+    'same; register tile of 8 pixels x 8 channels, vec4 weight loads (Cout % 4 == 0)',
+    'CPU adapters: block1_conv1 (Cin = 3, where Winograd does not pay) and layers whose v7 scratch does not fit (registry.ts modelConvVersionAt)',
+  ),
+  convEntry('forward', 'v5', 'same; workgroup-memory tiling, 64 x 64 output tile per 16 x 16 workgroup', 'GPU (hardware) adapters: every layer (registry.ts chooseConvVersion)'),
+  convEntry(
+    'forward',
+    'v7',
+    'Winograd F(2x2, 3x3): input transform, 16 batched GEMMs, output transform + bias + ReLU; 2.25x fewer multiply-adds',
+    'CPU adapters (lavapipe, SwiftShader): every forward conv from block1_conv2 on (registry.ts chooseConvVersion, winogradPays)',
+  ),
   {
     name: 'conv3x3_winograd_input_v7',
     op: 'conv3x3 v7, step 1',
@@ -88,40 +91,13 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
     model: 'inside conv3x3 v7 (forward and backward)',
   },
   // ---- conv3x3 backward: dx = conv(dy * (y > 0), flipTranspose(w))
-  ...(['v1', 'v2', 'v3', 'v4', 'v5', 'v6'] as const).map((v) => ({
-    name: `conv3x3_backward_${v}`,
-    op: 'conv3x3 backward (input gradient)',
-    computes: {
-      v1: 'dx = conv(dy ⊙ (y > 0), flipTranspose(w)); one output per invocation, applies the ReLU mask itself',
-      v2: 'same on g = relu_backward(dy, y) with wt = flipTranspose(w); 4 pixels x 8 channels',
-      v3: 'same; 8 pixels x 8 channels, vec4 weight loads (Cin % 4 == 0)',
-      v4: 'same for narrow inputs (Cin <= 4): 16 pixels x 4 channels',
-      v5: 'same; workgroup-memory tiling, 64 x 64 tile',
-      v6: 'same for the image (Cin <= 3): 2 rows x 8 pixels x 3 channels, each loaded value shared',
-    }[v],
-    wrapper: `${conv}: conv3x3Backward`,
-    ref: 'src/ref/conv3x3.ts: conv3x3BackwardCpu',
-    test: convTest,
-    bench: `${opsRow('conv3x3_backward', `ours ${v}`)}${v === 'v6' ? `; ${profileRow('conv3x3_backward_v6')}` : ''}`,
-    model: {
-      v1: 'no (teaching)',
-      v2: 'fallback where the chosen version cannot run (versionFor)',
-      v3: 'CPU adapters: where v7 does not pay or fit',
-      v4: 'no longer (superseded by v6 for 3 channels; versionFor picks it for Cin = 4)',
-      v5: 'GPU (hardware) adapters: every layer',
-      v6: "CPU adapters: block1_conv1's input gradient (the image, 3 channels)",
-    }[v],
-  })),
-  {
-    name: 'conv3x3_backward_v7',
-    op: 'conv3x3 backward (input gradient)',
-    computes: 'relu_backward, then Winograd F(2x2, 3x3) with the flip-transposed kernel (accumulating)',
-    wrapper: `${conv}: conv3x3Backward -> winogradDispatches`,
-    ref: 'src/ref/conv3x3.ts: conv3x3BackwardCpu',
-    test: `${convTest}; "v7 in chunks of one tile row"`,
-    bench: `${opsRow('conv3x3_backward', 'ours v7')}; ${profileRow('conv3x3_backward_v7:<piece>')}`,
-    model: 'CPU adapters: every input gradient from block1_conv2 on',
-  },
+  convEntry('backward', 'v1', 'dx = conv(dy ⊙ (y > 0), flipTranspose(w)); one output per invocation, applies the ReLU mask itself', 'no (teaching)'),
+  convEntry('backward', 'v2', 'same on g = relu_backward(dy, y) with wt = flipTranspose(w); 4 pixels x 8 channels', 'fallback where the chosen version cannot run (versionFor)'),
+  convEntry('backward', 'v3', 'same; 8 pixels x 8 channels, vec4 weight loads (Cin % 4 == 0)', 'CPU adapters: where v7 does not pay or fit'),
+  convEntry('backward', 'v4', 'same for narrow inputs (Cin <= 4): 16 pixels x 4 channels', 'no longer (superseded by v6 for 3 channels; versionFor picks it for Cin = 4)'),
+  convEntry('backward', 'v5', 'same; workgroup-memory tiling, 64 x 64 tile', 'GPU (hardware) adapters: every layer'),
+  convEntry('backward', 'v6', 'same for the image (Cin <= 3): 2 rows x 8 pixels x 3 channels, each loaded value shared', "CPU adapters: block1_conv1's input gradient (the image, 3 channels)"),
+  convEntry('backward', 'v7', 'relu_backward, then Winograd F(2x2, 3x3) with the flip-transposed kernel (accumulating)', 'CPU adapters: every input gradient from block1_conv2 on'),
   {
     name: 'relu_backward',
     op: 'ReLU backward',

@@ -18,8 +18,25 @@ export interface Program {
 /** Default limit for any single wait on the GPU (lavapipe has no watchdog). */
 export const GPU_WAIT_MS = 300_000;
 
-const modules = new WeakMap<GPUDevice, Map<ShaderName, Promise<GPUShaderModule>>>();
+const modules = new WeakMap<GPUDevice, Map<string, Promise<GPUShaderModule>>>();
 const pipelines = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+
+/**
+ * The value `make` gives for (device, key), made once per device and cached in `cache`; a failure
+ * is not cached (the next call tries again). Shader modules, compute and render pipelines use it.
+ */
+export function perDevice<V>(cache: WeakMap<GPUDevice, Map<string, Promise<V>>>, device: GPUDevice, key: string, make: () => Promise<V>): Promise<V> {
+  let byKey = cache.get(device);
+  if (!byKey) cache.set(device, (byKey = new Map()));
+  let p = byKey.get(key);
+  if (!p) {
+    const map = byKey;
+    p = make();
+    map.set(key, p);
+    p.catch(() => map.delete(key));
+  }
+  return p;
+}
 
 function programKey(p: Program): string {
   const c = p.constants ? Object.entries(p.constants).sort(([a], [b]) => (a < b ? -1 : 1)) : [];
@@ -33,55 +50,38 @@ function programKey(p: Program): string {
  */
 export function getShaderModule(ctx: GpuContext, name: ShaderName): Promise<GPUShaderModule> {
   const { device } = ctx;
-  let byName = modules.get(device);
-  if (!byName) modules.set(device, (byName = new Map()));
-  let m = byName.get(name);
-  if (!m) {
-    m = (async () => {
-      const code = await loadShader(name);
-      device.pushErrorScope('validation');
-      const module = device.createShaderModule({ label: `${name}.wgsl`, code });
-      const info = await module.getCompilationInfo();
-      const err = await device.popErrorScope();
-      const errors = info.messages.filter((msg) => msg.type === 'error');
-      if (errors.length || err) {
-        const lines = errors.map((msg) => `  ${name}.wgsl:${msg.lineNum}:${msg.linePos}: ${msg.message}`);
-        throw new Error(`WGSL compilation failed for ${name}.wgsl\n${lines.join('\n')}${err ? `\n  ${err.message}` : ''}`);
-      }
-      return module;
-    })();
-    byName.set(name, m);
-    m.catch(() => byName!.delete(name));
-  }
-  return m;
+  return perDevice(modules, device, name, async () => {
+    const code = await loadShader(name);
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ label: `${name}.wgsl`, code });
+    const info = await module.getCompilationInfo();
+    const err = await device.popErrorScope();
+    const errors = info.messages.filter((msg) => msg.type === 'error');
+    if (errors.length || err) {
+      const lines = errors.map((msg) => `  ${name}.wgsl:${msg.lineNum}:${msg.linePos}: ${msg.message}`);
+      throw new Error(`WGSL compilation failed for ${name}.wgsl\n${lines.join('\n')}${err ? `\n  ${err.message}` : ''}`);
+    }
+    return module;
+  });
 }
 
 /** The compute pipeline of a program, compiled once per device and cached. */
 export function getPipeline(ctx: GpuContext, program: Program): Promise<GPUComputePipeline> {
   const { device } = ctx;
-  let byKey = pipelines.get(device);
-  if (!byKey) pipelines.set(device, (byKey = new Map()));
-  const key = programKey(program);
-  let p = byKey.get(key);
-  if (!p) {
-    p = (async () => {
-      const module = await getShaderModule(ctx, program.shader);
-      device.pushErrorScope('validation');
-      const pipeline = await device.createComputePipelineAsync({
-        label: program.shader,
-        layout: 'auto',
-        compute: { module, entryPoint: program.entryPoint ?? 'main', constants: program.constants },
-      }).catch((e: Error) => {
-        throw new Error(`pipeline ${program.shader} (${program.entryPoint ?? 'main'}): ${e.message}`);
-      });
-      const err = await device.popErrorScope();
-      if (err) throw new Error(`pipeline ${program.shader}: ${err.message}`);
-      return pipeline;
-    })();
-    byKey.set(key, p);
-    p.catch(() => byKey!.delete(key));
-  }
-  return p;
+  return perDevice(pipelines, device, programKey(program), async () => {
+    const module = await getShaderModule(ctx, program.shader);
+    device.pushErrorScope('validation');
+    const pipeline = await device.createComputePipelineAsync({
+      label: program.shader,
+      layout: 'auto',
+      compute: { module, entryPoint: program.entryPoint ?? 'main', constants: program.constants },
+    }).catch((e: Error) => {
+      throw new Error(`pipeline ${program.shader} (${program.entryPoint ?? 'main'}): ${e.message}`);
+    });
+    const err = await device.popErrorScope();
+    if (err) throw new Error(`pipeline ${program.shader}: ${err.message}`);
+    return pipeline;
+  });
 }
 
 /** A storage buffer (read-write from shaders, copyable both ways) of `bytes` bytes (rounded up to 16). */

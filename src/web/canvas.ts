@@ -14,35 +14,25 @@
 // own reference, displayCaffeBytesCpu (src/ref/display.ts: the page does not import the oracle).
 
 import type { GpuContext } from '../gpu/device.ts';
-import { getShaderModule, readFloats, submitChecked } from '../gpu/runtime.ts';
+import { getShaderModule, perDevice, readFloats, submitChecked } from '../gpu/runtime.ts';
 import { fromCaffe, toCaffe } from '../image/preprocess.ts';
 import type { RgbaImage } from '../image/types.ts';
 
 const SHADER = 'display_caffe';
 
-const pipelines = new WeakMap<GPUDevice, Map<GPUTextureFormat, Promise<GPURenderPipeline>>>();
+const pipelines = new WeakMap<GPUDevice, Map<string, Promise<GPURenderPipeline>>>();
 
 /** The display_caffe render pipeline for a target format, compiled once per device. */
 function displayPipeline(ctx: GpuContext, format: GPUTextureFormat): Promise<GPURenderPipeline> {
-  const { device } = ctx;
-  let byFormat = pipelines.get(device);
-  if (!byFormat) pipelines.set(device, (byFormat = new Map()));
-  let p = byFormat.get(format);
-  if (!p) {
-    p = (async () => {
-      const module = await getShaderModule(ctx, SHADER);
-      return device.createRenderPipelineAsync({
-        label: SHADER,
-        layout: 'auto',
-        vertex: { module, entryPoint: 'vs_main' },
-        fragment: { module, entryPoint: 'fs_main', targets: [{ format }] },
-        primitive: { topology: 'triangle-list' },
-      });
-    })();
-    byFormat.set(format, p);
-    p.catch(() => byFormat!.delete(format));
-  }
-  return p;
+  return perDevice(pipelines, ctx.device, format, async () =>
+    ctx.device.createRenderPipelineAsync({
+      label: SHADER,
+      layout: 'auto',
+      vertex: { module: await getShaderModule(ctx, SHADER), entryPoint: 'vs_main' },
+      fragment: { module: await getShaderModule(ctx, SHADER), entryPoint: 'fs_main', targets: [{ format }] },
+      primitive: { topology: 'triangle-list' },
+    }),
+  );
 }
 
 /** A canvas showing a [rows, cols, 3] caffe-BGR image held in a GPU buffer. */
