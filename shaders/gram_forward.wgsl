@@ -13,7 +13,7 @@
 //   2  part  [S, C, C]      f32, written (upper block triangle only)
 // Invocation (gx, gy, gz): the 8x8 block of rows i0 = 8*gx.., columns j0 = 8*gy.. of split gz;
 //   blocks below the diagonal return at once. Channels past C read a clamped channel and are not
-//   stored. Per position: 8 + 8 loads, 64 multiply-adds (register tiling, as matmul_v2).
+//   stored. Per position: 8 + 8 loads, 64 multiply-adds (register tiling, as conv3x3_winograd_gemm_v7).
 // Workgroup: 4 x 4 x 4 invocations (blocks x blocks x splits), so that both early
 //   layers (few blocks, many splits) and deep ones (many blocks, S = 1) fill workgroups.
 // Dispatch: ceil(nb/4) x ceil(nb/4) x ceil(S/4), nb = ceil(C/8).

@@ -14,7 +14,8 @@ import { matmul } from '../src/kernels/matmul.ts';
 import { type PoolMode, pool2x2Backward, pool2x2Forward } from '../src/kernels/pool2x2.ts';
 import { conv3x3BackwardCpu, conv3x3ForwardCpu, flipTransposeCpu } from '../src/ref/conv3x3.ts';
 import { reluBackwardCpu } from '../src/ref/elementwise.ts';
-import { winogradConvCpu, winogradInputCpu, winogradTiles } from '../src/ref/winograd.ts';
+import { winogradConvCpu, winogradInputCpu, winogradTiles, winogradWeightsCpu } from '../src/ref/winograd.ts';
+import { flipTranspose, winogradWeights } from '../src/model/conv_weights.ts';
 import { matmulCpu } from '../src/ref/matmul.ts';
 import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../src/ref/pool2x2.ts';
 import { compare as compareRaw, gpu, printRecorded, randomArray, record, report } from './helpers.ts';
@@ -116,18 +117,34 @@ describe('Winograd F(2x2, 3x3) pieces (conv3x3 v7)', () => {
     });
   }
 
-  it('winograd_input on the GPU vs its CPU reference (7x13x5: partial tiles on both edges)', async () => {
+  it('the model\'s weight transforms (src/model/conv_weights.ts) equal their references', () => {
+    for (const [Cin, Cout] of [
+      [3, 4],
+      [5, 8],
+    ]) {
+      const w = randomArray(9 * Cin * Cout, 83);
+      // flipTranspose only moves values: exactly the reference's
+      expect(Array.from(flipTranspose(w, Cin, Cout))).toEqual(Array.from(flipTransposeCpu(w, Cin, Cout)));
+      // U = G g G^T computed in Float64 both ways, then stored as f32: within one f32 rounding
+      const u = winogradWeights(w, Cin, Cout);
+      const ref = winogradWeightsCpu(w, Cin, Cout);
+      expect(u.length).toBe(ref.length);
+      for (let i = 0; i < u.length; i++) expect(Math.abs(u[i] - ref[i]), `U[${i}]`).toBeLessThanOrEqual(1e-7 * Math.max(1, Math.abs(ref[i])) + 1e-15);
+    }
+  });
+
+  it('conv3x3_winograd_input_v7 on the GPU vs its CPU reference (7x13x5: partial tiles on both edges)', async () => {
     const ctx = await gpu();
     const [H, W, C] = [7, 13, 5];
     const x = randomArray(H * W * C, 91);
     const { tilesX, tiles } = winogradTiles(H, W);
     const v = createStorage(ctx, 16 * tiles * C * 4, 'v');
-    const d = await makeDispatch(ctx, { shader: 'winograd_input' }, [createUniform(ctx, [H, W, C, tilesX, 0, Math.ceil(H / 2)], 'p'), uploadStorage(ctx, x, 'x'), v], grid1d(tiles * C));
+    const d = await makeDispatch(ctx, { shader: 'conv3x3_winograd_input_v7' }, [createUniform(ctx, [H, W, C, tilesX, 0, Math.ceil(H / 2)], 'p'), uploadStorage(ctx, x, 'x'), v], grid1d(tiles * C));
     await runDispatches(ctx, [d]);
-    currentLabel = `winograd_input ${H}x${W}x${C}`;
+    currentLabel = `conv3x3_winograd_input_v7 ${H}x${W}x${C}`;
     // each value is a sum of 4 inputs with coefficients +-1: exact up to 3 roundings
     const r = compare(await readFloats(ctx, v, 16 * tiles * C), winogradInputCpu(x, H, W, C), 1e-6, 0);
-    expect(r.ok, report('winograd_input', r)).toBe(true);
+    expect(r.ok, report('conv3x3_winograd_input_v7', r)).toBe(true);
   });
 
   it('v7 in chunks of one tile row (scratch capped) equals the reference, forward and backward', async () => {
@@ -237,28 +254,28 @@ describe('relu_backward and matmul vs CPU reference', () => {
     [64, 132, 130],
     [9, 12, 7],
   ]) {
-    it(`matmul v2 M=${M} N=${N} K=${K}`, async () => {
+    it(`conv3x3_winograd_gemm_v7 (matmul) M=${M} N=${N} K=${K}`, async () => {
       const ctx = await gpu();
       const a = randomArray(M * K, M + N);
       const b = randomArray(K * N, K);
       const c = createStorage(ctx, M * N * 4, 'c');
-      await runDispatches(ctx, [await matmul(ctx, 'v2', { M, N, K }, { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, b, 'b'), c })]);
-      currentLabel = `matmul_v2 ${M}x${N}x${K}`;
+      await runDispatches(ctx, [await matmul(ctx, { M, N, K }, { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, b, 'b'), c })]);
+      currentLabel = `conv3x3_winograd_gemm_v7 ${M}x${N}x${K}`;
       const r = compare(await readFloats(ctx, c, M * N), matmulCpu(a, b, M, N, K), 1e-6 * Math.sqrt(K), 1e-5);
       expect(r.ok, report('matmul', r)).toBe(true);
     });
   }
 
-  it('matmul v2 batched: 3 products of 9x12x7 in one dispatch (as conv3x3 v7 runs its 16 GEMMs)', async () => {
+  it('conv3x3_winograd_gemm_v7 (matmul) batched: 3 products of 9x12x7 in one dispatch (as conv3x3 v7 runs its 16 GEMMs)', async () => {
     const ctx = await gpu();
     const [M, N, K, batch] = [9, 12, 7, 3];
     const a = randomArray(batch * M * K, 71);
     const b = randomArray(batch * K * N, 72);
     const c = createStorage(ctx, batch * M * N * 4, 'c');
-    await runDispatches(ctx, [await matmul(ctx, 'v2', { M, N, K, batch }, { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, b, 'b'), c })]);
+    await runDispatches(ctx, [await matmul(ctx, { M, N, K, batch }, { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, b, 'b'), c })]);
     const got = await readFloats(ctx, c, batch * M * N);
     for (let z = 0; z < batch; z++) {
-      currentLabel = `matmul_v2 batched ${M}x${N}x${K} product ${z}`;
+      currentLabel = `conv3x3_winograd_gemm_v7 batched ${M}x${N}x${K} product ${z}`;
       const ref = matmulCpu(a.subarray(z * M * K, (z + 1) * M * K), b.subarray(z * K * N, (z + 1) * K * N), M, N, K);
       const r = compare(got.subarray(z * M * N, (z + 1) * M * N), ref, 1e-6 * Math.sqrt(K), 1e-5);
       expect(r.ok, report(`matmul batch ${z}`, r)).toBe(true);
@@ -268,7 +285,7 @@ describe('relu_backward and matmul vs CPU reference', () => {
   it('matmul rejects N not a multiple of 4', async () => {
     const ctx = await gpu();
     const buf = createStorage(ctx, 64, 'x');
-    await expect(matmul(ctx, 'v2', { M: 2, N: 3, K: 2 }, { a: buf, b: buf, c: buf })).rejects.toThrow(/N must be a multiple of 4/);
+    await expect(matmul(ctx, { M: 2, N: 3, K: 2 }, { a: buf, b: buf, c: buf })).rejects.toThrow(/N must be a multiple of 4/);
   });
 });
 

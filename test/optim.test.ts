@@ -11,7 +11,7 @@
 //  4. L-BFGS on functions with known minima (chained Rosenbrock in 2, 10, 100 dimensions from
 //     [-1.2, 1, ...], a convex quadratic with n = 1000 and condition number < 100), reaching the
 //     minimum, with the evaluation count compared with scipy's fmin_l_bfgs_b on the same start
-//     (test/fixtures/scipy_lbfgs.json, made by bench/fixtures/scipy_lbfgs.py).
+//     (test/fixtures/scipy_lbfgs.json, made by test/fixtures/scipy_lbfgs.py).
 //  5. Safeguards: non-finite regions, non-positive curvature, a hopeless objective, the rounds
 //     schedule's per-round budget, shouldStop.
 //  6. Adam on the quadratic.

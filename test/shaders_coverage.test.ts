@@ -1,55 +1,57 @@
-// Every shader in shaders/ is named here with the test file that checks it against its CPU
-// reference (src/ref/), so a new kernel cannot land without one: this test fails when a .wgsl
-// file is missing from the table, or the table names a file or a test that does not exist.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+// Every shader in shaders/ has an entry in the kernel index (bench/kernel/catalogue.ts) naming its
+// TS wrapper, CPU reference (src/ref/) and test, so a new kernel cannot land without them: this test
+// fails when a .wgsl file has no entry, an entry names a file that does not exist, the generated
+// table in shaders/README.md or the ShaderName union (src/gpu/shader_names.ts) is out of date
+// (`npm run shaders:index` regenerates both), or `npm run kernel` has no case for a shader.
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-
-const COVERED: Record<string, { test: string; ref: string }> = {
-  conv3x3_forward_v1: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
-  conv3x3_forward_v2: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
-  conv3x3_forward_v3: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
-  conv3x3_forward_v5: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
-  conv3x3_backward_v1: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
-  conv3x3_backward_v2: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
-  conv3x3_backward_v3: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
-  conv3x3_backward_v4: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
-  conv3x3_backward_v5: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
-  conv3x3_backward_v6: { test: 'kernels.test.ts', ref: 'conv3x3.ts' },
-  relu_backward: { test: 'kernels.test.ts', ref: 'elementwise.ts' },
-  relu_backward_vec4: { test: 'kernels.test.ts', ref: 'elementwise.ts' },
-  pool2x2_forward: { test: 'kernels.test.ts', ref: 'pool2x2.ts' },
-  pool2x2_backward: { test: 'kernels.test.ts', ref: 'pool2x2.ts' },
-  matmul_v2: { test: 'kernels.test.ts', ref: 'matmul.ts' },
-  winograd_input: { test: 'kernels.test.ts', ref: 'winograd.ts' },
-  winograd_output: { test: 'kernels.test.ts', ref: 'winograd.ts' }, // runs inside conv3x3 v7
-  gram_forward: { test: 'style_kernels.test.ts', ref: 'gram.ts' },
-  gram_reduce: { test: 'style_kernels.test.ts', ref: 'gram.ts' }, // runs inside gramForward
-  gram_backward: { test: 'style_kernels.test.ts', ref: 'gram.ts' },
-  style_loss: { test: 'style_kernels.test.ts', ref: 'gram.ts' },
-  content_loss: { test: 'style_kernels.test.ts', ref: 'gram.ts' },
-  tv_loss: { test: 'style_kernels.test.ts', ref: 'gram.ts' },
-  reduce_sum: { test: 'style_kernels.test.ts', ref: 'gram.ts' }, // every loss op ends with it
-  vec_axpy: { test: 'optim.test.ts', ref: 'vec.ts' },
-  vec_scale_copy: { test: 'optim.test.ts', ref: 'vec.ts' },
-  vec_dot: { test: 'optim.test.ts', ref: 'vec.ts' },
-  vec_dot_finish: { test: 'optim.test.ts', ref: 'vec.ts' },
-  vec_adam: { test: 'optim.test.ts', ref: 'vec.ts' },
-  display_caffe: { test: 'web.test.ts', ref: 'display.ts' },
-  mask_apply: { test: 'masks.test.ts', ref: 'mask.ts' },
-};
+import { KERNEL_CASES } from '../bench/kernel/cases.ts';
+import { KERNEL_INDEX } from '../bench/kernel/catalogue.ts';
+import { renderShaderNames, shaderFiles, withIndex } from '../bench/kernel/index_md.ts';
+import { SHADER_NAMES } from '../src/gpu/shader_names.ts';
 
 const root = new URL('..', import.meta.url);
+const COMPOSITES = ['conv3x3_forward_v7', 'conv3x3_backward_v7']; // v7: three shaders, no file of its own
 
-describe('every shader has a CPU reference and a test', () => {
-  const shaders = readdirSync(new URL('shaders/', root)).filter((f) => f.endsWith('.wgsl')).map((f) => f.slice(0, -5));
-  it('the table lists exactly the files in shaders/', () => {
-    expect(Object.keys(COVERED).sort()).toEqual([...shaders].sort());
+/** The repository paths an entry field names ("path: what" or "path (...)"; several separated by ", " or "; "). */
+function pathsIn(field: string): string[] {
+  return [...field.matchAll(/(?:^|[\s(;,])((?:src|test|bench|shaders)\/[\w./-]+\.(?:ts|wgsl))/g)].map((m) => m[1]);
+}
+
+describe('every shader has a CPU reference, a test and an index entry', () => {
+  const shaders = shaderFiles();
+  it('the index lists exactly the files in shaders/ (and conv3x3 v7 forward and backward)', () => {
+    expect(KERNEL_INDEX.map((e) => e.name).sort()).toEqual([...shaders, ...COMPOSITES].sort());
   });
-  for (const [name, { test, ref }] of Object.entries(COVERED)) {
-    it(`${name}: header comment, ${ref} and ${test} exist`, () => {
-      expect(readFileSync(new URL(`shaders/${name}.wgsl`, root), 'utf8').startsWith('//'), `${name}.wgsl opens with its header comment`).toBe(true);
-      expect(existsSync(new URL(`src/ref/${ref}`, root)), `src/ref/${ref}`).toBe(true);
-      expect(existsSync(new URL(`test/${test}`, root)), `test/${test}`).toBe(true);
+  it('ShaderName (src/gpu/shader_names.ts) lists exactly the files in shaders/ and is as generated', () => {
+    expect([...SHADER_NAMES]).toEqual(shaders);
+    expect(readFileSync(new URL('src/gpu/shader_names.ts', root), 'utf8')).toBe(renderShaderNames());
+  });
+  it('shaders/README.md carries the current generated index (npm run shaders:index)', () => {
+    const readme = readFileSync(new URL('shaders/README.md', root), 'utf8');
+    expect(readme).toBe(withIndex(readme));
+  });
+  it('`npm run kernel` has a case for every index entry', () => {
+    expect([...KERNEL_CASES.keys()].sort()).toEqual(KERNEL_INDEX.map((e) => e.name).sort());
+  });
+  for (const e of KERNEL_INDEX) {
+    it(`${e.name}: header comment; its wrapper, reference and test exist`, () => {
+      if (!COMPOSITES.includes(e.name)) {
+        expect(readFileSync(new URL(`shaders/${e.name}.wgsl`, root), 'utf8').startsWith('//'), `${e.name}.wgsl opens with its header comment`).toBe(true);
+      }
+      const [wrapper, ref, test] = [pathsIn(e.wrapper), pathsIn(e.ref), pathsIn(e.test)];
+      expect(wrapper[0], `${e.name} wrapper`).toMatch(/^src\/(kernels|optim|web)\//);
+      expect(ref[0], `${e.name} reference`).toMatch(/^src\/ref\//);
+      expect(test[0], `${e.name} test`).toMatch(/^test\//);
+      for (const p of [...wrapper, ...ref, ...test, ...pathsIn(e.model)]) expect(existsSync(new URL(p, root)), p).toBe(true);
+      // the function the wrapper and the reference name is in that file
+      for (const field of [e.wrapper, e.ref]) {
+        const m = /^([\w./]+\.ts): (\w+)/.exec(field);
+        if (m) expect(readFileSync(new URL(m[1], root), 'utf8'), `${m[2]} in ${m[1]}`).toMatch(new RegExp(`\\b${m[2]}\\b`));
+      }
+      // the test title it names is in that test file
+      const title = /^test\/[\w.]+: "([^"]+)"/.exec(e.test);
+      if (title) expect(readFileSync(new URL(test[0], root), 'utf8'), `"${title[1]}" in ${test[0]}`).toContain(title[1].replace(/ on \d+ values$/, ' on '));
     });
   }
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFloats } from '../src/gpu/runtime.ts';
 import type { PoolMode } from '../src/kernels/pool2x2.ts';
 import { Vgg19 } from '../src/model/vgg19.ts';
+import { layerSize, vgg19Geometry } from '../src/model/vgg19_layers.ts';
 import type { Vgg19Weights } from '../src/model/weights.ts';
 import { vgg19BackwardCpu, vgg19ForwardCpu } from '../src/ref/vgg19.ts';
 import { loadVgg19WeightsFromDir } from '../weights/locate.ts';
@@ -89,5 +90,24 @@ describe('VGG19 forward/backward vs CPU reference (real weights, 13x10 input)', 
     const net = await Vgg19.create(ctx, weights);
     await expect(net.plan(15, 40, ['block5_conv2'])).rejects.toThrow(/at least 16 pixels/);
     await expect(net.plan(16, 16, ['block9_conv1'])).rejects.toThrow(/unknown VGG19 layer "block9_conv1"/);
+  });
+});
+
+describe('VGG19 geometry (vgg19Geometry, the one place the sizes are derived)', () => {
+  it('halves with floor after the last conv of each block; layerSize agrees', () => {
+    const sizes = (H: number, W: number) => vgg19Geometry(H, W).map((g) => `${g.name} ${g.h}x${g.w}${g.pooled ? ` -> ${g.pooled.join('x')}` : ''}`);
+    // 400 x 533: 200x266, 100x133, 50x66, 25x33 (the notebook's size)
+    expect(sizes(400, 533).filter((s) => s.includes('->') || s.startsWith('block5_conv1'))).toEqual([
+      'block1_conv2 400x533 -> 200x266',
+      'block2_conv2 200x266 -> 100x133',
+      'block3_conv4 100x133 -> 50x66',
+      'block4_conv4 50x66 -> 25x33',
+      'block5_conv1 25x33',
+      'block5_conv4 25x33 -> 12x16',
+    ]);
+    // odd sizes floor: 13x11 -> 6x5 -> 3x2 -> 1x1 -> 0x0
+    expect(vgg19Geometry(13, 11).filter((g) => g.pooled).map((g) => g.pooled)).toEqual([[6, 5], [3, 2], [1, 1], [0, 0], [0, 0]]);
+    expect(layerSize('block4_conv1', 13, 11)).toEqual([1, 1]);
+    expect(layerSize('block1_conv1', 13, 11)).toEqual([13, 11]);
   });
 });

@@ -6,7 +6,7 @@
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorage, uploadStorage } from '../../src/gpu/runtime.ts';
 import { GpuTimer } from '../../src/gpu/timer.ts';
-import { matmul, MATMUL_VERSIONS, type MatmulVersion } from '../../src/kernels/matmul.ts';
+import { MATMUL_SHADER, matmul } from '../../src/kernels/matmul.ts';
 import type { RgbaImage } from '../../src/image/types.ts';
 import { chooseConvVersion, modelConvVersionAt } from '../../src/kernels/registry.ts';
 import type { Vgg19Weights } from '../../src/model/weights.ts';
@@ -43,16 +43,15 @@ export interface SuiteEnv {
 }
 
 /**
- * The ceiling's best matmul (1024^3) as a companion contender for the conv rows (cases/ops.ts):
- * the version that was fastest in the ceiling section, else the first registered.
+ * The ceiling's matmul (1024^3) as a companion contender for the conv rows (cases/ops.ts).
  */
-async function ceilingCompanion(ctx: GpuContext, timer: GpuTimer, ceilingRows?: OpRow[]) {
-  const best = ceilingRows?.length ? ceilingRows.reduce((a, b) => ((b.gflops ?? 0) > (a.gflops ?? 0) ? b : a)).version : MATMUL_VERSIONS[0];
+async function ceilingCompanion(ctx: GpuContext, timer: GpuTimer) {
+  const best = MATMUL_SHADER;
   const n = 1024;
   const a = uploadStorage(ctx, randomFill(n * n, 1), 'companion a');
   const b = uploadStorage(ctx, randomFill(n * n, 2), 'companion b');
   const c = createStorage(ctx, n * n * 4, 'companion c');
-  const d = await matmul(ctx, best as MatmulVersion, { M: n, N: n, K: n }, { a, b, c });
+  const d = await matmul(ctx, { M: n, N: n, K: n }, { a, b, c });
   await timer.timeDispatches([d], 'matmul companion warm-up');
   return {
     companion: { run: async () => (await timer.timeDispatches([d], `matmul ${best} alongside`)).ms, gflop: (2 * n ** 3) / 1e9 },
@@ -98,7 +97,7 @@ export async function runSuite(env: SuiteEnv, o: BenchOptions): Promise<BenchRes
     log(`ops at ${o.size.join('x')}`);
     const s0 = performance.now();
     const strategies: OpStrategy[] = [...ourOpStrategies(ctx, timer, o.versions), ...okBackends.flatMap((b) => tfjsOpStrategies(tf!, ctx, b))];
-    const companion = await ceilingCompanion(ctx, timer, sections.ceiling?.rows);
+    const companion = await ceilingCompanion(ctx, timer);
     const rows = await runOpCases(opCases(o.size[0], o.size[1], { ops: o.ops }), strategies, {
       warmup: o.warmup,
       trials: o.trials,

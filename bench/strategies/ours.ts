@@ -25,7 +25,7 @@ import { pool2x2Backward, pool2x2Forward } from '../../src/kernels/pool2x2.ts';
 import { encodeSteps, type Step, Vgg19 } from '../../src/model/vgg19.ts';
 import { layerIndex, VGG19_LAYERS } from '../../src/model/vgg19_layers.ts';
 import type { Vgg19Weights } from '../../src/model/weights.ts';
-import { flipTransposeCpu } from '../../src/ref/conv3x3.ts';
+import { flipTranspose } from '../../src/model/conv_weights.ts';
 import { deepestLayer, type StyleConfig } from '../../src/style/config.ts';
 import { StyleObjective } from '../../src/style/objective.ts';
 import type { LossBreakdown } from '../../src/style/types.ts';
@@ -104,7 +104,7 @@ class OurOp implements OpStrategy {
       case 'conv3x3_backward': {
         this.out = this.scratch(H * W * Cin, 'dx');
         const w = this.up(inp.w, 'w');
-        const wt = this.up(flipTransposeCpu(inp.w, Cin, Cout) as Float32Array<ArrayBuffer>, 'wt');
+        const wt = this.up(flipTranspose(inp.w, Cin, Cout), 'wt');
         const winograd = this.winograd(v, s, 'backward', inp.w);
         const b = { dy: this.up(inp.dy, 'dy'), y: this.up(inp.y, 'y'), w, wt, g: this.scratch(H * W * Cout, 'g'), dx: this.out, winograd };
         this.list = await conv3x3Backward(ctx, v, s, b);
@@ -274,7 +274,7 @@ export async function profileOurEvaluation(ctx: GpuContext, ev: OurEval, evalMs:
       const ms = (await timer.timeDispatches([s.d], `profile ${s.d.label}`)).ms;
       sum += ms;
       // A conv is one dispatch, or for v7 three per chunk of tile rows
-      // ("conv3x3_..._v7:winograd_input [tile rows a-b of n]", ":matmul_v2 ...", ":winograd_output ..."):
+      // ("conv3x3_..._v7:conv3x3_winograd_input_v7 [tile rows a-b of n]", ":conv3x3_winograd_gemm_v7 ...", ":conv3x3_winograd_output_v7 ..."):
       // the layer's (direct-equivalent) FLOPs go to the one-dispatch kernel or to v7's GEMM (split
       // over the chunks), and the layer is done after the output transform of its last chunk.
       const chunk = / \[tile rows (\d+)-(\d+) of (\d+)\]$/.exec(s.d.label);
@@ -285,8 +285,8 @@ export async function profileOurEvaluation(ctx: GpuContext, ev: OurEval, evalMs:
       k.ms += ms;
       k.n++;
       const part = name.split(':')[1];
-      const flopsHere = !part || part === 'matmul_v2';
-      const lastOfConv = !part || (part === 'winograd_output' && lastChunk);
+      const flopsHere = !part || part === 'conv3x3_winograd_gemm_v7';
+      const lastOfConv = !part || (part === 'conv3x3_winograd_output_v7' && lastChunk);
       if (s.d.label.startsWith('conv3x3_forward')) {
         if (flopsHere) k.gflop += perLayer[fwdConv].gflop * share;
         perLayer[fwdConv].fwdMs += ms;

@@ -3,12 +3,13 @@
 // A program is data: { shader (file name in shaders/), entryPoint, constants (WGSL overrides) }.
 // Its pipeline is labelled with the file name, so a validation error names the kernel.
 
+import type { ShaderName } from './shader_names.ts';
 import { loadShader } from './shaders.ts';
 import { type GpuContext, withTimeout } from './device.ts';
 
 export interface Program {
-  /** file name in shaders/ without .wgsl, e.g. "conv3x3_forward_v2" */
-  shader: string;
+  /** file name in shaders/ without .wgsl, e.g. "conv3x3_forward_v2" (a name with no file fails the type check) */
+  shader: ShaderName;
   entryPoint?: string;
   /** values for the shader's `override` constants */
   constants?: Record<string, number>;
@@ -17,58 +18,71 @@ export interface Program {
 /** Default limit for any single wait on the GPU (lavapipe has no watchdog). */
 export const GPU_WAIT_MS = 300_000;
 
-const modules = new WeakMap<GPUDevice, Map<string, GPUShaderModule>>();
+const modules = new WeakMap<GPUDevice, Map<string, Promise<GPUShaderModule>>>();
 const pipelines = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
+
+/**
+ * The value `make` gives for (device, key), made once per device and cached in `cache`; a failure
+ * is not cached (the next call tries again). Shader modules, compute and render pipelines use it.
+ */
+export function perDevice<V>(cache: WeakMap<GPUDevice, Map<string, Promise<V>>>, device: GPUDevice, key: string, make: () => Promise<V>): Promise<V> {
+  let byKey = cache.get(device);
+  if (!byKey) cache.set(device, (byKey = new Map()));
+  let p = byKey.get(key);
+  if (!p) {
+    const map = byKey;
+    p = make();
+    map.set(key, p);
+    p.catch(() => map.delete(key));
+  }
+  return p;
+}
 
 function programKey(p: Program): string {
   const c = p.constants ? Object.entries(p.constants).sort(([a], [b]) => (a < b ? -1 : 1)) : [];
   return `${p.shader}:${p.entryPoint ?? 'main'}:${JSON.stringify(c)}`;
 }
 
+/**
+ * The compiled module of shaders/<name>.wgsl, once per device and cached; a compilation error
+ * throws with every message as `<name>.wgsl:line:col: message`. Compute pipelines (getPipeline)
+ * and the page's render pipeline (src/web/canvas.ts) both start here.
+ */
+export function getShaderModule(ctx: GpuContext, name: ShaderName): Promise<GPUShaderModule> {
+  const { device } = ctx;
+  return perDevice(modules, device, name, async () => {
+    const code = await loadShader(name);
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ label: `${name}.wgsl`, code });
+    const info = await module.getCompilationInfo();
+    const err = await device.popErrorScope();
+    const errors = info.messages.filter((msg) => msg.type === 'error');
+    if (errors.length || err) {
+      const lines = errors.map((msg) => `  ${name}.wgsl:${msg.lineNum}:${msg.linePos}: ${msg.message}`);
+      throw new Error(`WGSL compilation failed for ${name}.wgsl\n${lines.join('\n')}${err ? `\n  ${err.message}` : ''}`);
+    }
+    return module;
+  });
+}
+
 /** The compute pipeline of a program, compiled once per device and cached. */
 export function getPipeline(ctx: GpuContext, program: Program): Promise<GPUComputePipeline> {
   const { device } = ctx;
-  let byKey = pipelines.get(device);
-  if (!byKey) pipelines.set(device, (byKey = new Map()));
-  const key = programKey(program);
-  let p = byKey.get(key);
-  if (!p) {
-    p = (async () => {
-      let mods = modules.get(device);
-      if (!mods) modules.set(device, (mods = new Map()));
-      let module = mods.get(program.shader);
-      if (!module) {
-        const code = await loadShader(program.shader);
-        device.pushErrorScope('validation');
-        module = device.createShaderModule({ label: `${program.shader}.wgsl`, code });
-        const info = await module.getCompilationInfo();
-        const err = await device.popErrorScope();
-        const errors = info.messages.filter((m) => m.type === 'error');
-        if (errors.length || err) {
-          const lines = errors.map((m) => `  ${program.shader}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
-          throw new Error(`WGSL compilation failed for ${program.shader}.wgsl\n${lines.join('\n')}${err ? `\n  ${err.message}` : ''}`);
-        }
-        mods.set(program.shader, module);
-      }
-      device.pushErrorScope('validation');
-      const pipeline = await device.createComputePipelineAsync({
-        label: program.shader,
-        layout: 'auto',
-        compute: { module, entryPoint: program.entryPoint ?? 'main', constants: program.constants },
-      }).catch((e: Error) => {
-        throw new Error(`pipeline ${program.shader} (${program.entryPoint ?? 'main'}): ${e.message}`);
-      });
-      const err = await device.popErrorScope();
-      if (err) throw new Error(`pipeline ${program.shader}: ${err.message}`);
-      return pipeline;
-    })();
-    byKey.set(key, p);
-    p.catch(() => byKey!.delete(key));
-  }
-  return p;
+  return perDevice(pipelines, device, programKey(program), async () => {
+    const module = await getShaderModule(ctx, program.shader);
+    device.pushErrorScope('validation');
+    const pipeline = await device.createComputePipelineAsync({
+      label: program.shader,
+      layout: 'auto',
+      compute: { module, entryPoint: program.entryPoint ?? 'main', constants: program.constants },
+    }).catch((e: Error) => {
+      throw new Error(`pipeline ${program.shader} (${program.entryPoint ?? 'main'}): ${e.message}`);
+    });
+    const err = await device.popErrorScope();
+    if (err) throw new Error(`pipeline ${program.shader}: ${err.message}`);
+    return pipeline;
+  });
 }
-
-export type BufferRole = 'storage' | 'uniform' | 'staging';
 
 /** A storage buffer (read-write from shaders, copyable both ways) of `bytes` bytes (rounded up to 16). */
 export function createStorage(ctx: GpuContext, bytes: number, label: string): GPUBuffer {

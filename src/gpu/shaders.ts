@@ -3,10 +3,12 @@
 // `new URL(..., import.meta.url)` pattern into served asset URLs for the page, while in Node
 // (and vitest) the URL is a file: URL that is read from disk.
 
+import type { ShaderName } from './shader_names.ts';
+
 const cache = new Map<string, Promise<string>>();
 
 /** The URL of shaders/<name>.wgsl. */
-export function shaderUrl(name: string): URL {
+export function shaderUrl(name: ShaderName): URL {
   if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`invalid shader name "${name}" (expected [a-z0-9_]+)`);
   return new URL(`../../shaders/${name}.wgsl`, import.meta.url);
 }
@@ -27,7 +29,7 @@ async function readUrl(url: URL): Promise<string> {
 }
 
 /** The text of shaders/<name>.wgsl (cached). */
-export function loadShader(name: string): Promise<string> {
+export function loadShader(name: ShaderName): Promise<string> {
   let p = cache.get(name);
   if (!p) {
     p = readUrl(shaderUrl(name));

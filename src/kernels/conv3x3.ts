@@ -17,15 +17,41 @@
 //   v5  workgroup-memory tiling: 64 x 64 output tile per 16 x 16 workgroup (for real GPUs)
 //   v6  backward only, the image layer (Cin <= 3): 2 rows x 8 pixels x 3 channels, each loaded
 //       value of g shared by the taps and output rows it lies under (~1.6x v4 on lavapipe)
-//   v7  Winograd F(2x2, 3x3): winograd_input, 16 GEMMs in one batched matmul_v2 dispatch,
-//       winograd_output. 2.25x fewer multiply-adds than direct; needs the transformed kernel
-//       (winogradKernel, at load) and two scratch buffers (winogradScratchFloats).
+//   v7  Winograd F(2x2, 3x3), three shaders (no conv3x3_forward_v7.wgsl file):
+//       conv3x3_winograd_input_v7, then 16 GEMMs in one batched conv3x3_winograd_gemm_v7 dispatch
+//       (matmul.ts), then conv3x3_winograd_output_v7. 2.25x fewer multiply-adds than direct;
+//       needs the transformed kernel (winogradWeights, at load) and two scratch buffers
+//       (winogradScratchFloats).
 
 import type { GpuContext } from '../gpu/device.ts';
+import type { ShaderName } from '../gpu/shader_names.ts';
 import { createStorage, createUniform, type Dispatch, grid1d, makeDispatch, uploadStorage } from '../gpu/runtime.ts';
-import { flipTransposeCpu } from '../ref/conv3x3.ts';
-import { winogradTiles, winogradWeightsCpu } from '../ref/winograd.ts';
+import { flipTranspose, winogradWeights } from '../model/conv_weights.ts';
 import { reluBackward } from './elementwise.ts';
+import { matmul } from './matmul.ts';
+
+/**
+ * The WGSL file of each one-file version. v7 has none of its own: it runs
+ * conv3x3_winograd_input_v7, conv3x3_winograd_gemm_v7 and conv3x3_winograd_output_v7.
+ */
+export const CONV_SHADERS = {
+  forward: { v1: 'conv3x3_forward_v1', v2: 'conv3x3_forward_v2', v3: 'conv3x3_forward_v3', v5: 'conv3x3_forward_v5' },
+  backward: {
+    v1: 'conv3x3_backward_v1',
+    v2: 'conv3x3_backward_v2',
+    v3: 'conv3x3_backward_v3',
+    v4: 'conv3x3_backward_v4',
+    v5: 'conv3x3_backward_v5',
+    v6: 'conv3x3_backward_v6',
+  },
+} as const satisfies Record<'forward' | 'backward', Partial<Record<ConvVersion, ShaderName>>>;
+
+/** The shader of a one-file version (checkSupported has already refused a backward-only version forward). */
+function convShader(direction: 'forward' | 'backward', version: ConvVersion): ShaderName {
+  const shader = (CONV_SHADERS[direction] as Partial<Record<ConvVersion, ShaderName>>)[version];
+  if (!shader) throw new Error(`conv3x3_${direction}_${version} has no shader of its own`);
+  return shader;
+}
 
 export interface ConvShape {
   H: number;
@@ -105,7 +131,7 @@ function checkSupported(version: ConvVersion, s: ConvShape, direction: 'forward'
 
 /** What v7 needs besides the usual buffers: the transformed kernel and two scratch buffers. */
 export interface WinogradBuffers {
-  /** [16, K, N] transformed kernel: winogradKernel(w) forward, winogradKernel(wt) backward */
+  /** [16, K, N] transformed kernel: winogradWeights(w) forward, winogradWeights(wt) backward (src/model/conv_weights.ts) */
   u: GPUBuffer;
   /** scratch of at least winogradScratchFloats(s, direction).v floats (the GEMMs' A) */
   v: GPUBuffer;
@@ -113,13 +139,6 @@ export interface WinogradBuffers {
   m: GPUBuffer;
 }
 
-/**
- * The transformed kernel v7 reads, [16, K, N]: winogradKernel(w, Cin, Cout) for the forward
- * (w HWIO), winogradKernel(wt, Cout, Cin) for the input gradient (wt the flip-transpose).
- */
-export function winogradKernel(w: ArrayLike<number>, K: number, N: number): Float32Array<ArrayBuffer> {
-  return Float32Array.from(winogradWeightsCpu(w, K, N));
-}
 
 /**
  * The most bytes each of v7's two scratch buffers has by default: 32 MiB. Larger images run in
@@ -144,7 +163,7 @@ export function winogradScratchLimit(ctx: GpuContext, maxBytes = Infinity): numb
  * image in such chunks). `rows` = tile rows per chunk; 0 if not even one row fits.
  */
 export function winogradScratchFloats(s: ConvShape, direction: 'forward' | 'backward', maxBytes = Infinity): { v: number; m: number; rows: number } {
-  const { tilesX } = winogradTiles(s.H, s.W);
+  const tilesX = Math.ceil(s.W / 2); // F(2x2, 3x3) tiles: ceil(H/2) rows of ceil(W/2)
   const tileRows = Math.ceil(s.H / 2);
   const [K, N] = direction === 'forward' ? [s.Cin, s.Cout] : [s.Cout, s.Cin];
   const rows = Math.min(tileRows, Math.floor(maxBytes / (4 * 16 * tilesX * Math.max(K, N))));
@@ -169,8 +188,7 @@ export function createWinogradBuffers(
   w: ArrayLike<number>,
   maxScratchBytes = winogradScratchLimit(ctx),
 ): WinogradBuffers {
-  const u =
-    direction === 'forward' ? winogradKernel(w, s.Cin, s.Cout) : winogradKernel(flipTransposeCpu(w, s.Cin, s.Cout), s.Cout, s.Cin);
+  const u = direction === 'forward' ? winogradWeights(w, s.Cin, s.Cout) : winogradWeights(flipTranspose(w, s.Cin, s.Cout), s.Cout, s.Cin);
   const f = winogradScratchFloats(s, direction, maxScratchBytes);
   if (!f.rows) throw new Error(`conv3x3 v7: one row of tiles of ${s.H}x${s.W} needs more than ${maxScratchBytes} bytes of scratch`);
   return {
@@ -182,8 +200,8 @@ export function createWinogradBuffers(
 
 /**
  * The steps of v7 from an input `src` [H, W, K] to `dst` [H, W, N], for each chunk of tile rows
- * that the scratch buffers hold: input transform, the 16 GEMMs (one batched matmul_v2 dispatch),
- * output transform (bias + ReLU, or plain / accumulate).
+ * that the scratch buffers hold: input transform, the 16 GEMMs (one batched
+ * conv3x3_winograd_gemm_v7 dispatch, built by matmul()), output transform (bias + ReLU, or plain / accumulate).
  */
 async function winogradDispatches(
   ctx: GpuContext,
@@ -192,7 +210,7 @@ async function winogradDispatches(
   b: { src: GPUBuffer; dst: GPUBuffer; bias: GPUBuffer | null } & WinogradBuffers,
   accumulate: boolean,
 ): Promise<Dispatch[]> {
-  const { tilesX } = winogradTiles(sh.H, sh.W);
+  const tilesX = Math.ceil(sh.W / 2); // F(2x2, 3x3) tiles: ceil(H/2) rows of ceil(W/2)
   const tileRows = Math.ceil(sh.H / 2);
   const rowsPerChunk = Math.min(tileRows, Math.floor(b.v.size / (4 * 16 * tilesX * sh.K)), Math.floor(b.m.size / (4 * 16 * tilesX * sh.N)));
   if (rowsPerChunk < 1) {
@@ -204,16 +222,15 @@ async function winogradDispatches(
   for (let row0 = 0; row0 < tileRows; row0 += rowsPerChunk) {
     const rows = Math.min(rowsPerChunk, tileRows - row0);
     const tiles = rows * tilesX;
-    const gemmGrid: [number, number, number] = [Math.ceil(Math.ceil(sh.N / 8) / 8), Math.ceil(Math.ceil(tiles / 8) / 8), 16];
     const chunk = (C: number) => [sh.H, sh.W, C, tilesX, row0, rows];
     // labelled "<conv shader>:<step>[ [tile rows a-b of n]]" so that errors and profiles name the
     // conv (and chunk) they belong to
     const part = [
-      await makeDispatch(ctx, { shader: 'winograd_input' }, [createUniform(ctx, chunk(sh.K), `${label} input params`), b.src, b.v], grid1d(tiles * sh.K)),
-      await makeDispatch(ctx, { shader: 'matmul_v2' }, [createUniform(ctx, [tiles, sh.N, sh.K], `${label} gemm params`), b.v, b.u, b.m], gemmGrid),
+      await makeDispatch(ctx, { shader: 'conv3x3_winograd_input_v7' }, [createUniform(ctx, chunk(sh.K), `${label} input params`), b.src, b.v], grid1d(tiles * sh.K)),
+      await matmul(ctx, { M: tiles, N: sh.N, K: sh.K, batch: 16 }, { a: b.v, b: b.u, c: b.m }, `${label} gemm`),
       await makeDispatch(
         ctx,
-        { shader: 'winograd_output', constants: { RELU: b.bias ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 } },
+        { shader: 'conv3x3_winograd_output_v7', constants: { RELU: b.bias ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 } },
         [createUniform(ctx, chunk(sh.N), `${label} output params`), b.m, b.bias ?? b.m, b.dst],
         grid1d(tiles * (sh.N / 4)),
       ),
@@ -225,7 +242,7 @@ async function winogradDispatches(
 }
 
 function needWinograd(version: ConvVersion, direction: string, wino: WinogradBuffers | undefined): WinogradBuffers {
-  if (!wino) throw new Error(`conv3x3_${direction}_${version}: needs the transformed kernel and scratch buffers (b.winograd: winogradKernel, winogradScratchFloats)`);
+  if (!wino) throw new Error(`conv3x3_${direction}_${version}: needs the transformed kernel and scratch buffers (b.winograd: winogradWeights, winogradScratchFloats)`);
   return wino;
 }
 
@@ -238,11 +255,11 @@ export async function conv3x3Forward(
 ): Promise<Dispatch[]> {
   checkShape(s);
   checkSupported(version, s, 'forward');
-  const shader = `conv3x3_forward_${version}`;
   if (version === 'v7') {
     const wino = needWinograd(version, 'forward', b.winograd);
-    return winogradDispatches(ctx, shader, { H: s.H, W: s.W, K: s.Cin, N: s.Cout }, { src: b.x, dst: b.y, bias: b.bias, ...wino }, false);
+    return winogradDispatches(ctx, `conv3x3_forward_${version}`, { H: s.H, W: s.W, K: s.Cin, N: s.Cout }, { src: b.x, dst: b.y, bias: b.bias, ...wino }, false);
   }
+  const shader = convShader('forward', version);
   const grid = version === 'v1' ? grid1d(s.H * s.W * s.Cout) : version === 'v5' ? wgTiledGrid(s, s.Cout) : tiledGrid(s.H, s.W, s.Cout, version === 'v3' ? 8 : 4);
   return [await makeDispatch(ctx, { shader }, [params(ctx, s, shader), b.x, b.w, b.bias, b.y], grid)];
 }
@@ -261,15 +278,15 @@ export async function conv3x3Backward(
 ): Promise<Dispatch[]> {
   checkShape(s);
   checkSupported(version, s, 'backward');
-  const shader = `conv3x3_backward_${version}`;
   const constants = { ACCUMULATE: accumulate ? 1 : 0 };
   if (version === 'v7') {
     const wino = needWinograd(version, 'backward', b.winograd);
     return [
       await reluBackward(ctx, s.H * s.W * s.Cout, { dy: b.dy, y: b.y, g: b.g }),
-      ...(await winogradDispatches(ctx, shader, { H: s.H, W: s.W, K: s.Cout, N: s.Cin }, { src: b.g, dst: b.dx, bias: null, ...wino }, accumulate)),
+      ...(await winogradDispatches(ctx, `conv3x3_backward_${version}`, { H: s.H, W: s.W, K: s.Cout, N: s.Cin }, { src: b.g, dst: b.dx, bias: null, ...wino }, accumulate)),
     ];
   }
+  const shader = convShader('backward', version);
   if (version === 'v1') {
     return [await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.dy, b.y, b.w, b.dx], grid1d(s.H * s.W * s.Cin))];
   }

@@ -27,7 +27,6 @@ import {
   supports,
   versionFor,
   type WinogradBuffers,
-  winogradKernel,
   winogradScratchFloats,
   winogradScratchLimit,
 } from '../kernels/conv3x3.ts';
@@ -35,8 +34,8 @@ import type { PoolMode } from '../kernels/pool2x2.ts';
 import { type BandScratch, convBackwardBanded, convForwardBanded, convKernelRows, poolBackwardBanded, poolForwardBanded, type Step } from './banded_ops.ts';
 import { type Banded, BandPool, copyRows, createBanded, single } from './bands.ts';
 import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/registry.ts';
-import { flipTransposeCpu } from '../ref/conv3x3.ts';
-import { layerIndex, minInputSide, VGG19_LAYERS } from './vgg19_layers.ts';
+import { flipTranspose, winogradWeights } from './conv_weights.ts';
+import { layerIndex, minInputSide, VGG19_LAYERS, vgg19Geometry } from './vgg19_layers.ts';
 import type { Vgg19Weights } from './weights.ts';
 
 export interface Vgg19Options {
@@ -91,7 +90,7 @@ export class Vgg19 {
     const layers = VGG19_LAYERS.slice(0, count).map((spec) => {
       const lw = weights.layers.get(spec.name);
       if (!lw) throw new Error(`weights from ${weights.source} lack layer ${spec.name}`);
-      const wt = flipTransposeCpu(lw.kernel, spec.cin, spec.cout);
+      const wt = flipTranspose(lw.kernel, spec.cin, spec.cout);
       const s = { H: 1, W: 1, Cin: spec.cin, Cout: spec.cout };
       // only where the model may run v7 (whether it fits the device depends on the image size)
       const wino = (dir: 'forward' | 'backward') => version === 'v7' && supports('v7', s, dir) && winogradPays(s, dir);
@@ -99,8 +98,8 @@ export class Vgg19 {
         w: uploadStorage(ctx, lw.kernel, `${spec.name}/kernel`),
         wt: uploadStorage(ctx, wt, `${spec.name}/kernel_flipT`),
         bias: uploadStorage(ctx, lw.bias, `${spec.name}/bias`),
-        uForward: wino('forward') ? uploadStorage(ctx, winogradKernel(lw.kernel, spec.cin, spec.cout), `${spec.name}/kernel_winograd`) : null,
-        uBackward: wino('backward') ? uploadStorage(ctx, winogradKernel(wt, spec.cout, spec.cin), `${spec.name}/kernel_flipT_winograd`) : null,
+        uForward: wino('forward') ? uploadStorage(ctx, winogradWeights(lw.kernel, spec.cin, spec.cout), `${spec.name}/kernel_winograd`) : null,
+        uBackward: wino('backward') ? uploadStorage(ctx, winogradWeights(wt, spec.cout, spec.cin), `${spec.name}/kernel_flipT_winograd`) : null,
       };
     });
     return new Vgg19(ctx, layers, version, opts.pooling ?? 'max');
@@ -209,21 +208,14 @@ export class Vgg19Plan {
     const ctx = net.ctx;
     if (!(maxBytes >= 16)) throw new Error(`buffer limit must be at least 16 bytes, got ${maxBytes}`);
     const layers: LayerBuffers[] = [];
-    let h = H;
-    let w = W;
     let input = createBanded(ctx, H, W, 3, maxBytes, 'vgg19 input image');
     let maxFloats = H * W * 3;
-    for (let i = 0; i <= deepest; i++) {
-      const spec = VGG19_LAYERS[i];
-      const y = createBanded(ctx, h, w, spec.cout, maxBytes, `${spec.name} output`);
-      maxFloats = Math.max(maxFloats, h * w * spec.cout);
-      const pooled = spec.poolAfter && i < deepest ? createBanded(ctx, Math.floor(h / 2), Math.floor(w / 2), spec.cout, maxBytes, `${spec.name} pooled`) : null;
-      layers.push({ name: spec.name, H: h, W: w, cin: spec.cin, cout: spec.cout, input, y, pooled });
-      if (pooled) {
-        h = Math.floor(h / 2);
-        w = Math.floor(w / 2);
-        input = pooled;
-      } else input = y;
+    for (const [i, g] of vgg19Geometry(H, W).slice(0, deepest + 1).entries()) {
+      const y = createBanded(ctx, g.h, g.w, g.cout, maxBytes, `${g.name} output`);
+      maxFloats = Math.max(maxFloats, g.h * g.w * g.cout);
+      const pooled = g.pooled && i < deepest ? createBanded(ctx, g.pooled[0], g.pooled[1], g.cout, maxBytes, `${g.name} pooled`) : null;
+      layers.push({ name: g.name, H: g.h, W: g.w, cin: g.cin, cout: g.cout, input, y, pooled });
+      input = pooled ?? y;
     }
     // Band scratch: four buffers for the chunked ops, only when some tensor is banded.
     const banded = layers.map((l) => l.input.bands.length > 1 || l.y.bands.length > 1 || (l.pooled?.bands.length ?? 1) > 1);

@@ -46,18 +46,33 @@ export function layerIndex(name: string): number {
   return i;
 }
 
+/** A conv layer at an input size: its output h x w (post-ReLU) and, where a pooling follows, the pooled size. */
+export interface LayerGeometry extends ConvLayerSpec {
+  h: number;
+  w: number;
+  /** [floor(h/2), floor(w/2)] when poolAfter, else null */
+  pooled: [number, number] | null;
+}
+
+/**
+ * The VGG19 geometry for an H x W input: every conv layer's output size, halved (floor, Keras
+ * 'valid' pooling) after the last conv of each block. The one place the sizes are derived
+ * (layerSize, the GPU plan in vgg19.ts and the memory count in src/style/footprint.ts use it).
+ */
+export function vgg19Geometry(H: number, W: number): LayerGeometry[] {
+  let [h, w] = [H, W];
+  return VGG19_LAYERS.map((spec) => {
+    const pooled: [number, number] | null = spec.poolAfter ? [Math.floor(h / 2), Math.floor(w / 2)] : null;
+    const g = { ...spec, h, w, pooled };
+    if (pooled) [h, w] = pooled;
+    return g;
+  });
+}
+
 /** Spatial size [H, W] of a layer's output for an input of h x w (floor at each pooling). */
 export function layerSize(name: string, h: number, w: number): [number, number] {
-  const idx = layerIndex(name);
-  let H = h;
-  let W = w;
-  for (let i = 0; i < idx; i++) {
-    if (VGG19_LAYERS[i].poolAfter) {
-      H = Math.floor(H / 2);
-      W = Math.floor(W / 2);
-    }
-  }
-  return [H, W];
+  const g = vgg19Geometry(h, w)[layerIndex(name)];
+  return [g.h, g.w];
 }
 
 /** Smallest input side for which `name` still has at least 1x1 output. */

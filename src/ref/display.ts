@@ -3,7 +3,9 @@
 // At width = cols and height = rows (what the page draws) it is src/image/preprocess.ts
 // fromCaffe before the rounding to 8 bits; displayCaffeBytesCpu rounds to nearest as an
 // unorm8 render target does.
-import { CAFFE_MEAN_BGR } from '../image/preprocess.ts';
+
+/** The ImageNet mean Keras's caffe preprocessing subtracts, B, G, R (src/image/preprocess.ts has the runtime's copy). */
+const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68];
 
 type Arr = ArrayLike<number>;
 

@@ -4,10 +4,21 @@ import { layerIndex, VGG19_LAYERS } from '../model/vgg19_layers.ts';
 import type { Vgg19Weights } from '../model/weights.ts';
 import type { StyleConfig } from '../style/config.ts';
 import { deepestLayer } from '../style/config.ts';
-import { contentCoef, styleFactor } from '../style/objective.ts';
 import type { LossBreakdown } from '../style/types.ts';
 import { contentLossCpu, gramBackwardCpu, gramCpu, styleLossCpu, tvLossCpu } from './gram.ts';
 import { vgg19BackwardCpu, vgg19ForwardCpu } from './vgg19.ts';
+
+// The loss coefficients written again from the formulas in src/style/config.ts (the oracle does
+// not take them from the runtime's src/style/objective.ts; the whole-objective tests compare).
+function contentCoefCpu(cfg: StyleConfig): number {
+  return cfg.contentLoss === 'sum' ? cfg.contentWeight : 0.5 * cfg.contentWeight;
+}
+
+/** factor_l of sum (G - A)^2: notebook 1/(4 * 3^2 * (H*W)^2) of the input's H*W; paper 1/(4 N^2 M^2). */
+function styleFactorCpu(cfg: StyleConfig, k: number, H: number, W: number, N: number, M: number): number {
+  const denominator = cfg.styleNorm === 'notebook' ? 4 * 3 ** 2 * (H * W) ** 2 : 4 * N ** 2 * M ** 2;
+  return (cfg.styleWeight * cfg.styleLayerWeights[k]) / denominator;
+}
 
 export interface ObjectiveTargets {
   P: Float64Array;
@@ -36,7 +47,7 @@ export function objectiveCpu(weights: Vgg19Weights, cfg: StyleConfig, targets: O
     else grads.set(name, g);
   };
   const ci = layerIndex(cfg.contentLayer);
-  const c = contentLossCpu(trace.y[ci], targets.P, contentCoef(cfg));
+  const c = contentLossCpu(trace.y[ci], targets.P, contentCoefCpu(cfg));
   addGrad(cfg.contentLayer, c.grad);
   const styleLayers: Record<string, number> = {};
   let style = 0;
@@ -45,7 +56,7 @@ export function objectiveCpu(weights: Vgg19Weights, cfg: StyleConfig, targets: O
     const [h, w] = trace.sizes[i];
     const C = VGG19_LAYERS[i].cout;
     const G = gramCpu(trace.y[i], h * w, C);
-    const s = styleLossCpu(G, targets.A[k], styleFactor(cfg, k, H, W, C, h * w));
+    const s = styleLossCpu(G, targets.A[k], styleFactorCpu(cfg, k, H, W, C, h * w));
     styleLayers[name] = s.loss;
     style += s.loss;
     addGrad(name, gramBackwardCpu(trace.y[i], s.m, h * w, C));

@@ -4,23 +4,31 @@
 // checks both the pieces and the composition against conv3x3ForwardCpu).
 // Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks" (2015), section 4.1.
 
+const G = [
+  [1, 0, 0],
+  [0.5, 0.5, 0.5],
+  [0.5, -0.5, 0.5],
+  [0, 0, 1],
+];
+
 /**
- * U[4i+j, ci, co] = (G g G^T)[i, j] with g = w[., ., ci, co] (HWIO, [3, 3, Cin, Cout]).
- * G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]. Returns [16, Cin, Cout]: the
+ * U[4i+j, ci, co] = (G g G^T)[i, j] with g = w[., ., ci, co] (HWIO, [3, 3, Cin, Cout]), formed
+ * as the two literal matrix products (the model's src/model/conv_weights.ts winogradWeights
+ * computes the same in a folded form and is tested against this). Returns [16, Cin, Cout]: the
  * B operands of the 16 GEMMs.
  * For the input gradient pass the flip-transposed kernel [3, 3, Cout, Cin] with (Cout, Cin).
  */
 export function winogradWeightsCpu(w: ArrayLike<number>, Cin: number, Cout: number): Float64Array {
   const u = new Float64Array(Cin * 16 * Cout);
-  const g = (ky: number, kx: number, ci: number, co: number) => w[((ky * 3 + kx) * Cin + ci) * Cout + co];
-  const gRow = (a: number, b: number, c: number) => [a, (a + b + c) / 2, (a - b + c) / 2, c];
   for (let ci = 0; ci < Cin; ci++) {
     for (let co = 0; co < Cout; co++) {
-      // G g: 4 rows of 3, each the same combination of g's rows as gRow is of a row's entries
-      const cols = [0, 1, 2].map((kx) => gRow(g(0, kx, ci, co), g(1, kx, ci, co), g(2, kx, ci, co)));
+      const g = (ky: number, kx: number) => w[((ky * 3 + kx) * Cin + ci) * Cout + co];
       for (let i = 0; i < 4; i++) {
-        const row = gRow(cols[0][i], cols[1][i], cols[2][i]); // (G g G^T)[i, .]
-        for (let j = 0; j < 4; j++) u[((i * 4 + j) * Cin + ci) * Cout + co] = row[j];
+        for (let j = 0; j < 4; j++) {
+          let s = 0; // sum_a sum_b G[i][a] g[a][b] G[j][b]
+          for (let a = 0; a < 3; a++) for (let b = 0; b < 3; b++) s += G[i][a] * g(a, b) * G[j][b];
+          u[((i * 4 + j) * Cin + ci) * Cout + co] = s;
+        }
       }
     }
   }

@@ -14,7 +14,7 @@ import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/
 import { convKernelRows } from '../model/banded_ops.ts';
 import { bandRanges } from '../model/bands.ts';
 import { BAND_SCRATCH_MAX, deviceBufferLimit } from '../model/vgg19.ts';
-import { layerIndex, VGG19_LAYERS } from '../model/vgg19_layers.ts';
+import { layerIndex, layerSize, VGG19_LAYERS, vgg19Geometry } from '../model/vgg19_layers.ts';
 import { deepestLayer, type StyleConfig } from './config.ts';
 
 export interface Footprint {
@@ -79,27 +79,23 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
   addImage('gradients'); // input gradient
   const bands: Record<string, number> = { input: bandsOf(rows, cols, 3).length };
   const shapes: Array<{ H: number; W: number; Cin: number; Cout: number; banded: boolean }> = [];
-  let [h, w] = [rows, cols];
-  let inBands = 1;
+  let inBands = bands.input; // the first layer reads the image
   let maxFloats = n;
-  for (let i = 0; i <= deepest; i++) {
-    const l = VGG19_LAYERS[i];
+  for (const [i, l] of vgg19Geometry(rows, cols).slice(0, deepest + 1).entries()) {
+    const { h, w } = l;
     const yBands = bandsOf(h, w, l.cout).length;
     bands[l.name] = yBands;
     addBanded('activations', h, w, l.cout);
     maxFloats = Math.max(maxFloats, h * w * l.cout);
+    const pooled = l.pooled && i < deepest ? l.pooled : null;
     let pooledBands = 1;
-    if (l.poolAfter && i < deepest) {
-      pooledBands = bandsOf(Math.floor(h / 2), Math.floor(w / 2), l.cout).length;
-      addBanded('activations', Math.floor(h / 2), Math.floor(w / 2), l.cout);
+    if (pooled) {
+      pooledBands = bandsOf(pooled[0], pooled[1], l.cout).length;
+      addBanded('activations', pooled[0], pooled[1], l.cout);
     }
     shapes.push({ H: h, W: w, Cin: l.cin, Cout: l.cout, banded: inBands > 1 || yBands > 1 || pooledBands > 1 });
     if (l.name === cfg.contentLayer) addBanded('gradients', h, w, l.cout); // loss-gradient slot (style layers use injectors)
-    if (l.poolAfter && i < deepest) {
-      h = Math.floor(h / 2);
-      w = Math.floor(w / 2);
-      inBands = pooledBands;
-    } else inBands = yBands;
+    inBands = pooled ? pooledBands : yBands;
   }
   const anyBanded = shapes.some((s) => s.banded);
   const scratchBytes = anyBanded ? Math.min(maxBytes, BAND_SCRATCH_MAX, 4 * maxFloats) : 0;
@@ -130,12 +126,12 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
   // mask in the layer's bands and the masked-feature scratch; its gradient.
   const st = opts.styles ?? { count: 1, masked: 0, scale: 1 };
   const groups = (st.count > st.masked ? 1 : 0) + st.masked;
-  const [ch, cw] = sizeAt(cfg.contentLayer, rows, cols);
+  const [ch, cw] = layerSize(cfg.contentLayer, rows, cols);
   addBanded('targets', ch, cw, VGG19_LAYERS[layerIndex(cfg.contentLayer)].cout);
   let maskedScratch = 0;
   for (const name of cfg.styleLayers) {
     const c = VGG19_LAYERS[layerIndex(name)].cout;
-    const [sh, sw] = sizeAt(name, rows, cols);
+    const [sh, sw] = layerSize(name, rows, cols);
     const ranges = bandsOf(sh, sw, c);
     const maxN = Math.max(...ranges.map(([r0, r1]) => (r1 - r0) * sw));
     add('targets', c * c * 4, 3 * groups);
@@ -158,7 +154,7 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
     let planBytes = f.parts.activations + f.parts.gradients + f.parts.scratch;
     for (const name of cfg.styleLayers) {
       if (name === cfg.contentLayer) continue;
-      const [sh, sw] = sizeAt(name, sr, sc);
+      const [sh, sw] = layerSize(name, sr, sc);
       planBytes += sh * sw * VGG19_LAYERS[layerIndex(name)].cout * 4;
     }
     parts.scratch += Math.max(0, planBytes - parts.optimizer);
@@ -167,14 +163,3 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
   return { bytes, parts, bands, largestBuffer };
 }
 
-/** [h, w] of a layer's output for a rows x cols input (floor at each pooling). */
-function sizeAt(name: string, rows: number, cols: number): [number, number] {
-  let [h, w] = [rows, cols];
-  for (let i = 0; i < layerIndex(name); i++) {
-    if (VGG19_LAYERS[i].poolAfter) {
-      h = Math.floor(h / 2);
-      w = Math.floor(w / 2);
-    }
-  }
-  return [h, w];
-}

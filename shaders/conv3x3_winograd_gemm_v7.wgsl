@@ -1,11 +1,15 @@
-// matmul_v2 — plain dense matrix product C = A x B, register-tiled. It exists as the yardstick:
-// the benchmark's "ceiling" is the GFLOP/s this kernel reaches on the adapter, and every conv
-// row is reported as a fraction of it. One invocation computes an 8 x 8 block of C: per k it
-// loads 8 values of A and two vec4 of B for 64 multiply-adds. Of the tilings tried on lavapipe
-// (4x4, 4x8, 8x8, 16x8, 8x16, 16x4; lanes along rows or columns; vec4 or scalar B loads), 8x8
-// with vec4 B loads and invocations adjacent along columns was fastest (~7.4 GFLOP/s at
-// 1024^3, vs ~5.5 for 4x8 scalar). Batched: workgroup z selects one of several products of
-// the same shape stored one after another (conv3x3 v7 runs Winograd's 16 GEMMs in one dispatch).
+// conv3x3_winograd_gemm_v7 — the production GEMM: dense matrix products C = A x B, batched,
+// register-tiled. conv3x3 v7 (Winograd F(2x2, 3x3)) runs its 16 GEMMs per chunk of tile rows as
+// one dispatch of this kernel, between conv3x3_winograd_input_v7 and conv3x3_winograd_output_v7
+// (src/kernels/matmul.ts builds the dispatch); it is where the model spends most of its time on
+// CPU adapters. The benchmark also times it alone as a plain 1024^3 matmul: that figure is the
+// adapter's "ceiling" every conv row is reported against (bench/cases/ceiling.ts). It was named
+// matmul_v2 while it was only that yardstick.
+// One invocation computes an 8 x 8 block of C: per k it loads 8 values of A and two vec4 of B
+// for 64 multiply-adds. Of the tilings tried on lavapipe (4x4, 4x8, 8x8, 16x8, 8x16, 16x4; lanes
+// along rows or columns; vec4 or scalar B loads), 8x8 with vec4 B loads and invocations adjacent
+// along columns was fastest (~7.4 GFLOP/s at 1024^3, vs ~5.5 for 4x8 scalar). Batched: workgroup
+// z selects one of several products of the same shape stored one after another.
 //
 // Math:  C[z, m, n] = sum_k A[z, m, k] * B[z, k, n]      (z = 0 .. batch-1)
 // Bindings:

@@ -1,9 +1,9 @@
-// winograd_input — the input transform of Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray,
+// conv3x3_winograd_input_v7 — the input transform of Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray,
 // "Fast Algorithms for Convolutional Neural Networks", 2015), the first step of conv3x3 v7.
 // The output is cut into 2x2 tiles; tile (ty, tx) needs the 4x4 input patch d whose top-left
 // is (2ty-1, 2tx-1) (zero outside the image: 'same' padding). Each patch and channel becomes 16
 // values V = B^T d B, after which the whole 3x3 convolution is 16 independent GEMMs over the
-// channels (matmul_v2, batched), then winograd_output: 16 multiply-adds per 2x2 outputs and
+// channels (conv3x3_winograd_gemm_v7, batched), then conv3x3_winograd_output_v7: 16 multiply-adds per 2x2 outputs and
 // input channel instead of 36.
 //
 // Math:  B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]

@@ -1,4 +1,4 @@
-// winograd_output — the output transform of Winograd's F(2x2, 3x3) (Lavin & Gray 2015), the last
+// conv3x3_winograd_output_v7 — the output transform of Winograd's F(2x2, 3x3) (Lavin & Gray 2015), the last
 // step of conv3x3 v7: the 16 GEMM results M[., t, c] of a 2x2 tile t become its 2x2 outputs
 // Y = A^T M A. In the forward pass bias and ReLU are applied; in the input gradient there is no
 // bias (a zero buffer is bound) and no ReLU, and the result can be added to what dx holds.
@@ -9,7 +9,7 @@
 //
 // Bindings:
 //   0  params        uniform {H, W, C, tilesX, row0, rows}   tilesX = ceil(W/2); the tile rows
-//                    row0 .. row0+rows-1 (one chunk, as winograd_input): tiles = rows * tilesX
+//                    row0 .. row0+rows-1 (one chunk, as conv3x3_winograd_input_v7): tiles = rows * tilesX
 //   1  m    [16, tiles, C/4]  vec4<f32>, the batched GEMM's output, read
 //   2  bias [C/4]             vec4<f32>, read (zeros when RELU is false)
 //   3  out  [H, W, C/4]       vec4<f32>, NHWC, written (or accumulated)
