@@ -24,7 +24,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { createStorage, createUniform, type Dispatch, grid1d, makeDispatch, uploadStorage } from '../gpu/runtime.ts';
 import { flipTransposeCpu } from '../ref/conv3x3.ts';
-import { winogradTiles, winogradWeightsCpu } from '../ref/winograd.ts';
+import { winogradTiles } from '../ref/winograd.ts';
 import { reluBackward } from './elementwise.ts';
 
 export interface ConvShape {
@@ -118,7 +118,35 @@ export interface WinogradBuffers {
  * (w HWIO), winogradKernel(wt, Cout, Cin) for the input gradient (wt the flip-transpose).
  */
 export function winogradKernel(w: ArrayLike<number>, K: number, N: number): Float32Array<ArrayBuffer> {
-  return Float32Array.from(winogradWeightsCpu(w, K, N));
+  // The same arithmetic as winogradWeightsCpu (Float64, then rounded once to float32), written
+  // without its per-element arrays: at load this runs over every (ci, co) pair of the network
+  // (3.4 M, both directions), where the reference's small arrays cost seconds.
+  const u = new Float32Array(16 * K * N);
+  const plane = K * N;
+  for (let ci = 0; ci < K; ci++) {
+    for (let co = 0; co < N; co++) {
+      const at = ci * N + co;
+      // g[ky][kx] = w[((ky * 3 + kx) * K + ci) * N + co]; G g: rows r0..r3 per column kx
+      const g00 = w[at], g01 = w[plane + at], g02 = w[2 * plane + at];
+      const g10 = w[3 * plane + at], g11 = w[4 * plane + at], g12 = w[5 * plane + at];
+      const g20 = w[6 * plane + at], g21 = w[7 * plane + at], g22 = w[8 * plane + at];
+      // G g (4 rows of 3): row 0 = g[0], row 1 = (g[0] + g[1] + g[2]) / 2, row 2 = (g[0] - g[1] + g[2]) / 2,
+      // row 3 = g[2]; then each row times G^T, the same combination of its three entries
+      winogradRow(u, at, plane, g00, g01, g02);
+      winogradRow(u, 4 * plane + at, plane, (g00 + g10 + g20) / 2, (g01 + g11 + g21) / 2, (g02 + g12 + g22) / 2);
+      winogradRow(u, 8 * plane + at, plane, (g00 - g10 + g20) / 2, (g01 - g11 + g21) / 2, (g02 - g12 + g22) / 2);
+      winogradRow(u, 12 * plane + at, plane, g20, g21, g22);
+    }
+  }
+  return u;
+}
+
+/** Row i of U = G g G^T from row i of G g (a, b, c): its four entries at o, o + plane, o + 2 plane, o + 3 plane. */
+function winogradRow(u: Float32Array, o: number, plane: number, a: number, b: number, c: number): void {
+  u[o] = a;
+  u[o + plane] = (a + b + c) / 2;
+  u[o + 2 * plane] = (a - b + c) / 2;
+  u[o + 3 * plane] = c;
 }
 
 /**
