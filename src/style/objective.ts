@@ -74,7 +74,6 @@ export function contentCoef(cfg: StyleConfig): number {
   return cfg.contentLoss === 'sum' ? cfg.contentWeight : cfg.contentWeight / 2;
 }
 
-/** One style image of the objective: caffe BGR [rows, cols, 3] (its own size: --style-scale). */
 /** StyleObjective.create's options: the plan's, and when the content target is computed. */
 export interface ObjectiveOptions extends PlanOptions {
   /**
@@ -87,6 +86,7 @@ export interface ObjectiveOptions extends PlanOptions {
   contentTargetAtFirstEvaluation?: boolean;
 }
 
+/** One style image of the objective: caffe BGR [rows, cols, 3] (its own size: --style-scale). */
 export interface StyleInput {
   pixels: Float32Array<ArrayBuffer>;
   rows: number;
