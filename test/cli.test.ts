@@ -83,6 +83,9 @@ describe('args: defaults and overrides', () => {
     expect(transfer([...BASE, '--maxfun-rule', 'exact']).maxfunRule).toBe('exact');
     expect(transfer([...BASE, '--preset', 'paper', '--maxfun-rule', 'scipy']).maxfunRule).toBe('scipy');
     expect(usageError([...BASE, '--maxfun-rule', 'sometimes']).message).toMatch(/--maxfun-rule.*sometimes.*(exact|scipy)/);
+    for (const other of [['--iterations', '50'], ['--optimizer', 'adam']]) {
+      expect(usageError([...BASE, '--maxfun-rule', 'exact', ...other]).message).toMatch(/--maxfun-rule applies to L-BFGS rounds/);
+    }
   });
 
   it('eval and example modes', () => {

@@ -445,6 +445,10 @@ function transferFrom(raw: Raw, mode: 'transfer' | 'example', rowsGiven: boolean
   if (iterRaw !== undefined && (roundsRaw !== undefined || evalsRaw !== undefined)) {
     throw new UsageError('give either --iterations or --rounds/--evals-per-round, not both');
   }
+  const ruleRaw = str(raw, 'maxfunRule');
+  if (ruleRaw !== undefined && (optimizer !== 'lbfgs' || iterRaw !== undefined || str(raw, 'scaleIterations') !== undefined)) {
+    throw new UsageError('--maxfun-rule applies to L-BFGS rounds (--rounds/--evals-per-round), not to --iterations, --scale-iterations or --optimizer adam');
+  }
   const lrRaw = str(raw, 'learningRate');
   if (lrRaw !== undefined && optimizer !== 'adam') throw new UsageError('--learning-rate applies only to --optimizer adam');
 
@@ -478,7 +482,7 @@ function transferFrom(raw: Raw, mode: 'transfer' | 'example', rowsGiven: boolean
     optimizer,
     rounds: roundsRaw === undefined ? schedule.rounds : parseIntFlag('--rounds', roundsRaw, 1),
     evalsPerRound: evalsRaw === undefined ? schedule.evalsPerRound : parseIntFlag('--evals-per-round', evalsRaw, 1),
-    maxfunRule: (str(raw, 'maxfunRule') as MaxfunRule | undefined) ?? schedule.maxfunRule,
+    maxfunRule: (ruleRaw as MaxfunRule | undefined) ?? schedule.maxfunRule,
     iterations: iterRaw === undefined ? undefined : parseIntFlag('--iterations', iterRaw, 1),
     saveEvery: saveRaw === undefined ? undefined : parseIntFlag('--save-every', saveRaw, 1),
     learningRate: lrRaw === undefined ? undefined : parseWeightFlag('--learning-rate', lrRaw, true),
