@@ -529,7 +529,8 @@ describe('L-BFGS safeguards and schedules', () => {
         expect(e[e.length - 1], `round ${k + 1}: ends at an iteration end`).toBe(c);
         if (e.length > 1) expect(e[e.length - 2], `round ${k + 1}: not over at the iteration before`).toBeLessThanOrEqual(ref.maxfun);
       });
-      expect(Math.max(...counted)).toBeGreaterThan(ref.maxfun); // the exact rule never goes over
+      // the first round (which counts its start as it ran) goes over maxfun: the exact rule never does
+      if (r.rounds > 1) expect(counted[0], 'round 1').toBeGreaterThan(ref.maxfun);
       expect(r.loss).toBeLessThan(0.01 * rosenbrock(rosenX0(ref.n)).f);
       x0.destroy();
       r.x.destroy();
