@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // Kernel tests run on a software Vulkan adapter (lavapipe) on 2 cores: one file at a time,
@@ -10,5 +12,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    // the weights' checksum cache (and any other user cache) of tests and the programs they
+    // spawn goes to a temp folder, never the user's ~/.cache
+    env: { XDG_CACHE_HOME: join(tmpdir(), 'neural-style-webgpu-test-cache') },
   },
 });

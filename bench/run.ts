@@ -20,6 +20,7 @@
 // The suite itself is environment-independent (bench/lib/suite.ts); `npm run bench:browser` runs
 // it in headless Chromium (bench/browser/run.ts).
 
+import { pytorchOption } from './strategies/pytorch.ts';
 import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -91,6 +92,7 @@ async function main() {
     loadOurWeights: () => loadVgg19WeightsFromDir(),
     loadTfjsWeights: () => loadTfjsVgg19Weights(tf!),
     loadImage: (name) => readImageFile(resolveExampleImage(name)),
+    pytorch: pytorchOption,
     versions: versionsInfo(),
     host: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), loadavgAtStart: loadavg().map((v) => +v.toFixed(2)) },
     log: (s) => console.error(s),

@@ -77,6 +77,15 @@ describe('args: defaults and overrides', () => {
     expect(transfer([...BASE, '--init', 'start.png']).init).toEqual({ kind: 'image', path: 'start.png' });
     expect(transfer([...BASE, '--style-layers', 'block1_conv1,block2_conv1']).config.styleLayerWeights).toEqual([0.5, 0.5]);
     expect(transfer([...BASE, '--rounds', '2', '--evals-per-round', '10'])).toMatchObject({ rounds: 2, evalsPerRound: 10 });
+    // --maxfun-rule: scipy's (the notebook's rounds) by default for notebook, exact for paper
+    expect(transfer(BASE).maxfunRule).toBe('scipy');
+    expect(transfer([...BASE, '--preset', 'paper']).maxfunRule).toBe('exact');
+    expect(transfer([...BASE, '--maxfun-rule', 'exact']).maxfunRule).toBe('exact');
+    expect(transfer([...BASE, '--preset', 'paper', '--maxfun-rule', 'scipy']).maxfunRule).toBe('scipy');
+    expect(usageError([...BASE, '--maxfun-rule', 'sometimes']).message).toMatch(/--maxfun-rule.*sometimes.*(exact|scipy)/);
+    for (const other of [['--iterations', '50'], ['--optimizer', 'adam']]) {
+      expect(usageError([...BASE, '--maxfun-rule', 'exact', ...other]).message).toMatch(/--maxfun-rule applies to L-BFGS rounds/);
+    }
   });
 
   it('eval and example modes', () => {
@@ -424,7 +433,8 @@ describe.skipIf(!haveData)('program on the GPU', () => {
     console.log(`short transfer: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     expect(r.code, r.stderr).toBe(0);
     // plain progress lines (stderr is a pipe here)
-    expect(r.stderr).toMatch(/iteration 1 {2}evaluation \d+\/20 {2}loss \d\.\d{4}e\+\d+ {2}[\d.?]+ evals\/s {2}eta /);
+    // planned: 2 x 10 + 1 (scipy's rule runs at least one more in the first round)
+    expect(r.stderr).toMatch(/iteration 1 {2}evaluation \d+\/21 {2}loss \d\.\d{4}e\+\d+ {2}[\d.?]+ evals\/s {2}eta /);
 
     const img = await readImageFile(out);
     expect([img.width, img.height]).toEqual([85, 64]);
@@ -436,7 +446,12 @@ describe.skipIf(!haveData)('program on the GPU', () => {
     const report = JSON.parse(readFileSync(json, 'utf8'));
     expect(report).toMatchObject({ rows: 64, cols: 85, preset: 'notebook', stopped: false });
     expect(report.evaluations).toBeGreaterThan(0);
-    expect(report.evaluations).toBeLessThanOrEqual(20);
+    // notebook preset: scipy's maxfun rule, a round ends at the first iteration end over 10
+    // evaluations (a line search holds at most 26), the second round reusing its start
+    expect(settings.maxfunRule).toBe('scipy');
+    expect(report.evaluations).toBeLessThanOrEqual(2 * (10 + 26));
+    expect(report.setupSeconds).toBeGreaterThan(0);
+    expect(report.setupSeconds).toBeLessThan(report.totalSeconds);
     expect(report.seconds).toBeGreaterThan(0);
     for (const k of ['total', 'content', 'style', 'tv']) expect(Number.isFinite(report.loss[k])).toBe(true);
     expect(Object.keys(report.style_layers)).toEqual(['block1_conv1', 'block2_conv1', 'block3_conv1', 'block4_conv1', 'block5_conv1']);

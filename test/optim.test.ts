@@ -22,7 +22,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../src/gpu/device.ts';
 import { uploadStorage } from '../src/gpu/runtime.ts';
 import { minimizeAdam } from '../src/optim/adam.ts';
-import { Lbfgs, minimizeLbfgs } from '../src/optim/lbfgs.ts';
+import { Lbfgs, minimizeLbfgs, roundOver } from '../src/optim/lbfgs.ts';
 import { LbfgsHistory } from '../src/optim/lbfgs_history.ts';
 import { cubicInterpolate, strongWolfe, type Trial } from '../src/optim/line_search.ts';
 import type { Objective, OptimizeResult } from '../src/optim/types.ts';
@@ -343,6 +343,8 @@ interface ScipyRounds {
   rounds: number;
   maxfun: number;
   nfev_per_round: number[];
+  /** per call: the evaluations counted when each iteration ended */
+  nfev_at_iteration_ends: number[][];
   f: number;
 }
 const scipy = JSON.parse(readFileSync(new URL('./fixtures/scipy_lbfgs.json', import.meta.url), 'utf8')) as {
@@ -497,6 +499,64 @@ describe('L-BFGS safeguards and schedules', () => {
       expect(r.rounds).toBeLessThanOrEqual(ref.rounds);
       expect(r.loss).toBeLessThan(0.01 * rosenbrock(rosenX0(ref.n)).f);
       expect(r.loss).toBeLessThanOrEqual(Math.max(ref.f * 1.5, 1e-6) + 1e-9);
+      x0.destroy();
+      destroyVector(r.x);
+    });
+  }
+
+  it("maxfun rule 'scipy' (roundOver) stops each fixture call where scipy stopped; 'exact' would stop at maxfun", () => {
+    for (const ref of scipy.rounds) {
+      ref.nfev_at_iteration_ends.forEach((ends, k) => {
+        const nfev = ref.nfev_per_round[k];
+        const stopAt = ends.find((c) => roundOver('scipy', c, ref.maxfun, true));
+        if (nfev > ref.maxfun) expect(stopAt, `${ref.function} n=${ref.n} call ${k + 1}`).toBe(nfev);
+        else expect(stopAt, `${ref.function} n=${ref.n} call ${k + 1} (converged)`).toBeUndefined();
+        // never in the middle of an iteration, whatever the count
+        expect(roundOver('scipy', ref.maxfun + 5, ref.maxfun, false)).toBe(false);
+      });
+      // the fixture's rounds do go over maxfun: the exact rule stops at maxfun, before scipy
+      expect(Math.max(...ref.nfev_per_round)).toBeGreaterThan(ref.maxfun);
+      expect(roundOver('exact', ref.maxfun, ref.maxfun, false)).toBe(true);
+    }
+  });
+
+  for (const ref of scipy.rounds) {
+    it(`rounds schedule with maxfunRule 'scipy': ${ref.rounds} x ${ref.maxfun} on ${ref.function} n = ${ref.n} ends each round at scipy's rule`, async () => {
+      const ctx = await gpu();
+      const obj = cpuObjective(ctx, ref.n, rosenbrock);
+      const x0 = uploadStorage(ctx, rosenX0(ref.n), 'x0');
+      const ends: number[][] = [];
+      const r = await minimizeLbfgs(ctx, obj, x0, {
+        rounds: ref.rounds,
+        evalsPerRound: ref.maxfun,
+        maxfunRule: 'scipy',
+        onIteration: (info) => {
+          if (info.iteration === 0) return;
+          (ends[info.round] ??= []).push(info.evaluation);
+        },
+      });
+      // counted as scipy counts: a round after the first repeats the evaluation at its start
+      const counted = r.roundEvaluations.map((e, k) => e + (k > 0 ? 1 : 0));
+      const total = counted.reduce((a, b) => a + b, 0);
+      const scipyTotal = ref.nfev_per_round.reduce((a, b) => a + b, 0);
+      console.log(
+        `maxfun rule scipy, rosenbrock n=${ref.n}: ours per round (scipy's count) [${counted.join(', ')}] = ${total} (${r.evaluations} run), f ${r.loss.toExponential(3)} (${r.reason}); ` +
+          `scipy [${ref.nfev_per_round.join(', ')}] = ${scipyTotal}, f ${ref.f.toExponential(3)}`,
+      );
+      expect(obj.count).toBe(r.evaluations);
+      expect(r.evaluations).toBe(total - (r.rounds - 1));
+      let before = 0;
+      counted.forEach((c, k) => {
+        const e = (ends[k] ?? []).map((v) => v - before + (k > 0 ? 1 : 0)); // the round's count at each iteration end
+        before += r.roundEvaluations[k];
+        if (c <= ref.maxfun) return; // a round that converged (ftol) before its budget
+        // over the budget: it ended at the first iteration end above maxfun, not later, not mid-iteration
+        expect(e[e.length - 1], `round ${k + 1}: ends at an iteration end`).toBe(c);
+        if (e.length > 1) expect(e[e.length - 2], `round ${k + 1}: not over at the iteration before`).toBeLessThanOrEqual(ref.maxfun);
+      });
+      // the first round (which counts its start as it ran) goes over maxfun: the exact rule never does
+      if (r.rounds > 1) expect(counted[0], 'round 1').toBeGreaterThan(ref.maxfun);
+      expect(r.loss).toBeLessThan(0.01 * rosenbrock(rosenX0(ref.n)).f);
       x0.destroy();
       destroyVector(r.x);
     });

@@ -544,6 +544,8 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
       expect(s.state, JSON.stringify(s.messages)).toBe('done');
       expect(s.styles).toEqual({ count: 2, masks: 1 });
       expect(s.iteration).toBe(2);
+      // the set-up time (Start to the first evaluation) is shown with the result
+      expect(s.messages.map((m) => m.text).join('\n')).toMatch(/Set-up \(Start to the first evaluation\): \d+\.\d s\./);
       expect(Number.isFinite(s.loss)).toBe(true);
       expect(s.history.every((h) => Number.isFinite(h.total))).toBe(true);
       // the transfer ran on luminance; the canvas shows it with the content's colours

@@ -4,7 +4,7 @@
 // Temporary packs are built under os.tmpdir(); /work/shared is read-only and never written.
 
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -26,6 +26,7 @@ import {
   resolveExampleImage,
   resolveWeightsDir,
 } from '../weights/locate.ts';
+import { checksumCachePath, nodeChecksumCache } from '../weights/checksum_cache.ts';
 
 const PACK = resolve(REPO_ROOT, '..', 'shared', 'vgg19');
 const AZERTAT = join(PACK, 'sources', 'azertat-tfjs-uint8'); // model.json, one group, 20 of 138 shards
@@ -389,3 +390,64 @@ describe('bad input: every error names the file and the problem', () => {
     expect(msg2).toContain('NEURAL_STYLE_IMAGES');
   });
 });
+
+describe('checksum cache (weights/checksum_cache.ts): hashes checked once, a changed file caught', () => {
+  let savedCache: string | undefined;
+  beforeAll(() => {
+    savedCache = process.env.XDG_CACHE_HOME;
+  });
+  afterAll(() => {
+    if (savedCache === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = savedCache;
+  });
+
+  it('a file the cache vouches for is not hashed again (verifyChecksums skips it)', async () => {
+    const dir = await linkPack('cache-skip', await realManifest(), { skip: ['block1_conv1.bin'] });
+    const bytes = new Uint8Array(await readFile(join(PACK, 'block1_conv1.bin')));
+    bytes[100] ^= 0xff; // damaged, same size
+    await writeFile(join(dir, 'block1_conv1.bin'), bytes);
+    const sums = await readFile(join(dir, 'SHA256SUMS'), 'utf8');
+    const asked: string[] = [];
+    const trusting = { known: async (f: string) => (asked.push(f), true), remember: async () => {} };
+    // with a cache that knows every file, the damage goes unseen: proof that nothing was hashed
+    expect(await verifyChecksums(sums, nodeReadFile(dir), ['block1_conv1.bin'], 'SHA256SUMS', trusting)).toEqual(['block1_conv1.bin']);
+    expect(asked).toEqual(['block1_conv1.bin']);
+    // without it, the mismatch is reported
+    expect(await errorOf(() => verifyChecksums(sums, nodeReadFile(dir), ['block1_conv1.bin'], 'SHA256SUMS'))).toMatch(/block1_conv1\.bin: SHA-256 mismatch/);
+  });
+
+  it('the first load records every file; a modified file is hashed again and refused', async () => {
+    process.env.XDG_CACHE_HOME = await freshDir('xdg-cache');
+    const dir = await linkPack('cache-modify', await realManifest(), { skip: ['block1_conv1.bin'] });
+    await copyFile(join(PACK, 'block1_conv1.bin'), join(dir, 'block1_conv1.bin'));
+    await loadVgg19WeightsFromDir(dir);
+    const cacheFile = checksumCachePath();
+    expect(cacheFile).toBe(join(process.env.XDG_CACHE_HOME, 'neural-style-webgpu', 'weights-sha256.json'));
+    const recorded = JSON.parse(await readFile(cacheFile, 'utf8')) as { version: number; files: Record<string, { sha256: string }> };
+    expect(Object.keys(recorded.files).sort()).toEqual(VGG19_LAYER_NAMES.map((l) => join(dir, `${l}.bin`)).sort());
+    const sums = await readFile(join(dir, 'SHA256SUMS'), 'utf8');
+    const cache = nodeChecksumCache(dir);
+    const expected = parseSums(sums);
+    for (const l of VGG19_LAYER_NAMES) expect(await cache.known(`${l}.bin`, expected.get(`${l}.bin`)!)).toBe(true);
+    expect(await cache.known('block1_conv1.bin', '0'.repeat(64))).toBe(false); // SHA256SUMS changed
+
+    // the same size, one byte changed, a later modification time: hashed again, refused
+    const f = join(dir, 'block1_conv1.bin');
+    const bytes = new Uint8Array(await readFile(f));
+    bytes[100] ^= 0xff;
+    await writeFile(f, bytes);
+    const later = new Date(Date.now() + 5000);
+    await utimes(f, later, later);
+    expect(await cache.known('block1_conv1.bin', expected.get('block1_conv1.bin')!)).toBe(false);
+    expect(await errorOf(() => loadVgg19WeightsFromDir(dir))).toMatch(/block1_conv1\.bin: SHA-256 mismatch/);
+  });
+});
+
+function parseSums(text: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const r = /^([0-9a-f]{64}) [ *](.+)$/.exec(line.trim());
+    if (r) m.set(r[2], r[1]);
+  }
+  return m;
+}

@@ -14,6 +14,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeChecksumCache } from './checksum_cache.ts';
 import { fileNotFoundError, loadVgg19Weights, type LoadVgg19Options, type ReadFile, type Vgg19Weights } from '../src/model/weights.ts';
 
 /** The project root (the folder above weights/). */
@@ -146,8 +147,12 @@ export function nodeReadFile(dir: string): ReadFile {
   };
 }
 
-/** Resolves the weights folder (see resolveWeightsDir) and loads VGG19 from it; `source` = that folder. */
+/**
+ * Resolves the weights folder (see resolveWeightsDir) and loads VGG19 from it; `source` = that
+ * folder. Verified files are remembered in the user's cache folder (checksum_cache.ts).
+ */
 export async function loadVgg19WeightsFromDir(explicit?: string, opts: Omit<LoadVgg19Options, 'source'> = {}): Promise<Vgg19Weights> {
   const { dir } = resolveWeightsDir(explicit);
-  return loadVgg19Weights(nodeReadFile(dir), { ...opts, source: dir });
+  // files verified by an earlier run and unchanged since are not hashed again (checksum_cache.ts)
+  return loadVgg19Weights(nodeReadFile(dir), { checksumCache: nodeChecksumCache(dir), ...opts, source: dir });
 }

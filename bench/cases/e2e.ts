@@ -5,6 +5,9 @@
 //   ours L-BFGS                  our objective, our L-BFGS (the rounds schedule, gtol 0: as the CLI)
 //   tfjs-webgpu + our L-BFGS     the TF.js objective (plain tf.grad) driven by the same L-BFGS over
 //                                the same GPU buffers (TfjsGpuObjective): the kernels differ, nothing else
+//   pytorch-cpu                  the same objective in PyTorch on the CPU (Node, when torch is found),
+//                                driven by scipy's fmin_l_bfgs_b(maxfun = EVALS) ROUNDS times, as the
+//                                notebook does (bench/strategies/pytorch_cpu.py)
 //   ours Adam / tfjs-webgpu Adam the optimizer comparison: our Adam vs tf.train.adam (lr 10, betas
 //                                0.9/0.999, eps 1e-8) for the same number of evaluations (first config only)
 // Reported: wall seconds of the optimization (objective construction and one untimed warm-up
@@ -26,6 +29,7 @@ import { TfjsStyleObjective, type TfjsFormulation } from '../reference/tfjs_obje
 import type { Tf, TfjsVgg19Weights } from '../reference/tfjs_vgg19_core.ts';
 import { type BackendStatus, useBackend } from '../lib/tfjs_backends.ts';
 import type { E2eRow } from '../lib/types.ts';
+import type { PytorchOption } from '../strategies/pytorch.ts';
 import { TFJS_WAIT_MS, TfjsGpuObjective } from '../strategies/tfjs.ts';
 
 export interface E2eConfig {
@@ -51,6 +55,8 @@ export interface E2eOptions {
   cfg: StyleConfig;
   configs: E2eConfig[];
   tfjsFormulation: TfjsFormulation;
+  /** the pytorch-cpu row (Node only): PyTorch objective + scipy's fmin_l_bfgs_b, as the notebook */
+  pytorch?: PytorchOption | null;
   adamLr: number;
   log: (s: string) => void;
 }
@@ -74,7 +80,8 @@ export async function runE2e(
     const config = `${H}x${W}, ${c.rounds} x ${c.evals} evaluations`;
     const base = { config, rows: H, cols: W };
     const x0 = uploadStorage(ctx, prep.content, 'e2e x0');
-    const lbfgsOpts = { rounds: c.rounds, evalsPerRound: c.evals, gtol: 0 };
+    // rounds as the CLI runs them: the notebook preset's follow scipy's maxfun rule
+    const lbfgsOpts = { rounds: c.rounds, evalsPerRound: c.evals, gtol: 0, maxfunRule: o.cfg.preset === 'notebook' ? ('scipy' as const) : ('exact' as const) };
 
     const net = await Vgg19.create(ctx, ourWeights, { pooling: o.cfg.pooling });
     const ours = await StyleObjective.create(ctx, net, o.cfg, H, W, prep.content, prep.style);
@@ -115,6 +122,23 @@ export async function runE2e(
       });
     } else {
       rows.push({ ...base, impl: 'tfjs-webgpu', optimizer: 'our L-BFGS', evaluations: 0, seconds: null, finalLoss: null, note: `cannot run: ${webgpu?.note ?? 'not requested'}` });
+    }
+
+    if (!o.pytorch) {
+      // not asked (--no-pytorch)
+    } else if (o.pytorch.skipped !== undefined) {
+      rows.push({ ...base, impl: 'pytorch-cpu', optimizer: 'scipy fmin_l_bfgs_b', evaluations: 0, seconds: null, finalLoss: null, note: `skipped: ${o.pytorch.skipped}` });
+    } else {
+      const p = o.pytorch;
+      o.log(`  ${config}: pytorch-cpu + scipy ...`);
+      try {
+        const r = await p.schedule(o.cfg, H, W, prep.content, prep.style, c.rounds, c.evals);
+        rows.push({ ...base, impl: 'pytorch-cpu', optimizer: 'scipy fmin_l_bfgs_b', evaluations: r.evaluations, seconds: r.seconds, finalLoss: r.loss, note: `${r.info}; nfev per call ${r.nfevPerRound.join(',')}` });
+        o.log(`  ${config}: pytorch-cpu: ${r.seconds.toFixed(0)} s, ${r.evaluations} evaluations (${r.nfevPerRound.join(',')}), final loss ${r.loss.toExponential(4)}`);
+      } catch (e) {
+        rows.push({ ...base, impl: 'pytorch-cpu', optimizer: 'scipy fmin_l_bfgs_b', evaluations: 0, seconds: null, finalLoss: null, note: `failed: ${(e as Error).message}` });
+        o.log(`  ${config}: pytorch-cpu failed: ${(e as Error).message}`);
+      }
     }
 
     if (c.adam) {

@@ -29,6 +29,7 @@ import { type Contender, measureInterleaved, relL2 } from '../lib/stats.ts';
 import type { Breakdown, EvalRow } from '../lib/types.ts';
 import { type EvalInputs, type EvalStrategy, OurEval, profileOurEvaluation } from '../strategies/ours.ts';
 import { TfjsEval, TfjsObjectivePool } from '../strategies/tfjs.ts';
+import type { PytorchOption } from '../strategies/pytorch.ts';
 import { defaultInputGradOp, type InputGradOp, type TfjsFormulation } from '../reference/tfjs_objective.ts';
 
 export const EVAL_NOISE = 20;
@@ -87,6 +88,8 @@ export interface EvalOptions {
   tunedInputGrad?: InputGradOp;
   /** also profile tfjs-webgpu's kernels (one more evaluation per formulation) */
   profileTfjs: boolean;
+  /** the pytorch-cpu row (Node only: bench/strategies/pytorch.ts pytorchOption); null: not asked */
+  pytorch?: PytorchOption | null;
   quick: boolean;
   log: (s: string) => void;
 }
@@ -111,6 +114,7 @@ export async function runEval(
   const size: [number, number] = [o.H, o.W];
   const rows: EvalRow[] = [];
   const strategies: EvalStrategy[] = [new OurEval(ctx, ourWeights, inp, o.convVersion)];
+  let pytorchNote = '';
   let cpuRate: number | null = null;
   const pool = tf ? new TfjsObjectivePool(tf, loadTfjsWeights, inp) : null;
   if (tf) {
@@ -142,6 +146,18 @@ export async function runEval(
         }
         strategies.push(new TfjsEval(tf, ctx, b.name, f, pool!, inp, o.tunedInputGrad));
       }
+    }
+  }
+
+  if (o.pytorch) {
+    if (o.pytorch.skipped !== undefined) {
+      rows.push({ impl: 'pytorch-cpu', backend: 'pytorch-cpu', formulation: 'autograd', size, ms: null, loss: null, note: `skipped: ${o.pytorch.skipped}` });
+      o.log(`  pytorch-cpu: skipped: ${o.pytorch.skipped}`);
+    } else {
+      const check = await o.pytorch.check(ctx, ourWeights, images, o.cfg, o.convVersion);
+      o.log(`  pytorch-cpu check: ${check.line}`);
+      pytorchNote = check.line;
+      strategies.push(o.pytorch.make(inp));
     }
   }
 
@@ -192,6 +208,7 @@ export async function runEval(
     }
     if (oursMs) row.slowdownVsOurs = st[i].median / oursMs;
     row.note = `${gflop.toFixed(0)} GFLOP of convolutions: ${(gflop / (st[i].median / 1e3)).toFixed(2)} GFLOP/s`;
+    if (s.backend === 'pytorch-cpu') row.note += `; ${(s as EvalStrategy & { info?: string }).info ?? ''}; check: ${pytorchNote}`;
     rows.push(row);
   }
   for (const [s, why] of failed) rows.push({ impl: s.name, backend: s.backend, formulation: s.formulation, size, ms: null, loss: null, note: `failed: ${why}` });
@@ -217,12 +234,12 @@ export async function runEval(
     }
   }
   for (const s of ready) await s.teardown();
-  const order = (r: EvalRow) => (r.backend === 'ours' ? 0 : ['webgpu', 'wasm', 'cpu'].indexOf(r.backend) + 1);
+  const order = (r: EvalRow) => (r.backend === 'ours' ? 0 : ['webgpu', 'wasm', 'cpu', 'pytorch-cpu'].indexOf(r.backend) + 1);
   rows.sort((a, b) => order(a) - order(b) || a.formulation.localeCompare(b.formulation));
   return { rows, breakdown, tfjsProfiles };
 }
 
-function maxTermDiff(a: LossBreakdown, b: LossBreakdown): number {
+export function maxTermDiff(a: LossBreakdown, b: LossBreakdown): number {
   const pairs: Array<[number, number]> = [
     [a.content, b.content],
     [a.tv, b.tv],

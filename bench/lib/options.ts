@@ -33,6 +33,8 @@ export interface BenchOptions {
   formulations: TfjsFormulation[];
   tunedInputGrad: InputGradOp | null;
   profileTfjs: boolean;
+  /** the pytorch-cpu rows (eval, e2e) when torch is found; --no-pytorch turns them off */
+  pytorch: boolean;
   e2eConfigs: string;
   e2eTfjs: TfjsFormulation;
   /** memory section: sizes ("400" = rows at tubingen's aspect, "512x512" exact) and up to which rows they are also run */
@@ -89,6 +91,9 @@ Options:
   --tuned-input-grad X the tuned formulation's conv input gradient: flipT (forward conv with the flipped
                        kernel) or transpose (tfjs's Conv2DBackpropInput); default per backend: wasm flipT,
                        webgpu and cpu transpose (the faster in the ops rows here)
+  --no-pytorch         leave out the pytorch-cpu rows (eval and e2e; Node only). They run by default when a
+                       Python with torch and scipy is found (NEURAL_STYLE_PYTHON, python3, /usr/bin/python3;
+                       Debian: apt-get install python3-torch python3-scipy), else they say why they were skipped
   --profile-tfjs       also profile tfjs-webgpu's evaluation kernel by kernel (one more evaluation each)
   --e2e-configs LIST   ROWSxROUNDSxEVALS,... (default ${DEFAULT_E2E}; Adam rows at the first)
   --e2e-tfjs F         tfjs formulation for e2e: plain (default) or tuned
@@ -128,7 +133,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     'row-budget', 'slow-run', 'formulations', 'tuned-input-grad', 'e2e-configs', 'e2e-tfjs', 'out', 'timeout',
     'memory-sizes', 'memory-measure-rows', 'bands', 'banding-trials',
   ]);
-  const booleans = new Set(['quick', 'no-e2e', 'profile-tfjs', 'report-only', 'help']);
+  const booleans = new Set(['quick', 'no-e2e', 'no-pytorch', 'profile-tfjs', 'report-only', 'help']);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') continue;
@@ -170,6 +175,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     formulations: get('formulations') ? parseList(get('formulations')!, TFJS_FORMULATIONS, '--formulations') : [...TFJS_FORMULATIONS],
     tunedInputGrad: parseTunedInputGrad(get('tuned-input-grad')),
     profileTfjs: flags.has('profile-tfjs'),
+    pytorch: !flags.has('no-pytorch'),
     e2eConfigs: get('e2e-configs') ?? DEFAULT_E2E,
     e2eTfjs,
     memorySizes: get('memory-sizes') ? get('memory-sizes')!.split(',').map((x) => x.trim()) : ['256', '400', '512', '512x512', '1024', '2048'],

@@ -63,6 +63,8 @@ export function computeSummary(r: BenchResult, modelConvVersion?: string): Recor
     speedupVsTfjsWasmFormulation: wasmBest?.formulation ?? null,
     speedupVsTfjsWasmPlain: speedup(pick('wasm', 'plain')),
     speedupVsTfjsCpu: speedup(cpuBest ?? undefined),
+    // pytorch-cpu time / our time (< 1: PyTorch on the CPU is faster; the issue's bar: ours <= 2x its time)
+    speedupVsPytorchCpu: speedup(pick('pytorch-cpu', 'autograd')),
     ...(sp === null && r.sections.eval ? { speedupVsTfjsWebgpuMissing: why('webgpu', 'plain') } : {}),
     ...(r.sections.eval && !wasmBest ? { speedupVsTfjsWasmMissing: why('wasm', 'plain') } : {}),
     targets: {
@@ -160,6 +162,8 @@ function summaryLines(r: BenchResult): string[] {
         `${sp('speedupVsTfjsWebgpuTuned', 'vs tfjs-webgpu tuned')}, ${sp('speedupVsTfjsWasm', `vs tfjs-wasm (${s.speedupVsTfjsWasmFormulation ?? 'best'})`)}` +
         `${s.speedupVsTfjsCpu ? `, ${sp('speedupVsTfjsCpu', 'vs tfjs-cpu')}` : ''}`,
     );
+    const pt = s.speedupVsPytorchCpu as number | null | undefined;
+    if (pt) out.push(`  pytorch-cpu (native PyTorch, the same objective): ours takes ${(1 / pt).toFixed(2)}x its time`);
     const w = s.speedupVsTfjsWasm as number | null;
     if (w !== null && w !== undefined && w < 1) out.push(`  tfjs-wasm is ${(1 / w).toFixed(2)}x FASTER than ours here (${s.speedupVsTfjsWasmFormulation})`);
   }

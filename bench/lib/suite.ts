@@ -20,6 +20,7 @@ import type { Tf, TfjsVgg19Weights } from '../reference/tfjs_vgg19_core.ts';
 import { ourOpStrategies } from '../strategies/ours.ts';
 import { tfjsOpStrategies } from '../strategies/tfjs.ts';
 import type { BenchOptions } from './options.ts';
+import type { PytorchOption } from '../strategies/pytorch.ts';
 import { computeSummary } from './report.ts';
 import { randomFill } from './stats.ts';
 import { type BackendStatus, initTfjsBackends, TFJS_BACKENDS } from './tfjs_backends.ts';
@@ -37,6 +38,8 @@ export interface SuiteEnv {
   /** the 16 convolutions as tensors on the active tfjs backend */
   loadTfjsWeights(): Promise<TfjsVgg19Weights>;
   loadImage(name: string): Promise<RgbaImage>;
+  /** Node only: the pytorch-cpu strategy for a weights folder (bench/strategies/pytorch.ts pytorchOption) */
+  pytorch?: (weightsDir: string) => PytorchOption;
   versions: Record<string, string>;
   host: Record<string, unknown>;
   log(s: string): void;
@@ -119,6 +122,7 @@ export async function runSuite(env: SuiteEnv, o: BenchOptions): Promise<BenchRes
   const images = o.sections.some((s) => s === 'eval' || s === 'e2e' || s === 'memory' || s === 'banding') ? { content: await env.loadImage('tubingen.jpg'), style: await env.loadImage('starry_night.jpg') } : null;
   const ourWeights = images ? await env.loadOurWeights() : null;
   const cfg = makeConfig(o.preset);
+  const pytorch = o.pytorch && ourWeights ? (env.pytorch?.(ourWeights.source) ?? { skipped: `not available in ${env.kind === 'browser' ? 'a browser' : 'this environment'}` }) : null;
 
   if (o.sections.includes('eval')) {
     log(`eval: one loss-and-gradient evaluation, ${o.preset} preset, ${o.evalSize.join('x')}`);
@@ -134,6 +138,7 @@ export async function runSuite(env: SuiteEnv, o: BenchOptions): Promise<BenchRes
       formulations: o.formulations,
       tunedInputGrad: o.tunedInputGrad ?? undefined,
       profileTfjs: o.profileTfjs,
+      pytorch,
       quick: o.quick,
       log,
     });
@@ -151,6 +156,7 @@ export async function runSuite(env: SuiteEnv, o: BenchOptions): Promise<BenchRes
       cfg,
       configs: parseE2eConfigs(o.e2eConfigs),
       tfjsFormulation: o.e2eTfjs,
+      pytorch,
       adamLr: 10,
       log,
     });

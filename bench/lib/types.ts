@@ -36,7 +36,7 @@ export interface OpCase {
   outputLength: number;
 }
 
-export type StrategyBackend = 'ours' | TfjsBackendName;
+export type StrategyBackend = 'ours' | TfjsBackendName | 'pytorch-cpu';
 
 export interface OpStrategy {
   /** e.g. "ours v2", "tfjs-webgpu", "tfjs-webgpu flipT" */

@@ -171,7 +171,7 @@ export interface EvalInputs {
 
 export interface EvalStrategy {
   name: string;
-  backend: 'ours' | 'webgpu' | 'wasm' | 'cpu';
+  backend: 'ours' | 'webgpu' | 'wasm' | 'cpu' | 'pytorch-cpu';
   formulation: string;
   needsWarmup: boolean;
   /** builds the objective (targets computed once): outside the timer */

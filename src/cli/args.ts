@@ -16,6 +16,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { makeConfig, PRESETS, type PresetName, type StyleConfig, type StyleOverrides } from '../style/config.ts';
 import { layerIndex, minInputSide, VGG19_LAYER_NAMES } from '../model/vgg19_layers.ts';
 import type { ResizeMethod } from '../image/resize.ts';
+import { MAXFUN_RULES, type MaxfunRule } from '../optim/lbfgs.ts';
 import { PRESERVE_COLORS, type PreserveColors } from '../image/colour.ts';
 import { resolve as resolvePath } from 'node:path';
 
@@ -43,9 +44,10 @@ export class UsageError extends Error {
 export const EXAMPLE = { content: 'tubingen.jpg', style: 'starry_night.jpg', outDir: 'output' } as const;
 
 /** L-BFGS schedule per preset: rounds × evaluations per round (history reset between rounds). */
-export const SCHEDULES: Record<PresetName, { rounds: number; evalsPerRound: number }> = {
-  notebook: { rounds: 10, evalsPerRound: 20 }, // the notebook: 10 × fmin_l_bfgs_b(maxfun=20)
-  paper: { rounds: 10, evalsPerRound: 20 }, // the paper gives no count; the same 200 evaluations
+export const SCHEDULES: Record<PresetName, { rounds: number; evalsPerRound: number; maxfunRule: MaxfunRule }> = {
+  // the notebook: 10 × fmin_l_bfgs_b(maxfun=20), each call ending as scipy ends it (21-22 evaluations)
+  notebook: { rounds: 10, evalsPerRound: 20, maxfunRule: 'scipy' },
+  paper: { rounds: 10, evalsPerRound: 20, maxfunRule: 'exact' }, // the paper gives no count; the same 200 evaluations
 };
 
 export const DEFAULT_ROWS = 400;
@@ -97,6 +99,8 @@ export interface TransferCliOptions extends CommonOptions {
   /** L-BFGS schedule (for Adam without --iterations: rounds × evalsPerRound iterations) */
   rounds: number;
   evalsPerRound: number;
+  /** --maxfun-rule: how --evals-per-round ends an L-BFGS round (lbfgs.ts MaxfunRule) */
+  maxfunRule: MaxfunRule;
   /** plain iteration count (replaces rounds × evalsPerRound) */
   iterations?: number;
   /** --scales: working rows of each stage, strictly ascending; the last equals rows */
@@ -220,6 +224,12 @@ function addTransferOptions(cmd: Command, mode: 'transfer' | 'example'): Command
     .addOption(new Option('--optimizer <name>', 'lbfgs or adam').choices(['lbfgs', 'adam']).default('lbfgs'))
     .option('--rounds <n>', 'L-BFGS rounds (history reset between rounds) (default: 10)')
     .option('--evals-per-round <n>', 'loss evaluations per round (default: 20)')
+    .addOption(
+      new Option(
+        '--maxfun-rule <rule>',
+        "how --evals-per-round ends an L-BFGS round: scipy (checked when an iteration ends, the round stops once over the count: 21-22 for 20, as the notebook's scipy calls) or exact (never over) (default: scipy for notebook, exact otherwise)",
+      ).choices([...MAXFUN_RULES]),
+    )
     .option('--iterations <n>', 'plain iteration count instead of rounds × evaluations')
     .option('--scales <list>', 'coarse to fine: working rows of each stage, ascending, e.g. 256,512,1024; the output has the last (= --rows, which may be left out); each stage starts from the previous result, upsampled')
     .option('--scale-iterations <list>', 'iterations of each stage of --scales, e.g. 200,100,50 (default: the schedule flags, for every stage)')
@@ -435,6 +445,10 @@ function transferFrom(raw: Raw, mode: 'transfer' | 'example', rowsGiven: boolean
   if (iterRaw !== undefined && (roundsRaw !== undefined || evalsRaw !== undefined)) {
     throw new UsageError('give either --iterations or --rounds/--evals-per-round, not both');
   }
+  const ruleRaw = str(raw, 'maxfunRule');
+  if (ruleRaw !== undefined && (optimizer !== 'lbfgs' || iterRaw !== undefined || str(raw, 'scaleIterations') !== undefined)) {
+    throw new UsageError('--maxfun-rule applies to L-BFGS rounds (--rounds/--evals-per-round), not to --iterations, --scale-iterations or --optimizer adam');
+  }
   const lrRaw = str(raw, 'learningRate');
   if (lrRaw !== undefined && optimizer !== 'adam') throw new UsageError('--learning-rate applies only to --optimizer adam');
 
@@ -468,6 +482,7 @@ function transferFrom(raw: Raw, mode: 'transfer' | 'example', rowsGiven: boolean
     optimizer,
     rounds: roundsRaw === undefined ? schedule.rounds : parseIntFlag('--rounds', roundsRaw, 1),
     evalsPerRound: evalsRaw === undefined ? schedule.evalsPerRound : parseIntFlag('--evals-per-round', evalsRaw, 1),
+    maxfunRule: (ruleRaw as MaxfunRule | undefined) ?? schedule.maxfunRule,
     iterations: iterRaw === undefined ? undefined : parseIntFlag('--iterations', iterRaw, 1),
     saveEvery: saveRaw === undefined ? undefined : parseIntFlag('--save-every', saveRaw, 1),
     learningRate: lrRaw === undefined ? undefined : parseWeightFlag('--learning-rate', lrRaw, true),

@@ -202,6 +202,7 @@ function transferOptionsOf(
     optimizer: o.optimizer,
     rounds: o.rounds,
     evalsPerRound: o.evalsPerRound,
+    maxfunRule: o.maxfunRule,
     iterations: o.optimizer === 'adam' && o.iterations === undefined ? o.rounds * o.evalsPerRound : o.iterations,
     scales: o.scales,
     scaleIterations: o.scaleIterations,
@@ -254,22 +255,21 @@ interface Gpu {
   transfer: typeof import('../style/transfer.ts');
 }
 
-/** Weights, device and the device-limit check for rows × cols. */
+/**
+ * Weights, device and the device-limit check for rows × cols. The weights are read, checked and
+ * decoded while the device is acquired (Dawn starts its adapter on its own threads).
+ */
 async function setUpGpu(o: CommonOptions, rows: number, cols: number): Promise<Gpu> {
   const { loadVgg19WeightsFromDir } = await import('../../weights/locate.ts');
-  let weights;
-  try {
-    weights = await loadVgg19WeightsFromDir(o.weights);
-  } catch (e) {
-    throw new CliError(`${o.weights ? '--weights: ' : ''}${messageOf(e)}`);
-  }
   const { acquireGpu } = await import('../gpu/device.ts');
-  let ctx;
-  try {
-    ctx = await acquireGpu();
-  } catch (e) {
-    throw new CliError(messageOf(e));
+  const [w, c] = await Promise.allSettled([loadVgg19WeightsFromDir(o.weights), acquireGpu()]);
+  if (w.status === 'rejected') {
+    if (c.status === 'fulfilled') c.value.device.destroy();
+    throw new CliError(`${o.weights ? '--weights: ' : ''}${messageOf(w.reason)}`);
   }
+  if (c.status === 'rejected') throw new CliError(messageOf(c.reason));
+  const weights = w.value;
+  const ctx = c.value;
   const transfer = await import('../style/transfer.ts');
   try {
     const styles = { count: o.styles.length, masked: o.styleMasks?.length ?? 0, scale: o.styleScale };
@@ -301,6 +301,17 @@ function memoryBudget(ctx: { isCpuAdapter: boolean }): number {
 // Reports
 // ------------------------------------------------------------------------------------------
 
+/**
+ * setupSeconds: from the process start (performance.now() counts from Node's time origin, the
+ * process start) to the start of the first objective evaluation: reading the images and the
+ * weights, the device, the network, the pipelines and the style targets. totalSeconds: from
+ * the process start to now (the report). Both null-free: a run without an evaluation reports
+ * setupSeconds null.
+ */
+function setupFigures(firstEvaluationAt: number | null): { setupSeconds: number | null; totalSeconds: number } {
+  return { setupSeconds: firstEvaluationAt === null ? null : firstEvaluationAt / 1000, totalSeconds: performance.now() / 1000 };
+}
+
 function lossJson(l: LossBreakdown) {
   return { total: l.total, content: l.content, style: l.style, tv: l.tv };
 }
@@ -327,7 +338,7 @@ function settingsOf(o: TransferCliOptions, paths: { content: string; style: stri
       ? {}
       : o.iterations !== undefined
         ? { iterations: o.iterations }
-        : { rounds: o.rounds, evalsPerRound: o.evalsPerRound }),
+        : { rounds: o.rounds, evalsPerRound: o.evalsPerRound, ...(o.optimizer === 'lbfgs' ? { maxfunRule: o.maxfunRule } : {}) }),
     ...(o.scales ? { scales: o.scales, scaleIterations: o.scaleIterations ?? null } : {}),
     learningRate: o.learningRate ?? null,
     config: configJson(o.config),
@@ -443,6 +454,7 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
         evaluations: result.evaluations,
         iterations: result.iterations,
         seconds: result.seconds,
+        ...setupFigures(result.firstEvaluationAt),
         stopped: result.stopped,
         reason: result.reason,
         loss: lossJson(result.loss),
@@ -496,6 +508,7 @@ async function runEval(o: EvalCliOptions): Promise<number> {
       loss: lossJson(r.loss),
       style_layers: r.loss.styleLayers,
       seconds,
+      ...setupFigures(r.firstEvaluationAt),
       memory: r.memory,
       bands: r.bands,
       config: configJson(o.config),

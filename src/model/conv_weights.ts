@@ -24,18 +24,31 @@ export function flipTranspose(w: ArrayLike<number>, Cin: number, Cout: number): 
  * Forward: winogradWeights(w, Cin, Cout); input gradient: winogradWeights(flipTranspose(w), Cout, Cin).
  */
 export function winogradWeights(w: ArrayLike<number>, K: number, N: number): Float32Array<ArrayBuffer> {
+  // Written without per-element arrays: at load this runs over every (k, n) pair of the network
+  // (3.4 M, both directions), where small arrays per pair cost seconds.
   const u = new Float32Array(16 * K * N);
-  // G applied to a column (a, b, c) of three taps
-  const gCol = (a: number, b: number, c: number) => [a, (a + b + c) / 2, (a - b + c) / 2, c];
-  const at = (ky: number, kx: number, k: number, n: number) => w[((ky * 3 + kx) * K + k) * N + n];
+  const plane = K * N;
   for (let k = 0; k < K; k++) {
     for (let n = 0; n < N; n++) {
-      const gg = [0, 1, 2].map((kx) => gCol(at(0, kx, k, n), at(1, kx, k, n), at(2, kx, k, n))); // (G g)[., kx]
-      for (let i = 0; i < 4; i++) {
-        const row = gCol(gg[0][i], gg[1][i], gg[2][i]); // (G g G^T)[i, .]
-        for (let j = 0; j < 4; j++) u[((i * 4 + j) * K + k) * N + n] = row[j];
-      }
+      const at = k * N + n;
+      // g[ky][kx] = w[((ky * 3 + kx) * K + k) * N + n]; G g: row 0 = g[0], row 1 = (g[0] + g[1] + g[2]) / 2,
+      // row 2 = (g[0] - g[1] + g[2]) / 2, row 3 = g[2]; then each row times G^T (winogradRow)
+      const g00 = w[at], g01 = w[plane + at], g02 = w[2 * plane + at];
+      const g10 = w[3 * plane + at], g11 = w[4 * plane + at], g12 = w[5 * plane + at];
+      const g20 = w[6 * plane + at], g21 = w[7 * plane + at], g22 = w[8 * plane + at];
+      winogradRow(u, at, plane, g00, g01, g02);
+      winogradRow(u, 4 * plane + at, plane, (g00 + g10 + g20) / 2, (g01 + g11 + g21) / 2, (g02 + g12 + g22) / 2);
+      winogradRow(u, 8 * plane + at, plane, (g00 - g10 + g20) / 2, (g01 - g11 + g21) / 2, (g02 - g12 + g22) / 2);
+      winogradRow(u, 12 * plane + at, plane, g20, g21, g22);
     }
   }
   return u;
+}
+
+/** Row i of U = G g G^T from row i of G g (a, b, c): its four entries at o, o + plane, o + 2 plane, o + 3 plane. */
+function winogradRow(u: Float32Array, o: number, plane: number, a: number, b: number, c: number): void {
+  u[o] = a;
+  u[o + plane] = (a + b + c) / 2;
+  u[o + 2 * plane] = (a - b + c) / 2;
+  u[o + 3 * plane] = c;
 }

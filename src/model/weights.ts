@@ -89,9 +89,23 @@ export interface Vgg19Weights {
   quantizedLayers: string[];
 }
 
+/**
+ * Remembers which files were verified, so that a later load skips hashing them (Node:
+ * weights/checksum_cache.ts, keyed by path, size and modification time). Best effort: a cache
+ * that cannot be read or written only means the files are hashed again.
+ */
+export interface ChecksumCache {
+  /** true when `file` (relative to the weights folder) was verified to have SHA-256 `expected` and has not changed since */
+  known(file: string, expected: string): Promise<boolean>;
+  /** `file` was just verified to have SHA-256 `sha256` */
+  remember(file: string, sha256: string): Promise<void>;
+}
+
 export interface LoadVgg19Options {
   /** check the .bin files against SHA256SUMS when that file is present (default true) */
   verify?: boolean;
+  /** skip hashing files this cache knows to be verified and unchanged (default: none) */
+  checksumCache?: ChecksumCache;
   onProgress?: (loadedBytes: number, totalBytes: number) => void;
   /** a name for the folder in messages and in the result (default 'weights') */
   source?: string;
@@ -384,15 +398,19 @@ export function parseSha256Sums(sumsText: string, sumsSource: string): Map<strin
 
 /**
  * Checks each of `files` that SHA256SUMS lists against its SHA-256 (files it does not list
- * are skipped). A mismatch → Error naming the file, the expected and the actual hash.
+ * are skipped; files `cache` knows to be verified and unchanged are not hashed again). A mismatch → Error naming the file, the expected and the actual hash.
  * Returns the files that were verified.
  */
-export async function verifyChecksums(sumsText: string, read: ReadFile, files: string[], sumsSource: string): Promise<string[]> {
+export async function verifyChecksums(sumsText: string, read: ReadFile, files: string[], sumsSource: string, cache?: ChecksumCache): Promise<string[]> {
   const sums = parseSha256Sums(sumsText, sumsSource);
   const verified: string[] = [];
   for (const file of files) {
     const expected = sums.get(file.replace(/^\.\//, ''));
     if (expected === undefined) continue;
+    if (cache && (await cache.known(file, expected))) {
+      verified.push(file);
+      continue;
+    }
     const actual = await sha256Hex(await read(file));
     if (actual !== expected) {
       throw new Error(
@@ -400,6 +418,7 @@ export async function verifyChecksums(sumsText: string, read: ReadFile, files: s
           `The file is damaged or not the one the pack was made with: fetch it again.`,
       );
     }
+    await cache?.remember(file, actual);
     verified.push(file);
   }
   return verified;
@@ -484,7 +503,7 @@ export async function loadVgg19Weights(read: ReadFile, opts: LoadVgg19Options = 
     const sums = await readOptional(cached, 'SHA256SUMS');
     if (sums) {
       const files = manifest.groups.filter((g) => g.weights.some((w) => neededSet.has(w.name))).flatMap((g) => g.paths);
-      await verifyChecksums(new TextDecoder().decode(sums), cached, files, joinLabel(folder, 'SHA256SUMS'));
+      await verifyChecksums(new TextDecoder().decode(sums), cached, files, joinLabel(folder, 'SHA256SUMS'), opts.checksumCache);
     }
   }
 

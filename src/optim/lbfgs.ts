@@ -21,12 +21,14 @@
 // Schedules:
 //   plain    { maxIterations: N } and/or { maxEvaluations: E }.
 //   rounds   { rounds: R, evalsPerRound: E }: R rounds, each starting from the previous round's
-//            x with an empty history and using at most E evaluations (the notebook calls
-//            scipy's fmin_l_bfgs_b(maxfun=20) 10 times). Differences from repeated scipy calls:
-//            the budget is strict here (scipy checks maxfun only when an iteration ends, so its
-//            calls use 21-22), a line search cut by the budget ends with its best point so far,
-//            and a round does not re-evaluate the point the previous round ended at (the first
-//            round's E includes the evaluation at x0). A round that converges by ftol ends early
+//            x with an empty history (the notebook calls scipy's fmin_l_bfgs_b(maxfun=20) 10
+//            times). maxfunRule says how E ends a round: 'exact' (the default here) uses at most
+//            E evaluations, a line search cut by the budget ending with its best point so far;
+//            'scipy' checks only when an iteration ends and stops once the round's count exceeds
+//            E, as scipy does (its calls used 21-22 for E = 20; see roundOver). A round does not
+//            re-evaluate the point the previous round ended at (scipy's calls do: the 'scipy'
+//            rule counts that evaluation as if it had run; the first round's count includes the
+//            evaluation at x0). A round that converges by ftol ends early
 //            and the next starts; gtol convergence or a failure ends the whole run.
 //
 // Every objective evaluation is counted (scipy's nfev counts the same way).
@@ -42,8 +44,10 @@ export interface LbfgsOptions extends OptimizeOptions {
   history?: number;
   /** rounds of the notebook schedule (default 1) */
   rounds?: number;
-  /** most evaluations per round (default unlimited) */
+  /** most evaluations per round (default unlimited); how it is applied: maxfunRule */
   evalsPerRound?: number;
+  /** how evalsPerRound ends a round (default 'exact'); see roundOver */
+  maxfunRule?: MaxfunRule;
   /** line search: sufficient-decrease constant (default 1e-4, PyTorch) */
   c1?: number;
   /** line search: curvature constant (default 0.9) */
@@ -54,6 +58,30 @@ export interface LbfgsOptions extends OptimizeOptions {
   curvatureEps?: number;
   /** tunables of the vector kernels */
   vecOps?: VecOpsOptions;
+}
+
+/**
+ * How a round's evaluation budget (evalsPerRound, scipy's maxfun) ends it:
+ *   'exact'  never more than evalsPerRound evaluations: checked before every iteration, and a
+ *            line search is cut when the budget runs out (it ends with its best point so far).
+ *   'scipy'  as scipy's L-BFGS-B (fmin_l_bfgs_b / _minimize_lbfgsb): checked only when an
+ *            iteration has ended, and the round ends once its evaluations exceed evalsPerRound
+ *            (`nfev > maxfun`), so a round with maxfun 20 uses 21 or a few more (the notebook's
+ *            rounds used 21-22). Evaluations are counted as scipy counts them: a round after
+ *            the first also counts the evaluation at its starting point, which each new scipy
+ *            call repeats and this optimizer reuses (so R rounds do R - 1 evaluations fewer
+ *            than R scipy calls, with the same number of line-search evaluations).
+ */
+export type MaxfunRule = 'exact' | 'scipy';
+export const MAXFUN_RULES: readonly MaxfunRule[] = ['exact', 'scipy'];
+
+/**
+ * True when a round is over by its budget. `used`: the round's evaluations as the rule counts
+ * them (for 'scipy' including the repeated start of a later round); `iterationEnded`: an
+ * iteration (an accepted step) has just ended, with none started since.
+ */
+export function roundOver(rule: MaxfunRule, used: number, evalsPerRound: number, iterationEnded: boolean): boolean {
+  return rule === 'scipy' ? iterationEnded && used > evalsPerRound : used >= evalsPerRound;
 }
 
 /** Thrown inside a line search when shouldStop() turns true; caught by run(). */
@@ -125,6 +153,8 @@ export class Lbfgs {
     const rounds = o.rounds ?? 1;
     const evalsPerRound = o.evalsPerRound ?? Infinity;
     const curvatureEps = o.curvatureEps ?? 1e-10;
+    const rule = o.maxfunRule ?? 'exact';
+    if (!MAXFUN_RULES.includes(rule)) throw new Error(`lbfgs: maxfunRule must be ${MAXFUN_RULES.join(' or ')}, got "${rule as string}"`);
     if (!(maxEvaluations >= 1) || !(evalsPerRound >= 1) || !(rounds >= 1)) {
       throw new Error(`lbfgs: need maxEvaluations, evalsPerRound and rounds >= 1 (got ${maxEvaluations}, ${evalsPerRound}, ${rounds})`);
     }
@@ -190,6 +220,9 @@ export class Lbfgs {
         roundEvaluations.push(evaluations - roundStart);
         history.reset();
         let freshStart = true; // empty history: the first step is 1/|d|_2 (scipy)
+        let iterationEnded = false;
+        /** this round's evaluations as the rule counts them (scipy's repeat the start of a later round) */
+        const used = () => evaluations - roundStart + (rule === 'scipy' && round > 0 ? 1 : 0);
         if (info().maxAbs <= gtol) {
           stop('converged-gtol', `max |g_i| = ${info().maxAbs.toExponential(3)} <= gtol = ${gtol}`);
           break;
@@ -207,8 +240,8 @@ export class Lbfgs {
             stop('max-iterations', `${iterations} iterations, the maximum`);
             break;
           }
-          if (evaluations - roundStart >= evalsPerRound) {
-            if (round === rounds - 1) stop('max-evaluations', `${rounds} round(s) of at most ${evalsPerRound} evaluations done (${evaluations} in all)`);
+          if (roundOver(rule, used(), evalsPerRound, iterationEnded)) {
+            if (round === rounds - 1) stop('max-evaluations', `${rounds} round(s) of ${rule === 'scipy' ? '' : 'at most '}${evalsPerRound} evaluations (maxfun rule ${rule}) done (${evaluations} in all)`);
             break;
           }
 
@@ -225,7 +258,9 @@ export class Lbfgs {
           }
 
           const t0 = freshStart ? 1 / Math.sqrt(dir.sumSq) : 1;
-          const budget = Math.min(maxEvaluations - evaluations, evalsPerRound - (evaluations - roundStart));
+          // scipy's rule does not cut a line search: only the run's maxEvaluations does
+          const budget = rule === 'scipy' ? maxEvaluations - evaluations : Math.min(maxEvaluations - evaluations, evalsPerRound - used());
+          iterationEnded = false;
           const ls = await strongWolfe(evalTrial, this.f, this.g, dir.dot, t0, {
             c1: o.c1,
             c2: o.c2,
@@ -263,6 +298,7 @@ export class Lbfgs {
           this.g = ls.g;
           step = ls.t;
           iterations++;
+          iterationEnded = true;
           freshStart = false;
           if (pair.nonFinite > 0 || !(pair.dot > curvatureEps)) {
             history.reset(); // non-positive curvature: the pair would break H's positive definiteness

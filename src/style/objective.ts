@@ -41,7 +41,7 @@ import { withTimeout } from '../gpu/device.ts';
 import { gramBackward, gramForward, gramSplits } from '../kernels/gram.ts';
 import { contentLoss, styleLoss } from '../kernels/losses.ts';
 import { tvLossBanded } from '../model/banded_ops.ts';
-import type { GpuVec } from '../optim/vecops.ts';
+import { type GpuVec, readVector } from '../optim/vecops.ts';
 import { type Banded, bandRanges, copyRows, createBanded } from '../model/bands.ts';
 import { deviceBufferLimit, encodeSteps, type Injector, type PlanOptions, type Step, type Vgg19, type Vgg19Plan } from '../model/vgg19.ts';
 import { layerIndex, layerSize, VGG19_LAYERS } from '../model/vgg19_layers.ts';
@@ -74,6 +74,18 @@ export function styleFactor(cfg: StyleConfig, layerIdx: number, H: number, W: nu
 
 export function contentCoef(cfg: StyleConfig): number {
   return cfg.contentLoss === 'sum' ? cfg.contentWeight : cfg.contentWeight / 2;
+}
+
+/** StyleObjective.create's options: the plan's, and when the content target is computed. */
+export interface ObjectiveOptions extends PlanOptions {
+  /**
+   * Defer the content target P to the first evaluation: when that evaluation is at x = the
+   * content image (the default start of a transfer, and `eval`), P is copied out of its forward
+   * instead of being computed by a forward of its own, which saves one forward pass (about half
+   * an evaluation) of set-up. Any other first x is detected (x is read back and compared) and P
+   * is then computed first, as without this option. Default false.
+   */
+  contentTargetAtFirstEvaluation?: boolean;
 }
 
 /** One style image of the objective: caffe BGR [rows, cols, 3] (its own size: --style-scale). */
@@ -183,8 +195,9 @@ export class StyleObjective {
     W: number,
     content: Float32Array<ArrayBuffer>,
     style: Float32Array<ArrayBuffer> | readonly StyleInput[],
-    planOpts: PlanOptions = {},
+    objOpts: ObjectiveOptions = {},
   ): Promise<StyleObjective> {
+    const { contentTargetAtFirstEvaluation = false, ...planOpts } = objOpts;
     const inputs: readonly StyleInput[] = style instanceof Float32Array ? [{ pixels: style, rows: H, cols: W }] : style;
     if (content.length !== H * W * 3) throw new Error(`StyleObjective: content must be ${H}x${W}x3 (got ${content.length} values)`);
     if (!inputs.length) throw new Error('StyleObjective: no style image');
@@ -263,16 +276,19 @@ export class StyleObjective {
     const plan = await net.plan(H, W, layers, { ...planOpts, injectors });
     const dev = ctx.device;
 
-    // Targets: content features P, computed once.
+    // Targets: content features P, computed once: now, or (contentTargetAtFirstEvaluation) copied
+    // out of the first evaluation's forward when that evaluation is at x = content.
     const contentF = plan.activationBands(cfg.contentLayer);
     const P = createBanded(ctx, contentF.H, contentF.W, contentF.C, maxBytes, 'content target P');
-    plan.writeInput(content);
-    {
+    const copyP = copyRows(contentF, 0, P, 0, contentF.H);
+    const contentForward = async () => {
+      plan.writeInput(content);
       const enc = dev.createCommandEncoder({ label: 'content target' });
       plan.encodeForward(enc);
-      encodeSteps(enc, copyRows(contentF, 0, P, 0, contentF.H));
+      encodeSteps(enc, copyP);
       await submitChecked(ctx, [enc.finish()], 'content target');
-    }
+    };
+    if (!contentTargetAtFirstEvaluation) await contentForward();
 
     // Style Gram targets A_s per layer (Float64 on the CPU), each style through a plan of its own
     // size when it differs from the working size (freed at once), scaled to the working size.
@@ -331,6 +347,7 @@ export class StyleObjective {
     let slots = SLOT_STYLE0;
     for (const g of groups) slotOf.push(g.map(() => slots++));
     const obj = new StyleObjective(ctx, plan, cfg, H, W, slots);
+    if (contentTargetAtFirstEvaluation) obj.pendingContent = { pixels: content, copy: copyP, forward: contentForward };
     obj.styleSlots = slotOf;
     obj.styleConstants = groups.map((g, i) => g.reduce((acc, x) => acc + x.constant, 0) * styleFactor(cfg, i, H, W, layout[i].c, layout[i].h * layout[i].w));
 
@@ -386,12 +403,42 @@ export class StyleObjective {
     return parts;
   }
 
+  /**
+   * Set while the content target P waits for the first evaluation (contentTargetAtFirstEvaluation):
+   * the content pixels, the copy of the content layer's features into P, and the separate
+   * forward that computes P when the first evaluation is not at x = content.
+   */
+  private pendingContent: { pixels: Float32Array; copy: Step[]; forward: () => Promise<void> } | null = null;
+
+  /** True while the content target is still to be computed (see ObjectiveOptions.contentTargetAtFirstEvaluation). */
+  get contentTargetPending(): boolean {
+    return this.pendingContent !== null;
+  }
+
+  /**
+   * Resolves a pending content target before an evaluation at x: when x holds exactly the
+   * content pixels (read back and compared: n floats, milliseconds next to an evaluation), the
+   * evaluation's own forward gives P (returns the copy steps to put after the forward);
+   * otherwise P is computed now by a forward of its own.
+   */
+  private async takePendingContent(x: GPUBuffer | GpuVec): Promise<Step[]> {
+    const pending = this.pendingContent;
+    if (!pending) return [];
+    this.pendingContent = null;
+    const xs = await readVector(this.ctx, this.vec(x, 'x'), this.segments);
+    const same = xs.length === pending.pixels.length && xs.every((v, i) => Object.is(v, pending.pixels[i]));
+    if (same) return pending.copy;
+    await pending.forward();
+    return [];
+  }
+
   /** Every step of one evaluation at x (copied into the network's input); the gradient goes to grad. */
-  private evaluationSteps(x: GPUBuffer | GpuVec, grad: GPUBuffer | GpuVec): Step[] {
+  private evaluationSteps(x: GPUBuffer | GpuVec, grad: GPUBuffer | GpuVec, afterForward: Step[] = []): Step[] {
     const [xs, gs] = [this.vec(x, 'x'), this.vec(grad, 'the gradient')];
     return [
       ...this.plan.inputBands.bands.map((b, k): Step => ({ kind: 'copy', src: xs[k], dst: b.buf, bytes: this.segments[k] * 4 })),
       ...this.plan.steps('forward'),
+      ...afterForward,
       ...this.lossSteps,
       ...this.plan.steps('backward'),
       ...this.tvSteps,
@@ -402,6 +449,7 @@ export class StyleObjective {
 
   /** Encodes one evaluation into `enc` (one command buffer). */
   encode(enc: GPUCommandEncoder, x: GPUBuffer | GpuVec, grad: GPUBuffer | GpuVec): void {
+    if (this.pendingContent) throw new Error('StyleObjective.encode: the content target is still pending; evaluate() once first');
     encodeSteps(enc, this.evaluationSteps(x, grad));
   }
 
@@ -410,7 +458,7 @@ export class StyleObjective {
    * (a plain buffer when the image is one band).
    */
   async evaluate(x: GPUBuffer | GpuVec, grad: GPUBuffer | GpuVec): Promise<number> {
-    const steps = this.evaluationSteps(x, grad);
+    const steps = this.evaluationSteps(x, grad, await this.takePendingContent(x));
     const chunk = this.maxDispatchesPerSubmit > 0 ? this.maxDispatchesPerSubmit : Infinity;
     let start = 0;
     while (start < steps.length) {

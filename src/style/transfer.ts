@@ -177,6 +177,8 @@ export function prepareImages(
 class TrackingObjective implements Objective {
   best: LossBreakdown | null = null;
   private recent: LossBreakdown[] = [];
+  /** performance.now() when the first evaluation started (null before) */
+  firstStart: number | null = null;
   constructor(readonly inner: StyleObjective) {}
   get n() {
     return this.inner.n;
@@ -185,6 +187,7 @@ class TrackingObjective implements Objective {
     return this.inner.segments;
   }
   async evaluate(x: GpuVec, grad: GpuVec): Promise<number> {
+    this.firstStart ??= performance.now();
     const f = await this.inner.evaluate(x, grad);
     const terms = this.inner.last!;
     if (Number.isFinite(f) && (!this.best || f <= this.best.total)) this.best = terms;
@@ -212,7 +215,9 @@ async function buildObjective(
   checkWorkingSize(ctx, prep.rows, prep.cols, config, maxBufferBytes, memoryBytes, counts);
   const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: config.pooling, upTo: deepestLayer(config) });
   for (const s of prep.styles) if (s.rows !== prep.rows || s.cols !== prep.cols) checkWorkingSize(ctx, s.rows, s.cols, config, maxBufferBytes);
-  return StyleObjective.create(ctx, net, config, prep.rows, prep.cols, prep.content, prep.styles, { maxBufferBytes });
+  // The first evaluation is at the content image (eval, and a transfer's default start): its
+  // forward gives the content target (checked; otherwise computed first).
+  return StyleObjective.create(ctx, net, config, prep.rows, prep.cols, prep.content, prep.styles, { maxBufferBytes, contentTargetAtFirstEvaluation: true });
 }
 
 /**
@@ -276,8 +281,10 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   if (optimizer !== 'adam' && optimizer !== 'lbfgs') throw new Error(`optimizer must be lbfgs or adam, got "${optimizer as string}"`);
   const rounds = opts.rounds ?? 10;
   const evalsPerRound = opts.evalsPerRound ?? 20;
+  const maxfunRule = opts.maxfunRule ?? (cfg.preset === 'notebook' ? 'scipy' : 'exact');
   const iterationsOf = (k: number): number | undefined => opts.scaleIterations?.[k] ?? opts.iterations;
-  const plannedOf = (k: number): number => iterationsOf(k) ?? rounds * evalsPerRound;
+  // the scipy rule runs at least one evaluation more in the first round (later rounds reuse their start)
+  const plannedOf = (k: number): number => iterationsOf(k) ?? rounds * evalsPerRound + (optimizer === 'lbfgs' && maxfunRule === 'scipy' ? 1 : 0);
   const planned = scales.reduce((a, _r, k) => a + plannedOf(k), 0);
   const signal = opts.signal;
 
@@ -285,6 +292,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   const history: TransferResult['history'] = [];
   let done = { iterations: 0, evaluations: 0 };
   let prev: { pixels: Float32Array; rows: number; cols: number; loss: LossBreakdown; result: OptimizeResult } | null = null;
+  let firstEvaluationAt: number | null = null;
   try {
     for (let k = 0; k < scales.length; k++) {
       const ts = performance.now();
@@ -336,8 +344,9 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
           result =
             iterations !== undefined
               ? await minimizeLbfgs(ctx, objective, x0, { ...common, maxIterations: iterations })
-              : await minimizeLbfgs(ctx, objective, x0, { ...common, rounds, evalsPerRound });
+              : await minimizeLbfgs(ctx, objective, x0, { ...common, rounds, evalsPerRound, maxfunRule });
         }
+        firstEvaluationAt ??= objective.firstStart;
         const pixels = await readVector(ctx, result.x, objective.segments);
         // The loss terms at the returned point: remembered from its evaluation, else evaluated again.
         let loss = objective.best;
@@ -373,6 +382,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
     reason: last.result.message,
     stages,
     memory: memory.report(),
+    firstEvaluationAt,
   };
 }
 
@@ -381,16 +391,17 @@ export async function evaluateOnce(
   ctx: GpuContext,
   weights: Vgg19Weights | Vgg19,
   opts: StyleControls & { content: RgbaImage; rows: number; resize?: ResizeMethod; config: StyleConfig; maxBufferBytes?: number; memoryBytes?: number },
-): Promise<{ rows: number; cols: number; loss: LossBreakdown; grad: Float32Array; memory: MemoryReport; bands: Record<string, number> }> {
+): Promise<{ rows: number; cols: number; loss: LossBreakdown; grad: Float32Array; memory: MemoryReport; bands: Record<string, number>; firstEvaluationAt: number }> {
   gpuMemory(ctx).resetPeak();
   const ctl = resolveStyles(opts.content, opts);
   const prep = prepareImages(ctl.content, ctl, opts.rows, opts.resize ?? defaultResize(opts.config), minInputSide(deepestLayer(opts.config)));
   const objective = await buildObjective(ctx, weights, opts.config, prep, opts.maxBufferBytes, opts.memoryBytes);
   const x = uploadVector(ctx, prep.content, objective.segments, 'x');
   const g = createVectorOf(ctx, objective.segments, 'gradient');
+  const firstEvaluationAt = performance.now();
   await objective.evaluate(x, g);
   const grad = await readVector(ctx, g, objective.segments);
   destroyVector(x);
   destroyVector(g);
-  return { rows: prep.rows, cols: prep.cols, loss: objective.last!, grad, memory: gpuMemory(ctx).report(), bands: objective.plan.bandCounts };
+  return { rows: prep.rows, cols: prep.cols, loss: objective.last!, grad, memory: gpuMemory(ctx).report(), bands: objective.plan.bandCounts, firstEvaluationAt };
 }

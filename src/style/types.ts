@@ -5,6 +5,7 @@ import type { StyleConfig } from './config.ts';
 import type { MemoryReport } from '../gpu/memory.ts';
 import type { PreserveColors } from '../image/colour.ts';
 import type { GpuVec } from '../optim/vecops.ts';
+import type { MaxfunRule } from '../optim/lbfgs.ts';
 
 /** Loss terms, each already multiplied by its weight; styleLayers add up to style. */
 export interface LossBreakdown {
@@ -51,6 +52,12 @@ export interface TransferOptions extends StyleControls {
   /** notebook schedule: rounds x evaluations per round, L-BFGS history reset between rounds */
   rounds?: number;
   evalsPerRound?: number;
+  /**
+   * How evalsPerRound ends a round (src/optim/lbfgs.ts MaxfunRule): 'scipy' as the notebook's
+   * fmin_l_bfgs_b calls (checked at the end of an iteration, over the count: 21-22 for 20),
+   * 'exact' never over. Default: 'scipy' for the notebook preset, 'exact' otherwise.
+   */
+  maxfunRule?: MaxfunRule;
   /** plain form: this many iterations (overrides rounds) */
   iterations?: number;
   /** Adam learning rate (pixel units) */
@@ -138,4 +145,10 @@ export interface TransferResult {
   /** peak GPU bytes of the run (all buffers the project created, weights included) and the
    *  number of live buffers at that peak */
   memory: MemoryReport;
+  /**
+   * performance.now() (ms since the time origin: the process start in Node, the page's start in
+   * a browser) when the first objective evaluation started; null if none ran. The CLI's
+   * setupSeconds is this / 1000; the page subtracts the time Start was pressed.
+   */
+  firstEvaluationAt: number | null;
 }

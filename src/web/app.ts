@@ -120,6 +120,8 @@ interface Run {
   init: 'content' | 'random' | RgbaImage;
   meter: RateMeter;
   firstReportAt: number | null;
+  /** performance.now() when Start was pressed: set-up = the transfer's firstEvaluationAt minus this */
+  startedAt: number;
 }
 
 interface Checkpoint {
@@ -424,6 +426,7 @@ export class App {
       init: resume ? resume.image : settings.init,
       meter: new RateMeter(),
       firstReportAt: null,
+      startedAt: now(),
     };
     this.run = run;
     this.lastRun = run;
@@ -505,7 +508,8 @@ export class App {
         'info',
         result.stopped ? 'Stopped.' : 'Done.',
         `${result.iterations + run.offset.iteration} iterations, ${result.evaluations + run.offset.evaluation} evaluations, loss ${formatLoss(result.loss.total)} ` +
-          `(content ${formatLoss(result.loss.content)}, style ${formatLoss(result.loss.style)}, TV ${formatLoss(result.loss.tv)}). ${result.reason}`,
+          `(content ${formatLoss(result.loss.content)}, style ${formatLoss(result.loss.style)}, TV ${formatLoss(result.loss.tv)}). ${result.reason}` +
+          (result.firstEvaluationAt !== null ? ` Set-up (Start to the first evaluation): ${((result.firstEvaluationAt - run.startedAt) / 1000).toFixed(1)} s.` : ''),
         [],
         'info',
       );
