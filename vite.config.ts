@@ -8,7 +8,7 @@
 //   `new URL(`../../shaders/${name}.wgsl`, import.meta.url)`; vite turns that into an
 //   import.meta.glob of ?url imports, so every .wgsl is served in dev and emitted by build.
 // - Data folders (dev and preview servers only, read on the Node side):
-//     /weights/vgg19/<file>  the folder weights/locate.ts resolveWeightsDir() finds
+//     /weights/vgg19/<file>  the folder src/model/locate.ts resolveWeightsDir() finds
 //                            (NEURAL_STYLE_WEIGHTS, weights/vgg19/, ../shared/vgg19/)
 //     /images/<file>         the folder resolveImagesDir() finds (NEURAL_STYLE_IMAGES, ../shared/images/)
 //   A folder that cannot be resolved answers 404 with locate.ts's explanation as the body.
@@ -18,7 +18,7 @@ import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, resolve, sep } from 'node:path';
 import { defineConfig, type Connect, type Plugin } from 'vite';
-import { REPO_ROOT, resolveImagesDir, resolveWeightsDir } from './weights/locate.ts';
+import { REPO_ROOT, resolveImagesDir, resolveWeightsDir } from './src/model/locate.ts';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.json': 'application/json',

@@ -47,7 +47,7 @@ import {
   zeroStop,
 } from '../src/web/settings.ts';
 import { manifestBytes, weightsFolderUrl } from '../src/web/weights.ts';
-import { resolveImagesDir, resolveWeightsDir } from '../weights/locate.ts';
+import { resolveImagesDir, resolveWeightsDir } from '../src/model/locate.ts';
 import { type DevServer, type LaunchedBrowser, launchBrowser, type OpenedPage, openPage, REPO_ROOT, startServer } from './browser/harness.ts';
 import { randomArray } from './helpers.ts';
 

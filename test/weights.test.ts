@@ -8,14 +8,8 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  decodeWeightGroups,
-  halfToFloat,
-  loadVgg19Weights,
-  parseManifest,
-  verifyChecksums,
-  type WeightGroup,
-} from '../src/model/weights.ts';
+import { decodeWeightGroups, halfToFloat, parseManifest, verifyChecksums, type WeightGroup } from '../src/model/tfjs_manifest.ts';
+import { loadVgg19Weights } from '../src/model/weights.ts';
 import { VGG19_LAYERS, VGG19_LAYER_NAMES } from '../src/model/vgg19_layers.ts';
 import {
   REPO_ROOT,
@@ -25,7 +19,7 @@ import {
   resolveDataDir,
   resolveExampleImage,
   resolveWeightsDir,
-} from '../weights/locate.ts';
+} from '../src/model/locate.ts';
 
 const PACK = resolve(REPO_ROOT, '..', 'shared', 'vgg19');
 const AZERTAT = join(PACK, 'sources', 'azertat-tfjs-uint8'); // model.json, one group, 20 of 138 shards

@@ -141,7 +141,7 @@ export function float32LE(a: Float32Array): Uint8Array {
 async function loadImage(flag: string, value: string, imagesDir: string | undefined): Promise<{ path: string; image: RgbaImage }> {
   let path = value;
   if (!existsSync(value) && !/[\\/]/.test(value)) {
-    const { resolveExampleImage } = await import('../../weights/locate.ts');
+    const { resolveExampleImage } = await import('../model/locate.ts');
     try {
       path = resolveExampleImage(value, imagesDir);
     } catch (e) {
@@ -256,7 +256,7 @@ interface Gpu {
 
 /** Weights, device and the device-limit check for rows × cols. */
 async function setUpGpu(o: CommonOptions, rows: number, cols: number): Promise<Gpu> {
-  const { loadVgg19WeightsFromDir } = await import('../../weights/locate.ts');
+  const { loadVgg19WeightsFromDir } = await import('../model/locate.ts');
   let weights;
   try {
     weights = await loadVgg19WeightsFromDir(o.weights);

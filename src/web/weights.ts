@@ -1,6 +1,6 @@
-// VGG19 weights for the page: the same manifest format as in Node (src/model/weights.ts),
+// VGG19 weights for the page: the same manifest format as in Node (src/model/tfjs_manifest.ts, src/model/weights.ts),
 // read over fetch from a folder URL. The dev and preview servers serve the folder that
-// weights/locate.ts finds at /weights/vgg19/ (vite.config.ts); a built page gets it from
+// src/model/locate.ts finds at /weights/vgg19/ (vite.config.ts); a built page gets it from
 // wherever it is hosted: ?weights=<folder URL> or the page's weights field.
 //
 // Progress: the shard files are streamed and counted as they arrive, against the size the
@@ -9,7 +9,8 @@
 // A 404 becomes fileNotFoundError (so a missing optional SHA256SUMS is skipped); every other
 // failure names the URL. Decoded weights are kept per URL for the page's lifetime.
 
-import { fileNotFoundError, loadVgg19Weights, parseManifest, type ReadFile, type Vgg19Weights } from '../model/weights.ts';
+import { fileNotFoundError, parseManifest, type ReadFile } from '../model/tfjs_manifest.ts';
+import { loadVgg19Weights, type Vgg19Weights } from '../model/weights.ts';
 
 export const DEFAULT_WEIGHTS_URL = '/weights/vgg19/';
 

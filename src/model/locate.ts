@@ -8,16 +8,17 @@
 // A folder qualifies when it holds weights_manifest.json or model.json. An explicit or env
 // path that does not qualify is an error (never silently replaced by a default).
 // Images folder: explicit path, then NEURAL_STYLE_IMAGES, then <repo>/../shared/images.
-// <repo> is the project root: the folder above the one holding this file.
+// <repo> is the project root: two folders above the one holding this file (src/model/).
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fileNotFoundError, loadVgg19Weights, type LoadVgg19Options, type ReadFile, type Vgg19Weights } from '../src/model/weights.ts';
+import { fileNotFoundError, type ReadFile } from './tfjs_manifest.ts';
+import { loadVgg19Weights, type LoadVgg19Options, type Vgg19Weights } from './weights.ts';
 
-/** The project root (the folder above weights/). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The project root (two folders above src/model/). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WEIGHTS_README = join(REPO_ROOT, 'weights', 'README.md');
 
 export type FoundHow = 'argument' | 'env' | 'default';
