@@ -18,6 +18,7 @@ import {
   type ReadFile,
   type WeightEntry,
 } from './tfjs_manifest.ts';
+import { openKerasH5 } from './keras_h5.ts';
 
 /** The 16 VGG19 convolution layers, keyed by Keras name (block1_conv1 … block5_conv4). */
 export interface Vgg19Weights {
@@ -104,4 +105,77 @@ export async function loadVgg19Weights(read: ReadFile, opts: LoadVgg19Options = 
     if (byName.get(kernel.name)!.quantization || byName.get(bias.name)!.quantization) quantizedLayers.push(l.name);
   }
   return { layers, source: folder, quantizedLayers };
+}
+
+// ----------------------------------------------------------------------------------------
+// Keras .h5
+// ----------------------------------------------------------------------------------------
+
+export interface LoadVgg19H5Options {
+  /** the file's name in messages and in the result (default 'weights.h5') */
+  source?: string;
+  /** bytes of the layers read so far, and of all 16 */
+  onProgress?: (loadedBytes: number, totalBytes: number) => void;
+}
+
+/** True when `name` (a path or URL) names a Keras HDF5 file (.h5 / .hdf5 / .keras.h5). */
+export function isH5Name(name: string): boolean {
+  return /\.(h5|hdf5)$/i.test(name.replace(/[?#].*$/, ''));
+}
+
+/**
+ * Loads the 16 VGG19 convolution layers from the bytes of a Keras .h5 file (save_weights, the
+ * file Keras downloads, or a whole model.save; src/model/keras_h5.ts). Each layer's first weight
+ * is its kernel [3, 3, Cin, Cout] (HWIO, as Keras stores it), its second the bias [Cout].
+ * Errors name the file and the layer: not HDF5, no VGG19 layer at all, a layer missing, a weight
+ * of the wrong shape, a truncated file.
+ */
+export async function loadVgg19WeightsFromH5(bytes: Uint8Array, opts: LoadVgg19H5Options = {}): Promise<Vgg19Weights> {
+  const source = opts.source ?? 'weights.h5';
+  const file = await openKerasH5(bytes, source);
+  try {
+    if (!file.truncated) {
+      const present = VGG19_LAYERS.filter((l) => file.hasLayer(l.name)).map((l) => l.name);
+      const listed = file.layerNames.length ? `its layers: ${file.layerNames.slice(0, 8).join(', ')}${file.layerNames.length > 8 ? `, … (${file.layerNames.length})` : ''}` : 'it has no layers';
+      if (present.length === 0) {
+        throw new Error(`${source}: not VGG19 weights: no layer named block1_conv1 … block5_conv4 (${listed})`);
+      }
+      const missing = VGG19_LAYERS.find((l) => !present.includes(l.name));
+      if (missing) throw new Error(`${source}: VGG19 layer ${missing.name} is missing (${listed})`);
+    }
+    const total = VGG19_LAYERS.reduce((a, l) => a + 4 * (9 * l.cin * l.cout + l.cout), 0);
+    let loaded = 0;
+    opts.onProgress?.(0, total);
+    const layers: Vgg19Weights['layers'] = new Map();
+    for (const l of VGG19_LAYERS) {
+      const weights = file.readLayer(l.name);
+      const want = [
+        [3, 3, l.cin, l.cout],
+        [l.cout],
+      ];
+      if (weights.length < 2) {
+        throw new Error(`${source}: layer ${l.name} has ${weights.length} weight${weights.length === 1 ? '' : 's'}, VGG19 needs a kernel ${fmtShape(want[0])} and a bias ${fmtShape(want[1])}`);
+      }
+      const [kernel, bias] = weights;
+      for (const [w, shape, what] of [
+        [kernel, want[0], 'kernel'],
+        [bias, want[1], 'bias'],
+      ] as const) {
+        if (fmtShape(w.shape) !== fmtShape(shape)) {
+          throw new Error(`${source}: layer ${l.name}: ${what} ${w.name} has shape ${fmtShape(w.shape)}, VGG19 needs ${fmtShape(shape)}`);
+        }
+      }
+      layers.set(l.name, { kernel: kernel.data, bias: bias.data });
+      loaded += 4 * (kernel.data.length + bias.data.length);
+      opts.onProgress?.(loaded, total);
+    }
+    if (file.truncated) {
+      throw new Error(
+        `${source}: truncated: it has ${file.truncated.bytes} bytes, its header says ${file.truncated.expected}; the VGG19 layers read, but the file is damaged. Download it again.`,
+      );
+    }
+    return { layers, source, quantizedLayers: [] };
+  } finally {
+    file.close();
+  }
 }
