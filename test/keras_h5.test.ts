@@ -6,11 +6,16 @@
 // are not HDF5 and HDF5 without VGG19 layers each give one line naming the file (and the layer).
 // CPU only, no GPU.
 
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadVgg19WeightsFromDir } from '../src/model/locate.ts';
 import { looksLikeHdf5 } from '../src/model/keras_h5.ts';
 import { VGG19_LAYERS } from '../src/model/vgg19_layers.ts';
 import { isH5Name, loadVgg19WeightsFromH5 } from '../src/model/weights.ts';
-import { type KerasStyle, vgg19Random, writeKerasH5 } from './keras_h5_fixture.ts';
+import { cli, STARRY, TUBINGEN } from './cli_helpers.ts';
+import { type FixtureLayer, type KerasStyle, vgg19Random, writeKerasH5 } from './keras_h5_fixture.ts';
 
 const NAME = '/data/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5';
 
@@ -93,5 +98,60 @@ describe('Keras .h5 weights', () => {
     expect(isH5Name('x.hdf5')).toBe(true);
     expect(isH5Name('weights/vgg19/')).toBe(false);
     expect(isH5Name('weights/h5')).toBe(false);
+  });
+});
+
+// ------------------------------------------------------------------------------------------
+// The command line: --weights FILE.h5 (the real pack rewritten as the Keras download would
+// hold it gives the same loss as the pack itself), and bad files: one line, exit 1.
+// ------------------------------------------------------------------------------------------
+describe('neural-style --weights FILE.h5', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ns-h5-'));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  const evalArgs = (weights: string, json: string) => ['eval', '--content', TUBINGEN, '--style', STARRY, '--rows', '32', '--json', json, '--weights', weights];
+
+  it('the real weights as a Keras .h5 give the same loss as the TF.js pack', async () => {
+    const pack = await loadVgg19WeightsFromDir();
+    const layers: Record<string, FixtureLayer> = {};
+    for (const l of VGG19_LAYERS) {
+      const { kernel, bias } = pack.layers.get(l.name)!;
+      layers[l.name] = { kernel, kernelShape: [3, 3, l.cin, l.cout], bias, biasShape: [l.cout] };
+    }
+    const h5 = join(dir, 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5');
+    await writeFile(h5, (await writeKerasH5({ style: 'download', layers })).bytes);
+    const fromH5 = await cli(evalArgs(h5, join(dir, 'h5.json')), 240_000);
+    expect(fromH5.stderr).toBe(fromH5.stderr.trim() + '\n');
+    expect(fromH5.code, fromH5.stderr).toBe(0);
+    const fromPack = await cli(evalArgs(pack.source, join(dir, 'pack.json')), 240_000);
+    expect(fromPack.code, fromPack.stderr).toBe(0);
+    const a = JSON.parse(await readFile(join(dir, 'h5.json'), 'utf8'));
+    const b = JSON.parse(await readFile(join(dir, 'pack.json'), 'utf8'));
+    expect(a.loss).toEqual(b.loss);
+    expect(a.loss.total).toBeGreaterThan(0);
+  });
+
+  it('bad .h5 files: one line naming the file and the problem, exit 1', async () => {
+    const notH5 = join(dir, 'notes.h5');
+    await writeFile(notH5, 'just text');
+    const noVgg = join(dir, 'dense.h5');
+    await writeFile(noVgg, (await writeKerasH5({ style: 'save_weights', only: [{ name: 'dense_1', shapes: [[4, 2], [2]] }] })).bytes);
+    const wrong = join(dir, 'wrong.h5');
+    const l = vgg19Random(4).get('block3_conv2')!;
+    await writeFile(wrong, (await writeKerasH5({ style: 'save_weights', seed: 4, layers: { block3_conv2: { ...l, bias: new Float32Array(255), biasShape: [255] } } })).bytes);
+    for (const [file, problem] of [
+      [notH5, 'not an HDF5 file'],
+      [noVgg, 'not VGG19 weights: no layer named block1_conv1'],
+      [wrong, 'layer block3_conv2: bias block3_conv2/bias:0 has shape [255], VGG19 needs [256]'],
+    ]) {
+      const r = await cli(evalArgs(file, join(dir, 'x.json')), 120_000);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr).toContain(`neural-style: error: --weights: ${file}: ${problem}`);
+    }
   });
 });
