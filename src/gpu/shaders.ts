@@ -16,8 +16,10 @@ export function shaderUrl(name: string): URL {
 
 async function readUrl(url: URL): Promise<string> {
   if (url.protocol === 'file:') {
-    const { readFile } = await import(/* @vite-ignore */ 'node:fs/promises');
-    const { fileURLToPath } = await import(/* @vite-ignore */ 'node:url');
+    // Names in variables: a bundler building for the browser leaves these Node-only imports alone.
+    const [fsName, urlName] = ['node:fs/promises', 'node:url'];
+    const { readFile } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+    const { fileURLToPath } = (await import(/* @vite-ignore */ urlName)) as typeof import('node:url');
     try {
       return await readFile(fileURLToPath(url), 'utf8');
     } catch (e) {
