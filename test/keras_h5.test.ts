@@ -6,11 +6,11 @@
 // are not HDF5 and HDF5 without VGG19 layers each give one line naming the file (and the layer).
 // CPU only, no GPU.
 
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadVgg19WeightsFromDir } from '../src/model/locate.ts';
+import { kerasCachedWeights, loadVgg19WeightsFromDir, resolveWeights, WEIGHTS_DIR_SPEC } from '../src/model/locate.ts';
 import { looksLikeHdf5 } from '../src/model/keras_h5.ts';
 import { VGG19_LAYERS } from '../src/model/vgg19_layers.ts';
 import { isH5Name, loadVgg19WeightsFromH5 } from '../src/model/weights.ts';
@@ -153,5 +153,47 @@ describe('neural-style --weights FILE.h5', () => {
       expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
       expect(r.stderr).toContain(`neural-style: error: --weights: ${file}: ${problem}`);
     }
+  });
+});
+
+// ------------------------------------------------------------------------------------------
+// Where the weights are found: an .h5 given by argument or NEURAL_STYLE_WEIGHTS, and Keras's
+// download ($KERAS_HOME/models/, else ~/.keras/models/) after the default folders.
+// ------------------------------------------------------------------------------------------
+describe('finding an .h5 (src/model/locate.ts)', () => {
+  const saved = { weights: process.env.NEURAL_STYLE_WEIGHTS, keras: process.env.KERAS_HOME };
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ns-keras-home-'));
+  });
+  afterAll(async () => {
+    for (const [k, v] of [['NEURAL_STYLE_WEIGHTS', saved.weights], ['KERAS_HOME', saved.keras]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('argument, environment, then the default folders, then Keras\'s download; none: every place and the Python line', async () => {
+    delete process.env.NEURAL_STYLE_WEIGHTS;
+    process.env.KERAS_HOME = join(dir, 'keras');
+    const spec = { ...WEIGHTS_DIR_SPEC, defaults: [join(dir, 'no-folder')] };
+    const keras = join(dir, 'keras', 'models', 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5');
+    expect(kerasCachedWeights()).toBe(keras);
+    expect(() => resolveWeights(undefined, spec)).toThrow(
+      `VGG19 weights not found. Looked in: NEURAL_STYLE_WEIGHTS (not set), ${join(dir, 'no-folder')}, ${keras} (none exists). ` +
+        'Fix: pass --weights DIR or --weights FILE.h5, or set NEURAL_STYLE_WEIGHTS, or let Keras download the file once: python3 -c "import keras; keras.applications.VGG19(include_top=False)".',
+    );
+    await mkdir(dirname(keras), { recursive: true });
+    await writeFile(keras, 'x');
+    expect(resolveWeights(undefined, spec)).toEqual({ path: keras, kind: 'h5', how: 'default' });
+    expect(resolveWeights(undefined)).toMatchObject({ kind: 'folder', how: 'default' }); // a default folder comes first
+    const mine = join(dir, 'mine.h5');
+    await writeFile(mine, 'x');
+    process.env.NEURAL_STYLE_WEIGHTS = mine;
+    expect(resolveWeights(undefined, spec)).toEqual({ path: mine, kind: 'h5', how: 'env' });
+    expect(resolveWeights(keras, spec)).toEqual({ path: keras, kind: 'h5', how: 'argument' });
+    // the file found is read as Keras weights, and its problems are named
+    expect(await loadVgg19WeightsFromDir().catch((e: Error) => e.message)).toMatch(new RegExp(`^${mine}: not an HDF5 file`));
   });
 });

@@ -132,21 +132,21 @@ const isFile = (p: string): boolean => {
 
 /**
  * The weights: explicit path, then $NEURAL_STYLE_WEIGHTS (each a folder or an .h5 file), then the
- * default folders, then the Keras download (see the header). Throws a clear Error when the path
- * given is unusable or nothing is found.
+ * default folders (spec.defaults), then the Keras download (see the header). Throws a clear Error
+ * when the path given is unusable or nothing is found.
  */
-export function resolveWeights(explicit?: string): WeightsLocation {
-  const given = explicit || process.env[WEIGHTS_DIR_SPEC.envVar];
+export function resolveWeights(explicit?: string, spec: DataDirSpec = WEIGHTS_DIR_SPEC): WeightsLocation {
+  const given = explicit || process.env[spec.envVar];
   if (given && isFile(resolve(given))) return { path: resolve(given), kind: 'h5', how: explicit ? 'argument' : 'env' };
-  if (given || WEIGHTS_DIR_SPEC.defaults.some((d) => existsSync(d))) {
-    const { dir, how } = resolveWeightsDir(explicit);
+  if (given || spec.defaults.some((d) => existsSync(d))) {
+    const { dir, how } = resolveDataDir(spec, explicit);
     return { path: dir, kind: 'folder', how };
   }
   const keras = kerasCachedWeights();
   if (isFile(keras)) return { path: keras, kind: 'h5', how: 'default' };
   throw new Error(
-    `VGG19 weights not found. Looked in: ${WEIGHTS_DIR_SPEC.envVar} (not set), ${WEIGHTS_DIR_SPEC.defaults.join(', ')}, ${keras} (none exists). ` +
-      `Fix: pass --weights DIR or --weights FILE.h5, or set ${WEIGHTS_DIR_SPEC.envVar}, or let Keras download the file once: ${KERAS_DOWNLOAD_LINE}. ${WEIGHTS_DIR_SPEC.help}`,
+    `VGG19 weights not found. Looked in: ${spec.envVar} (not set), ${spec.defaults.join(', ')}, ${keras} (none exists). ` +
+      `Fix: pass --weights DIR or --weights FILE.h5, or set ${spec.envVar}, or let Keras download the file once: ${KERAS_DOWNLOAD_LINE}. ${spec.help}`,
   );
 }
 
