@@ -4,6 +4,9 @@
 //     emitted declarations, and runs as a 32-row transfer of 2 iterations through the API;
 //   - a consumer file using every entry point and the options type type-checks, and one with a
 //     misspelt option does not;
+//   - vite bundles a page that imports it (the "browser" condition) with no configuration: no
+//     Node module left for the browser (pngjs is mapped to its browser build by the package's
+//     "browser" field), the shaders built into the bundle;
 //   - the tarball holds no tests, no benchmark results, no weights.
 // Installed without the network: the tarball is unpacked into node_modules/neural-style-webgpu
 // as npm lays it out, and the dependencies its package.json declares (only those) are linked
@@ -98,6 +101,26 @@ export async function run(): Promise<TransferResult> {
     expect(bad.status).not.toBe(0);
     expect(bad.stdout).toMatch(/consumer\.ts.*'contentWieght' does not exist in type 'StyleTransferOptions'/);
     rmSync(join(app, 'consumer.ts'));
+  }, 300_000);
+
+  it('a bundler (vite) builds a page that uses it, with no configuration', () => {
+    writeFileSync(join(app, 'index.html'), '<!doctype html><html><body><script type="module" src="./page.js"></script></body></html>\n');
+    writeFileSync(
+      join(app, 'page.js'),
+      "import { acquireGpu, loadWeights, styleTransfer } from 'neural-style-webgpu';\n" +
+        "const gpu = await acquireGpu();\nconst weights = await loadWeights('vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5');\n" +
+        "const r = await styleTransfer(gpu, weights, { content: 'a.jpg', style: 'b.jpg', rows: 32, iterations: 1 });\nconsole.log(r.loss.total);\n",
+    );
+    const vite = join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
+    const r = spawnSync(process.execPath, [vite, 'build', '--outDir', 'page-dist'], { cwd: app, encoding: 'utf8', timeout: 240_000 });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toMatch(/externalized for browser compatibility|error/i);
+    const bundle = readdirSync(join(app, 'page-dist', 'assets'))
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => readFileSync(join(app, 'page-dist', 'assets', f), 'utf8'))
+      .join('\n');
+    expect(bundle).toContain('@compute'); // WGSL text, built in
+    expect(bundle).toContain('navigator'); // the browser's WebGPU
   }, 300_000);
 
   it("README's embed runs from the installed package: a 32-row transfer of 2 iterations", () => {
