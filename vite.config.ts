@@ -8,17 +8,19 @@
 //   `new URL(`../../shaders/${name}.wgsl`, import.meta.url)`; vite turns that into an
 //   import.meta.glob of ?url imports, so every .wgsl is served in dev and emitted by build.
 // - Data folders (dev and preview servers only, read on the Node side):
-//     /weights/vgg19/<file>  the folder weights/locate.ts resolveWeightsDir() finds
+//     /weights/vgg19/<file>  the folder src/model/locate.ts resolveWeightsDir() finds
 //                            (NEURAL_STYLE_WEIGHTS, weights/vgg19/, ../shared/vgg19/)
 //     /images/<file>         the folder resolveImagesDir() finds (NEURAL_STYLE_IMAGES, ../shared/images/)
 //   A folder that cannot be resolved answers 404 with locate.ts's explanation as the body.
 //   `vite build` does not copy them: a deployed page gets its weights from wherever it is hosted.
+// - base './': the built page (dist/) refers to its assets relatively, so any static host
+//   serves it from any folder; it looks for weights/vgg19/ beside itself (src/web/weights.ts).
 
 import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, resolve, sep } from 'node:path';
 import { defineConfig, type Connect, type Plugin } from 'vite';
-import { REPO_ROOT, resolveImagesDir, resolveWeightsDir } from './weights/locate.ts';
+import { REPO_ROOT, resolveImagesDir, resolveWeightsDir } from './src/model/locate.ts';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.json': 'application/json',
@@ -88,6 +90,7 @@ function dataFolders(): Plugin {
 
 export default defineConfig({
   root: REPO_ROOT,
+  base: './',
   plugins: [dataFolders()],
   resolve: {
     alias: [{ find: /^pngjs$/, replacement: 'pngjs/browser.js' }],
@@ -99,5 +102,7 @@ export default defineConfig({
   },
   build: {
     target: 'es2022',
+    // h5wasm's chunk (4.8 MB: HDF5 compiled to wasm, embedded) is fetched only for .h5 weights.
+    chunkSizeWarningLimit: 5000,
   },
 });

@@ -29,7 +29,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acquireGpu } from '../src/gpu/device.ts';
 import { readImageFile } from '../src/image/node.ts';
-import { loadVgg19WeightsFromDir, resolveExampleImage } from '../weights/locate.ts';
+import { loadVgg19WeightsFromDir, resolveExampleImage } from '../src/model/locate.ts';
 import { HELP, parseBenchArgs } from './lib/options.ts';
 import { formatResult } from './lib/report.ts';
 import { regenerateReport, saveResults } from './lib/results.ts';

@@ -15,7 +15,7 @@ import { resize } from '../src/image/resize.ts';
 import { Vgg19 } from '../src/model/vgg19.ts';
 import { makeConfig } from '../src/style/config.ts';
 import { evaluateOnce, styleTransfer } from '../src/style/transfer.ts';
-import { loadVgg19WeightsFromDir, resolveExampleImage } from '../weights/locate.ts';
+import { loadVgg19WeightsFromDir, resolveExampleImage } from '../src/model/locate.ts';
 import { gpu } from './helpers.ts';
 
 let content: RgbaImage;

@@ -15,7 +15,7 @@ import { StyleObjective } from '../src/style/objective.ts';
 import { randomCaffe, toCaffe } from '../src/image/preprocess.ts';
 import { resize } from '../src/image/resize.ts';
 import { createVectorOf, destroyVector, readVector, uploadVector } from '../src/optim/vecops.ts';
-import { loadVgg19WeightsFromDir, resolveExampleImage } from '../weights/locate.ts';
+import { loadVgg19WeightsFromDir, resolveExampleImage } from '../src/model/locate.ts';
 import { gpu } from './helpers.ts';
 
 let content: RgbaImage;

@@ -23,7 +23,7 @@ import { readImageFile } from '../src/image/node.ts';
 import { resize } from '../src/image/resize.ts';
 import type { RgbaImage } from '../src/image/types.ts';
 import { mulberry32 } from '../src/image/random.ts';
-import { resolveExampleImage } from '../weights/locate.ts';
+import { resolveExampleImage } from '../src/model/locate.ts';
 
 const log: string[] = [];
 afterAll(() => console.log(`colour preservation, measured errors:\n  ${log.join('\n  ')}`));

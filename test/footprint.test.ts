@@ -6,7 +6,7 @@ import type { RgbaImage } from '../src/image/types.ts';
 import { makeConfig } from '../src/style/config.ts';
 import { transferFootprint } from '../src/style/footprint.ts';
 import { styleTransfer } from '../src/style/transfer.ts';
-import { loadVgg19WeightsFromDir, resolveExampleImage } from '../weights/locate.ts';
+import { loadVgg19WeightsFromDir, resolveExampleImage } from '../src/model/locate.ts';
 import { gpu } from './helpers.ts';
 
 let content: RgbaImage;

@@ -15,7 +15,7 @@ import { Vgg19 } from '../src/model/vgg19.ts';
 import { makeConfig } from '../src/style/config.ts';
 import { styleTransfer, transferScales } from '../src/style/transfer.ts';
 import type { TransferProgress } from '../src/style/types.ts';
-import { loadVgg19WeightsFromDir } from '../weights/locate.ts';
+import { loadVgg19WeightsFromDir } from '../src/model/locate.ts';
 import { gpu } from './helpers.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

@@ -12,7 +12,7 @@ import { evalInputs } from '../bench/cases/eval.ts';
 import { OurEval } from '../bench/strategies/ours.ts';
 import { findPytorch, PytorchEval } from '../bench/strategies/pytorch.ts';
 import { relL2 } from '../bench/lib/stats.ts';
-import { loadVgg19WeightsFromDir, resolveWeightsDir } from '../weights/locate.ts';
+import { loadVgg19WeightsFromDir, resolveWeightsDir } from '../src/model/locate.ts';
 import { ROOT, STARRY, TUBINGEN } from './cli_helpers.ts';
 import { gpu } from './helpers.ts';
 import { chooseConvVersion } from '../src/kernels/registry.ts';

@@ -18,7 +18,7 @@ import { Vgg19 } from '../src/model/vgg19.ts';
 import { makeConfig } from '../src/style/config.ts';
 import { StyleObjective } from '../src/style/objective.ts';
 import { prepareImages } from '../src/style/transfer.ts';
-import { loadVgg19WeightsFromDir } from '../weights/locate.ts';
+import { loadVgg19WeightsFromDir } from '../src/model/locate.ts';
 import { cli, ROOT, STARRY, TUBINGEN } from './cli_helpers.ts';
 import { gpu } from './helpers.ts';
 

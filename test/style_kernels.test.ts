@@ -12,7 +12,7 @@ import { contentLossCpu, gramBackwardCpu, gramCpu, styleLossCpu, tvLossCpu } fro
 import { objectiveCpu, objectiveTargetsCpu } from '../src/ref/objective.ts';
 import { makeConfig, type PresetName } from '../src/style/config.ts';
 import { StyleObjective } from '../src/style/objective.ts';
-import { loadVgg19WeightsFromDir } from '../weights/locate.ts';
+import { loadVgg19WeightsFromDir } from '../src/model/locate.ts';
 import { compare, gpu, printRecorded, randomArray, record } from './helpers.ts';
 
 afterAll(() => printRecorded('Gram / loss kernels and objective vs CPU reference:'));

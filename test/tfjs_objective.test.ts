@@ -36,7 +36,7 @@ import { deepestLayer, makeConfig, type PresetName, type StyleConfig } from '../
 import { StyleObjective } from '../src/style/objective.ts';
 import { defaultResize, prepareImages } from '../src/style/transfer.ts';
 import type { LossBreakdown } from '../src/style/types.ts';
-import { loadVgg19WeightsFromDir, resolveExampleImage } from '../weights/locate.ts';
+import { loadVgg19WeightsFromDir, resolveExampleImage } from '../src/model/locate.ts';
 import { gpu } from './helpers.ts';
 
 const ROWS = 64;

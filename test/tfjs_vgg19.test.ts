@@ -34,7 +34,7 @@ import { resize, workingSize } from '../src/image/resize.ts';
 import { Vgg19, type Vgg19Plan } from '../src/model/vgg19.ts';
 import { layerIndex, VGG19_LAYERS } from '../src/model/vgg19_layers.ts';
 import type { Vgg19Weights } from '../src/model/weights.ts';
-import { loadVgg19WeightsFromDir, resolveExampleImage } from '../weights/locate.ts';
+import { loadVgg19WeightsFromDir, resolveExampleImage } from '../src/model/locate.ts';
 import { compare, gpu, printRecorded, record } from './helpers.ts';
 
 const ROWS = 64;

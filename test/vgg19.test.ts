@@ -8,7 +8,7 @@ import { Vgg19 } from '../src/model/vgg19.ts';
 import { layerSize, vgg19Geometry } from '../src/model/vgg19_layers.ts';
 import type { Vgg19Weights } from '../src/model/weights.ts';
 import { vgg19BackwardCpu, vgg19ForwardCpu } from '../src/ref/vgg19.ts';
-import { loadVgg19WeightsFromDir } from '../weights/locate.ts';
+import { loadVgg19WeightsFromDir } from '../src/model/locate.ts';
 import { compare, gpu, printRecorded, randomArray, record } from './helpers.ts';
 
 let weights: Vgg19Weights;

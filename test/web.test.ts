@@ -47,7 +47,7 @@ import {
   zeroStop,
 } from '../src/web/settings.ts';
 import { manifestBytes, weightsFolderUrl } from '../src/web/weights.ts';
-import { resolveImagesDir, resolveWeightsDir } from '../weights/locate.ts';
+import { resolveImagesDir, resolveWeightsDir } from '../src/model/locate.ts';
 import { type DevServer, type LaunchedBrowser, launchBrowser, type OpenedPage, openPage, REPO_ROOT, startServer } from './browser/harness.ts';
 import { randomArray } from './helpers.ts';
 
@@ -237,8 +237,10 @@ describe('web page helpers (Node)', () => {
     expect(m.etaSeconds({ evaluation: 5, done: 2 }, 10, 12_000)).toBeCloseTo(8, 10); // 8 left at 1 per s
   });
 
-  it('weights: folder URLs, and the manifest implies the shard files\' sizes', () => {
-    expect(weightsFolderUrl('', 'http://h/app/')).toBe('http://h/weights/vgg19/');
+  it('weights: folder and .h5 URLs (the default beside the page), and the manifest implies the shard files\' sizes', () => {
+    expect(weightsFolderUrl('', 'http://h/app/')).toBe('http://h/app/weights/vgg19/');
+    expect(weightsFolderUrl('', 'http://h/')).toBe('http://h/weights/vgg19/');
+    expect(weightsFolderUrl('../w/vgg19_notop.h5?v=1', 'http://h/app/index.html')).toBe('http://h/w/vgg19_notop.h5?v=1');
     expect(weightsFolderUrl('https://cdn.example/vgg', 'http://h/')).toBe('https://cdn.example/vgg/');
     expect(weightsFolderUrl('w/vgg19?x=1', 'http://h/app/index.html')).toBe('http://h/app/w/vgg19/');
     const dir = resolveWeightsDir().dir;

@@ -8,14 +8,8 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } fr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  decodeWeightGroups,
-  halfToFloat,
-  loadVgg19Weights,
-  parseManifest,
-  verifyChecksums,
-  type WeightGroup,
-} from '../src/model/weights.ts';
+import { decodeWeightGroups, halfToFloat, parseManifest, verifyChecksums, type WeightGroup } from '../src/model/tfjs_manifest.ts';
+import { loadVgg19Weights } from '../src/model/weights.ts';
 import { VGG19_LAYERS, VGG19_LAYER_NAMES } from '../src/model/vgg19_layers.ts';
 import {
   REPO_ROOT,
@@ -25,8 +19,8 @@ import {
   resolveDataDir,
   resolveExampleImage,
   resolveWeightsDir,
-} from '../weights/locate.ts';
-import { checksumCachePath, nodeChecksumCache } from '../weights/checksum_cache.ts';
+} from '../src/model/locate.ts';
+import { checksumCachePath, nodeChecksumCache } from '../src/model/checksum_cache.ts';
 
 const PACK = resolve(REPO_ROOT, '..', 'shared', 'vgg19');
 const AZERTAT = join(PACK, 'sources', 'azertat-tfjs-uint8'); // model.json, one group, 20 of 138 shards
@@ -391,7 +385,7 @@ describe('bad input: every error names the file and the problem', () => {
   });
 });
 
-describe('checksum cache (weights/checksum_cache.ts): hashes checked once, a changed file caught', () => {
+describe('checksum cache (src/model/checksum_cache.ts): hashes checked once, a changed file caught', () => {
   let savedCache: string | undefined;
   beforeAll(() => {
     savedCache = process.env.XDG_CACHE_HOME;

@@ -12,7 +12,8 @@ import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-si
 import wasmThreadedUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { acquireGpu } from '../../src/gpu/device.ts';
 import { decodeImage } from '../../src/image/decode.ts';
-import { fileNotFoundError, loadVgg19Weights, type ReadFile } from '../../src/model/weights.ts';
+import { fileNotFoundError, type ReadFile } from '../../src/model/tfjs_manifest.ts';
+import { loadVgg19Weights } from '../../src/model/weights.ts';
 import { parseBenchArgs } from '../lib/options.ts';
 import { runSuite, type SuiteEnv } from '../lib/suite.ts';
 import type { BenchResult } from '../lib/types.ts';

@@ -9,7 +9,7 @@
 //   const ys = tfjsVgg19Forward(tf, w, x, ['block5_conv2'], 'max');  // x: [1, H, W, 3] caffe BGR
 //   ...; tf.dispose(Object.values(ys)); disposeTfjsVgg19Weights(w);
 //
-// Weights: the same weights_manifest.json our loader reads (weights/locate.ts finds the
+// Weights: the same weights_manifest.json our loader reads (src/model/locate.ts finds the
 // folder), decoded by TensorFlow.js's own code. tf.io.loadWeights(manifest, prefix) is
 // `weightsLoaderFactory(fetch over HTTP)`; in Node there is no fetch for local files, so we call
 // tf.io.weightsLoaderFactory with a function that reads the .bin files from disk. Everything after
@@ -19,7 +19,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resolveWeightsDir } from '../../weights/locate.ts';
+import { resolveWeightsDir } from '../../src/model/locate.ts';
 import { manifestFromJson, pickVgg19Tensors, type Tf, type TfjsVgg19Weights, VGG19_TENSOR_NAMES } from './tfjs_vgg19_core.ts';
 
 export * from './tfjs_vgg19_core.ts';

@@ -73,7 +73,7 @@ export interface CommonOptions {
   /** the validated objective settings (preset + overrides) */
   config: StyleConfig;
   resize: ResizeMethod;
-  /** --weights DIR (else NEURAL_STYLE_WEIGHTS, else the default folders) */
+  /** --weights DIR or FILE.h5 (else NEURAL_STYLE_WEIGHTS, else the default folders, else Keras's download) */
   weights?: string;
   /** --images DIR (else NEURAL_STYLE_IMAGES, else ../shared/images) */
   images?: string;
@@ -198,7 +198,7 @@ function addCommonOptions(cmd: Command, mode: 'transfer' | 'eval' | 'example'): 
     .option('--style-layer-weights <list>', 'comma-separated weight per style layer (default: equal, summing to 1)')
     .addOption(new Option('--pooling <mode>', 'pooling: max or avg (default: from the preset)').choices(['max', 'avg']))
     .addOption(new Option('--resize <method>', 'image resampling (default: nearest for notebook, area otherwise)').choices(['nearest', 'bilinear', 'area']))
-    .option('--weights <dir>', 'VGG19 weights folder (default: $NEURAL_STYLE_WEIGHTS, weights/vgg19, ../shared/vgg19)')
+    .option('--weights <path>', 'VGG19 weights: a folder with a TF.js weights manifest, or a Keras .h5 file (default: $NEURAL_STYLE_WEIGHTS, weights/vgg19, ../shared/vgg19, ~/.keras/models/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5)')
     .option('--images <dir>', 'folder where bare image names are looked up (default: $NEURAL_STYLE_IMAGES, ../shared/images)')
     .option(
       '--max-buffer-mib <n>',

@@ -12,7 +12,8 @@
 // exit code is 130. A second Ctrl-C, or one before 6, quits at once without writing.
 //
 // The GPU side (device, weights, transfer) is imported lazily, so --help and usage errors
-// answer at once and never load Dawn.
+// answer at once and never load Dawn. It is the library's API (src/index.ts: loadWeights,
+// acquireGpu, styleTransfer, evaluateOnce), called with the options the flags name.
 
 import { totalmem } from 'node:os';
 import { existsSync, readFileSync, promises as fs } from 'node:fs';
@@ -26,7 +27,8 @@ import { workingSize } from '../image/resize.ts';
 import type { RgbaImage } from '../image/types.ts';
 import { minInputSide } from '../model/vgg19_layers.ts';
 import { deepestLayer, type StyleConfig } from '../style/config.ts';
-import type { LossBreakdown, StyleControls, TransferOptions, TransferResult } from '../style/types.ts';
+import type { LossBreakdown, TransferResult } from '../style/types.ts';
+import { configFields, type EvaluateOptions, type StyleTransferOptions } from '../api.ts';
 import type { GpuContext } from '../gpu/device.ts';
 
 const PROGRAM = 'neural-style';
@@ -141,7 +143,7 @@ export function float32LE(a: Float32Array): Uint8Array {
 async function loadImage(flag: string, value: string, imagesDir: string | undefined): Promise<{ path: string; image: RgbaImage }> {
   let path = value;
   if (!existsSync(value) && !/[\\/]/.test(value)) {
-    const { resolveExampleImage } = await import('../../weights/locate.ts');
+    const { resolveExampleImage } = await import('../model/locate.ts');
     try {
       path = resolveExampleImage(value, imagesDir);
     } catch (e) {
@@ -167,13 +169,13 @@ async function loadStyles(o: CommonOptions): Promise<{ styles: Array<{ path: str
   return { styles, masks };
 }
 
-/** The style controls for the library (TransferOptions / evaluateOnce). */
-function styleControls(o: CommonOptions, loaded: Awaited<ReturnType<typeof loadStyles>>): StyleControls {
+/** The style controls for the library (StyleTransferOptions / evaluateOnce). */
+function styleControls(o: CommonOptions, loaded: Awaited<ReturnType<typeof loadStyles>>): Pick<EvaluateOptions, 'style' | 'styleBlend' | 'styleScale' | 'styleMask' | 'preserveColors'> {
   return {
-    styles: loaded.styles.map((s) => s.image),
+    style: loaded.styles.map((s) => s.image),
     styleBlend: o.styleBlend,
     styleScale: o.styleScale,
-    styleMasks: loaded.masks?.map((m) => m.image),
+    styleMask: loaded.masks?.map((m) => m.image),
     preserveColors: o.preserveColors,
   };
 }
@@ -190,13 +192,13 @@ function transferOptionsOf(
   init: RgbaImage | null,
   config: StyleConfig,
   signal: AbortSignal,
-): TransferOptions {
+): StyleTransferOptions {
   return {
     content,
     ...styleControls(o, loaded),
     rows: o.rows,
     resize: o.resize,
-    config,
+    ...configFields(config),
     init: init ?? (o.init.kind as 'content' | 'random'),
     seed: o.seed,
     optimizer: o.optimizer,
@@ -208,7 +210,7 @@ function transferOptionsOf(
     scaleIterations: o.scaleIterations,
     learningRate: o.learningRate,
     signal,
-    maxBufferBytes: o.maxBufferBytes,
+    maxBufferMib: o.maxBufferBytes === undefined ? undefined : o.maxBufferBytes / 2 ** 20,
   };
 }
 
@@ -252,7 +254,8 @@ function planSize(o: CommonOptions, content: RgbaImage, rows = o.rows, flag = '-
 interface Gpu {
   ctx: GpuContext;
   weights: import('../model/weights.ts').Vgg19Weights;
-  transfer: typeof import('../style/transfer.ts');
+  /** the library's API (styleTransfer, evaluateOnce) */
+  transfer: typeof import('../index.ts');
 }
 
 /**
@@ -260,20 +263,25 @@ interface Gpu {
  * decoded while the device is acquired (Dawn starts its adapter on its own threads).
  */
 async function setUpGpu(o: CommonOptions, rows: number, cols: number): Promise<Gpu> {
-  const { loadVgg19WeightsFromDir } = await import('../../weights/locate.ts');
-  const { acquireGpu } = await import('../gpu/device.ts');
-  const [w, c] = await Promise.allSettled([loadVgg19WeightsFromDir(o.weights), acquireGpu()]);
-  if (w.status === 'rejected') {
-    if (c.status === 'fulfilled') c.value.device.destroy();
-    throw new CliError(`${o.weights ? '--weights: ' : ''}${messageOf(w.reason)}`);
+  const api = await import('../index.ts');
+  // the weights first: a bad --weights is then one line, before Dawn prints anything (acquiring
+  // the device in parallel saved under 1 % of the set-up)
+  let weights;
+  try {
+    weights = await api.loadWeights(o.weights);
+  } catch (e) {
+    throw new CliError(`${o.weights ? '--weights: ' : ''}${messageOf(e)}`);
   }
-  if (c.status === 'rejected') throw new CliError(messageOf(c.reason));
-  const weights = w.value;
-  const ctx = c.value;
-  const transfer = await import('../style/transfer.ts');
+  let ctx;
+  try {
+    ctx = await api.acquireGpu();
+  } catch (e) {
+    throw new CliError(messageOf(e));
+  }
+  const { checkWorkingSize } = await import('../style/transfer.ts');
   try {
     const styles = { count: o.styles.length, masked: o.styleMasks?.length ?? 0, scale: o.styleScale };
-    transfer.checkWorkingSize(ctx, rows, cols, o.config, o.maxBufferBytes, o.maxGpuBytes ?? memoryBudget(ctx), styles);
+    checkWorkingSize(ctx, rows, cols, o.config, o.maxBufferBytes, o.maxGpuBytes ?? memoryBudget(ctx), styles);
   } catch (e) {
     ctx.device.destroy();
     const m = messageOf(e);
@@ -285,7 +293,7 @@ async function setUpGpu(o: CommonOptions, rows: number, cols: number): Promise<G
           : `--rows ${rows}`;
     throw new CliError(`${flag} (${cols}×${rows} pixels): ${m}`);
   }
-  return { ctx, weights, transfer };
+  return { ctx, weights, transfer: api };
 }
 
 /**
@@ -422,7 +430,7 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
     const pngText = { [PNG_TEXT_KEY]: JSON.stringify(settings), Software: `${PACKAGE.name} ${PACKAGE.version}` };
     const progress = createProgress(process.stderr, !!process.stderr.isTTY);
     interrupts.startRunning(progress);
-    const options: TransferOptions = {
+    const options: StyleTransferOptions = {
       ...transferOptionsOf(o, content.image, loaded, init?.image ?? null, o.config, interrupts.signal),
       onProgress: async (p) => {
         progress.update(p);
@@ -497,8 +505,8 @@ async function runEval(o: EvalCliOptions): Promise<number> {
       ...styleControls(o, loaded),
       rows: o.rows,
       resize: o.resize,
-      config: o.config,
-      maxBufferBytes: o.maxBufferBytes,
+      ...configFields(o.config),
+      maxBufferMib: o.maxBufferBytes === undefined ? undefined : o.maxBufferBytes / 2 ** 20,
     });
     const seconds = (performance.now() - t0) / 1000;
     const report = {

@@ -47,7 +47,8 @@ import { createProgress, formatDuration, formatLoss } from './progress.ts';
 import { encodePng } from '../image/decode.ts';
 import { contactSheet, stripHeight, textWidth } from '../image/sheet.ts';
 import type { RgbaImage } from '../image/types.ts';
-import type { TransferOptions, TransferResult } from '../style/types.ts';
+import type { TransferResult } from '../style/types.ts';
+import type { StyleTransferOptions } from '../api.ts';
 
 const PROGRAM = 'neural-style';
 const log = (line: string) => process.stderr.write(line + '\n');
@@ -208,7 +209,7 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
       log(`${PROGRAM}: run ${cell.index + 1}/${n}: ${cell.label}  (sweep ${formatDuration((performance.now() - t0) / 1e3)} so far, eta ${formatDuration(sweepEta(finishedSeconds, n - cell.index))})`);
       const progress = createProgress(process.stderr, !!process.stderr.isTTY);
       interrupts.stopProgress = () => progress.stop();
-      const options: TransferOptions = {
+      const options: StyleTransferOptions = {
         ...transferOptionsOf(o, content.image, loaded, init?.image ?? null, config, interrupts.controller.signal),
         onProgress: (p) => progress.update(p),
       };

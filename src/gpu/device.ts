@@ -54,7 +54,8 @@ async function nodeNavigatorGpu(): Promise<GPU> {
     g.__nsSetImmediatePatched = true;
   }
   if (!process.env.XDG_RUNTIME_DIR) {
-    const { mkdirSync } = await import('node:fs');
+    const fsName = 'node:fs'; // in a variable: a bundler building for the browser leaves it alone
+    const { mkdirSync } = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs');
     const dir = `/tmp/xdg-runtime-${process.getuid?.() ?? 'user'}`;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     process.env.XDG_RUNTIME_DIR = dir;

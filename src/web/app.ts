@@ -21,7 +21,7 @@ import { encodePng } from '../image/decode.ts';
 import { workingSize } from '../image/resize.ts';
 import type { RgbaImage } from '../image/types.ts';
 import { Vgg19 } from '../model/vgg19.ts';
-import type { Vgg19Weights } from '../model/weights.ts';
+import { isH5Name, type Vgg19Weights } from '../model/weights.ts';
 import { checkWorkingSize, styleTransfer } from '../style/transfer.ts';
 import type { LossBreakdown, TransferProgress, TransferResult } from '../style/types.ts';
 import { StyleExtras, type StyleFields } from './styles.ts';
@@ -582,8 +582,8 @@ export class App {
     this.messages.show(
       'weights',
       'The VGG19 weights did not load.',
-      `${msg}. The page fetches ${folder}weights_manifest.json and the .bin files it lists: point "Weights URL" ` +
-        '(Settings → Weights) or ?weights=<folder URL> in the address at a folder that has them (`npm run dev` serves them at /weights/vgg19/).',
+      `${msg}. The page fetches ${isH5Name(folder) ? folder : `${folder}weights_manifest.json and the .bin files it lists`}: point "Weights URL" ` +
+        '(Settings → Weights) or ?weights=<URL> in the address at a folder that has them or at a Keras .h5 file (`npm run dev` serves them at weights/vgg19/).',
       [{ label: 'Show the weights setting', run: () => this.revealWeightsField() }],
     );
     this.weightsPhase = null;

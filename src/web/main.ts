@@ -1,7 +1,8 @@
 // The page's entry (index.html): reads the query string, builds the app, checks for WebGPU.
 //
 // Query parameters (all optional):
-//   ?weights=<folder URL>   where weights_manifest.json and the .bin files are (default /weights/vgg19/)
+//   ?weights=<URL>          a folder with weights_manifest.json and its .bin files, or a Keras .h5
+//                           file (default weights/vgg19/ beside the page)
 //   ?images=<folder URL>    where the example pair is (default /images/)
 //   ?rows=64&iterations=5&preset=paper&contentWeight=... any WebSettings field (settings.ts)
 //

@@ -1,24 +1,29 @@
 // Finding the VGG19 weights and the example images on disk (Node only).
 //
-// Weights folder, first match wins (see weights/README.md):
-//   1. an explicit path (the CLI's --weights DIR, or the argument of these functions)
-//   2. the environment variable NEURAL_STYLE_WEIGHTS
+// Weights, first match wins (see weights/README.md):
+//   1. an explicit path (the CLI's --weights DIR or FILE.h5, or the argument of these functions)
+//   2. the environment variable NEURAL_STYLE_WEIGHTS (a folder or an .h5 file)
 //   3. <repo>/weights/vgg19      a folder the user placed there (git-ignored)
 //   4. <repo>/../shared/vgg19    the pack tests and CI use
-// A folder qualifies when it holds weights_manifest.json or model.json. An explicit or env
-// path that does not qualify is an error (never silently replaced by a default).
+//   5. the Keras download: $KERAS_HOME/models/, else ~/.keras/models/,
+//      vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 (where Keras keeps it)
+// A folder qualifies when it holds weights_manifest.json or model.json; a file is read as a
+// Keras .h5 (src/model/keras_h5.ts says what is wrong with it if it is not one). An explicit or
+// env path that does not qualify is an error (never silently replaced by a default).
 // Images folder: explicit path, then NEURAL_STYLE_IMAGES, then <repo>/../shared/images.
-// <repo> is the project root: the folder above the one holding this file.
+// <repo> is the project root: two folders above the one holding this file (src/model/).
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nodeChecksumCache } from './checksum_cache.ts';
-import { fileNotFoundError, loadVgg19Weights, type LoadVgg19Options, type ReadFile, type Vgg19Weights } from '../src/model/weights.ts';
+import { fileNotFoundError, type ReadFile } from './tfjs_manifest.ts';
+import { loadVgg19Weights, loadVgg19WeightsFromH5, type LoadVgg19Options, type Vgg19Weights } from './weights.ts';
 
-/** The project root (the folder above weights/). */
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The project root (two folders above src/model/). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WEIGHTS_README = join(REPO_ROOT, 'weights', 'README.md');
 
 export type FoundHow = 'argument' | 'env' | 'default';
@@ -100,7 +105,53 @@ export const IMAGES_DIR_SPEC: DataDirSpec = {
   help: 'Any folder of .jpg/.png images will do (the examples come from jcjohnson/neural-style, examples/inputs).',
 };
 
-/** The weights folder: explicit path, then $NEURAL_STYLE_WEIGHTS, then the defaults. */
+/** The file Keras downloads for VGG19 without its top (keras.applications.VGG19(include_top=False)). */
+export const KERAS_WEIGHTS_FILE = 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5';
+
+/** Where Keras keeps that file: $KERAS_HOME/models/, else ~/.keras/models/. */
+export function kerasCachedWeights(): string {
+  return join(process.env.KERAS_HOME || join(homedir(), '.keras'), 'models', KERAS_WEIGHTS_FILE);
+}
+
+/** The one Python line that makes Keras download the weights into kerasCachedWeights(). */
+export const KERAS_DOWNLOAD_LINE = 'python3 -c "import keras; keras.applications.VGG19(include_top=False)"';
+
+export interface WeightsLocation {
+  /** a folder (TF.js manifest) or a file (Keras .h5), absolute */
+  path: string;
+  kind: 'folder' | 'h5';
+  how: FoundHow;
+}
+
+const isFile = (p: string): boolean => {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The weights: explicit path, then $NEURAL_STYLE_WEIGHTS (each a folder or an .h5 file), then the
+ * default folders (spec.defaults), then the Keras download (see the header). Throws a clear Error
+ * when the path given is unusable or nothing is found.
+ */
+export function resolveWeights(explicit?: string, spec: DataDirSpec = WEIGHTS_DIR_SPEC): WeightsLocation {
+  const given = explicit || process.env[spec.envVar];
+  if (given && isFile(resolve(given))) return { path: resolve(given), kind: 'h5', how: explicit ? 'argument' : 'env' };
+  if (given || spec.defaults.some((d) => existsSync(d))) {
+    const { dir, how } = resolveDataDir(spec, explicit);
+    return { path: dir, kind: 'folder', how };
+  }
+  const keras = kerasCachedWeights();
+  if (isFile(keras)) return { path: keras, kind: 'h5', how: 'default' };
+  throw new Error(
+    `VGG19 weights not found. Looked in: ${spec.envVar} (not set), ${spec.defaults.join(', ')}, ${keras} (none exists). ` +
+      `Fix: pass --weights DIR or --weights FILE.h5, or set ${spec.envVar}, or let Keras download the file once: ${KERAS_DOWNLOAD_LINE}. ${spec.help}`,
+  );
+}
+
+/** The weights folder: explicit path, then $NEURAL_STYLE_WEIGHTS, then the defaults (folders only). */
 export function resolveWeightsDir(explicit?: string): { dir: string; how: FoundHow } {
   return resolveDataDir(WEIGHTS_DIR_SPEC, explicit);
 }
@@ -148,11 +199,18 @@ export function nodeReadFile(dir: string): ReadFile {
 }
 
 /**
- * Resolves the weights folder (see resolveWeightsDir) and loads VGG19 from it; `source` = that
- * folder. Verified files are remembered in the user's cache folder (checksum_cache.ts).
+ * Finds the weights (resolveWeights: a folder or a Keras .h5 file) and loads VGG19 from them;
+ * `source` = that folder or file. Files of a folder verified by an earlier run and unchanged since
+ * are not hashed again (checksum_cache.ts, in the user's cache folder).
  */
 export async function loadVgg19WeightsFromDir(explicit?: string, opts: Omit<LoadVgg19Options, 'source'> = {}): Promise<Vgg19Weights> {
-  const { dir } = resolveWeightsDir(explicit);
-  // files verified by an earlier run and unchanged since are not hashed again (checksum_cache.ts)
-  return loadVgg19Weights(nodeReadFile(dir), { checksumCache: nodeChecksumCache(dir), ...opts, source: dir });
+  const found = resolveWeights(explicit);
+  if (found.kind === 'folder') return loadVgg19Weights(nodeReadFile(found.path), { checksumCache: nodeChecksumCache(found.path), ...opts, source: found.path });
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(found.path));
+  } catch (err) {
+    throw new Error(`${found.path}: cannot read: ${(err as Error).message}`);
+  }
+  return loadVgg19WeightsFromH5(bytes, { source: found.path, onProgress: opts.onProgress });
 }

@@ -14,7 +14,7 @@
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import type { ChecksumCache } from '../src/model/weights.ts';
+import type { ChecksumCache } from './tfjs_manifest.ts';
 
 /** The project's cache folder: $XDG_CACHE_HOME/neural-style-webgpu, else ~/.cache/neural-style-webgpu. */
 export function userCacheDir(): string {
