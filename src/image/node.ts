@@ -11,7 +11,7 @@
 
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { decodeImage } from './decode.ts';
+import { decodeImage, type DecodeOptions } from './decode.ts';
 import type { RgbaImage } from './types.ts';
 
 /** The errno code of a Node system error ("ENOENT", …), if any. */
@@ -33,8 +33,11 @@ function describe(e: unknown): string {
   return code && reasons[code] ? `${reasons[code]} (${code})` : e instanceof Error ? e.message : String(e);
 }
 
-/** Reads and decodes a JPEG or PNG file. Every error message starts with the path. */
-export async function readImageFile(path: string): Promise<RgbaImage> {
+/**
+ * Reads and decodes a JPEG or PNG file. Every error message starts with the path; an image over
+ * opts.maxPixels (decode.ts) is refused before its pixels are decoded.
+ */
+export async function readImageFile(path: string, opts: DecodeOptions = {}): Promise<RgbaImage> {
   let stat;
   try {
     stat = await fs.stat(path);
@@ -50,7 +53,7 @@ export async function readImageFile(path: string): Promise<RgbaImage> {
   } catch (e) {
     throw new Error(`${path}: cannot read file: ${describe(e)}`);
   }
-  return decodeImage(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
+  return decodeImage(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path, opts);
 }
 
 /**
