@@ -17,6 +17,8 @@ import { makeConfig, PRESETS, type PresetName, type StyleConfig, type StyleOverr
 import { layerIndex, minInputSide, VGG19_LAYER_NAMES } from '../model/vgg19_layers.ts';
 import type { ResizeMethod } from '../image/resize.ts';
 import { PRESERVE_COLORS, type PreserveColors } from '../image/colour.ts';
+import { fitWorkingSize } from '../model/working_size.ts';
+import { DEFAULT_MAX_PIXELS } from '../image/decode.ts';
 import { resolve as resolvePath } from 'node:path';
 
 /** Exit codes of the program (documented in --help). */
@@ -30,9 +32,14 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/** A bad command line; main prints the message and exits with EXIT.usage. */
+/**
+ * A bad command line; main prints the message, then "(see <help> --help)", and exits with
+ * EXIT.usage. `help` is the command whose help lists the flag at fault (parseArgs sets it from
+ * the mode: "neural-style eval" for an eval error).
+ */
 export class UsageError extends Error {
   readonly exitCode = EXIT.usage;
+  help = 'neural-style';
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
@@ -83,6 +90,8 @@ export interface CommonOptions {
   maxBufferBytes?: number;
   /** --max-gpu-mib N, in bytes: the GPU memory a run may plan for in all */
   maxGpuBytes?: number;
+  /** --max-pixels N: input images with more pixels are refused before decoding */
+  maxPixels: number;
 }
 
 export type InitChoice = { kind: 'content' } | { kind: 'random' } | { kind: 'image'; path: string };
@@ -120,6 +129,15 @@ export type ParsedArgs =
   | { kind: 'run'; options: TransferCliOptions }
   | { kind: 'eval'; options: EvalCliOptions }
   | { kind: 'sweep'; options: SweepCliOptions };
+
+/** Runs a check of the library; its Error becomes a UsageError with the same one-line message. */
+function usageCheck(check: () => unknown): void {
+  try {
+    check();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
 
 // ------------------------------------------------------------------------------------------
 // Value parsers: each returns the value or throws a UsageError naming the flag.
@@ -199,6 +217,10 @@ function addCommonOptions(cmd: Command, mode: 'transfer' | 'eval' | 'example'): 
     .option(
       '--max-buffer-mib <n>',
       "largest GPU buffer in MiB (default: the device's limit); larger activations and gradients are split into row bands. The image itself must fit one buffer; the weights (up to 16 MiB a layer) are not split",
+    )
+    .option(
+      '--max-pixels <n>',
+      `the most pixels (width x height) an input image may have; larger ones are refused from their header, before decoding (default: ${DEFAULT_MAX_PIXELS}, i.e. ${DEFAULT_MAX_PIXELS / 1e6} megapixels; decoding takes about 16 bytes a pixel)`,
     )
     .option(
       '--max-gpu-mib <n>',
@@ -331,17 +353,17 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
     throw new UsageError((e as Error).message);
   }
 
-  // The deepest layer must keep at least one pixel: a pure check on the rows here; main checks
-  // the columns once the content image's aspect ratio is known, and the device limits.
+  // The deepest layer must keep at least one pixel: the rows here (fitWorkingSize, the one
+  // working-size check); main checks the columns once the content image's aspect ratio is
+  // known, and the device limits.
   const deepest = deepestOf(config);
-  const minSide = minInputSide(deepest);
-  if (rows < minSide) {
-    throw new UsageError(`--rows ${rows} is too small: the deepest layer used (${deepest}) needs at least ${minSide} rows and ${minSide} columns`);
-  }
+  usageCheck(() => fitWorkingSize({ rows, deepest, flag: '--rows' }));
 
   const mbRaw = str(raw, 'maxBufferMib');
   const maxBufferBytes = mbRaw === undefined ? undefined : Math.floor(parseWeightFlag('--max-buffer-mib', mbRaw, true) * 2 ** 20);
   if (maxBufferBytes !== undefined && maxBufferBytes < 1024) throw new UsageError(`--max-buffer-mib must be at least 0.001 (1 KiB), got ${mbRaw}`);
+  const mpRaw = str(raw, 'maxPixels');
+  const maxPixels = mpRaw === undefined ? DEFAULT_MAX_PIXELS : parseIntFlag('--max-pixels', mpRaw, 1);
   const mgRaw = str(raw, 'maxGpuMib');
   const maxGpuBytes = mgRaw === undefined ? undefined : Math.floor(parseWeightFlag('--max-gpu-mib', mgRaw, true) * 2 ** 20);
 
@@ -383,6 +405,7 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
     force: raw.force === true,
     maxBufferBytes,
     maxGpuBytes,
+    maxPixels,
   };
 }
 
@@ -408,9 +431,7 @@ export function parseScales(
       throw new UsageError(`--scales must be strictly ascending (each stage larger than the one before), got ${scales.join(',')}`);
     }
   }
-  if (scales[0] < minSide) {
-    throw new UsageError(`--scales ${scales[0]} is too small: the deepest layer used (${deepest}) needs at least ${minSide} rows and ${minSide} columns`);
-  }
+  if (scales[0] < minSide) usageCheck(() => fitWorkingSize({ rows: scales[0], deepest, flag: '--scales' }));
   const last = scales[scales.length - 1];
   if (rows.given && rows.value !== last) {
     throw new UsageError(`--rows ${rows.value} and --scales ${scales.join(',')} disagree: the last scale (${last}) is the output size; leave out --rows or end --scales with ${rows.value}`);
@@ -485,9 +506,9 @@ function evalFrom(raw: Raw): EvalCliOptions {
 /**
  * Runs commander on argv: returns the help text if help was asked for, else null (the options
  * are then in cmd.opts()); commander's errors become one-line UsageErrors, a stray value names
- * itself and ends with `hint`.
+ * itself (`hint`, if given, in brackets after it; main adds where the help is).
  */
-function parseWith(cmd: Command, argv: readonly string[], hint: string): string | null {
+function parseWith(cmd: Command, argv: readonly string[], hint?: string): string | null {
   let out = '';
   cmd.configureOutput({
     writeOut: (s) => {
@@ -503,7 +524,7 @@ function parseWith(cmd: Command, argv: readonly string[], hint: string): string 
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return out;
     let msg = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
     if (e.code === 'commander.excessArguments') {
-      msg = `unexpected argument ${cmd.args.map((a) => JSON.stringify(a)).join(' ')}: every value belongs to a flag (${hint})`;
+      msg = `unexpected argument ${cmd.args.map((a) => JSON.stringify(a)).join(' ')}: every value belongs to a flag${hint ? ` (${hint})` : ''}`;
     }
     throw new UsageError(msg);
   }
@@ -514,12 +535,21 @@ function parseWith(cmd: Command, argv: readonly string[], hint: string): string 
  * Returns help text for -h/--help; throws UsageError for anything wrong.
  */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
-  if (argv[0] === 'sweep') return parseSweepArgs(argv.slice(1)); // the weight sweep: below
   const first = argv[0];
-  const mode = first === 'eval' || first === 'example' ? first : 'transfer';
+  const mode = first === 'eval' || first === 'example' || first === 'sweep' ? first : 'transfer';
+  try {
+    return parseMode(mode, argv);
+  } catch (e) {
+    if (e instanceof UsageError) e.help = mode === 'transfer' ? PROGRAM : `${PROGRAM} ${mode}`;
+    throw e;
+  }
+}
+
+function parseMode(mode: 'transfer' | 'eval' | 'example' | 'sweep', argv: readonly string[]): ParsedArgs {
+  if (mode === 'sweep') return parseSweepArgs(argv.slice(1)); // the weight sweep: below
   const rest = mode === 'transfer' ? [...argv] : argv.slice(1);
   const cmd = buildCommand(mode);
-  const help = parseWith(cmd, rest, `modes: eval, example, sweep; see ${PROGRAM} --help`);
+  const help = parseWith(cmd, rest, mode === 'transfer' ? 'modes: eval, example, sweep' : undefined);
   if (help !== null) return { kind: 'help', text: help };
   const raw = cmd.opts() as Raw;
   if (mode === 'eval') return { kind: 'eval', options: evalFrom(raw) };
@@ -616,7 +646,7 @@ function sweepFrom(raw: Raw, rowsGiven: boolean): SweepCliOptions {
 /** `neural-style sweep ...` (argv after "sweep"). */
 function parseSweepArgs(argv: readonly string[]): ParsedArgs {
   const cmd = buildSweepCommand();
-  const help = parseWith(cmd, argv, `see ${PROGRAM} sweep --help`);
+  const help = parseWith(cmd, argv);
   if (help !== null) return { kind: 'help', text: help };
   return { kind: 'sweep', options: sweepFrom(cmd.opts() as Raw, cmd.getOptionValueSource('rows') !== 'default') };
 }

@@ -21,10 +21,9 @@ import { pathToFileURL } from 'node:url';
 import { EXAMPLE, EXIT, parseArgs, UsageError, type CommonOptions, type EvalCliOptions, type TransferCliOptions } from './args.ts';
 import { createProgress, formatDuration, formatLoss, type ProgressReporter } from './progress.ts';
 import { readImageFile, writePngAtomic } from '../image/node.ts';
-import { encodePng } from '../image/decode.ts';
-import { workingSize } from '../image/resize.ts';
+import { encodePng, PixelLimitError } from '../image/decode.ts';
 import type { RgbaImage } from '../image/types.ts';
-import { minInputSide } from '../model/vgg19_layers.ts';
+import { fitWorkingSize } from '../model/working_size.ts';
 import { deepestLayer, type StyleConfig } from '../style/config.ts';
 import type { LossBreakdown, StyleControls, TransferOptions, TransferResult } from '../style/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
@@ -138,7 +137,7 @@ export function float32LE(a: Float32Array): Uint8Array {
  * in the working directory — that name in the images folder (--images, $NEURAL_STYLE_IMAGES,
  * ../shared/images).
  */
-async function loadImage(flag: string, value: string, imagesDir: string | undefined): Promise<{ path: string; image: RgbaImage }> {
+async function loadImage(flag: string, value: string, imagesDir: string | undefined, maxPixels?: number): Promise<{ path: string; image: RgbaImage }> {
   let path = value;
   if (!existsSync(value) && !/[\\/]/.test(value)) {
     const { resolveExampleImage } = await import('../../weights/locate.ts');
@@ -149,20 +148,21 @@ async function loadImage(flag: string, value: string, imagesDir: string | undefi
     }
   }
   try {
-    return { path, image: await readImageFile(path) };
+    return { path, image: await readImageFile(path, { maxPixels }) };
   } catch (e) {
-    throw new CliError(`${flag}: ${messageOf(e)}`);
+    const raise = e instanceof PixelLimitError ? ` (--max-pixels ${e.maxPixels}: shrink the image, or raise the limit with --max-pixels ${e.width * e.height} if this machine has about ${Math.ceil((16 * e.width * e.height) / 2 ** 30)} GiB to spare)` : '';
+    throw new CliError(`${flag}: ${messageOf(e)}${raise}`);
   }
 }
 
 /** Every --style, and every --style-mask (one per style) when given. */
 async function loadStyles(o: CommonOptions): Promise<{ styles: Array<{ path: string; image: RgbaImage }>; masks: Array<{ path: string; image: RgbaImage }> | null }> {
   const styles = [];
-  for (const s of o.styles) styles.push(await loadImage('--style', s, o.images));
+  for (const s of o.styles) styles.push(await loadImage('--style', s, o.images, o.maxPixels));
   let masks = null;
   if (o.styleMasks) {
     masks = [];
-    for (const m of o.styleMasks) masks.push(await loadImage('--style-mask', m, o.images));
+    for (const m of o.styleMasks) masks.push(await loadImage('--style-mask', m, o.images, o.maxPixels));
   }
   return { styles, masks };
 }
@@ -225,27 +225,16 @@ function styleSettings(o: CommonOptions, loaded: Awaited<ReturnType<typeof loadS
 }
 
 /**
- * The working size for the content image, checked against the deepest layer's minimum.
- * `flag` names what set the rows (--scales for the first stage of a multi-scale run).
+ * The working size for the content image, checked against the deepest layer's minimum
+ * (fitWorkingSize: the one check and message). `flag` names what set the rows (--scales for the
+ * first stage of a multi-scale run).
  */
 function planSize(o: CommonOptions, content: RgbaImage, rows = o.rows, flag = '--rows'): { rows: number; cols: number } {
-  let size;
   try {
-    size = workingSize(content.height, content.width, rows);
+    return fitWorkingSize({ rows, image: content, deepest: deepestLayer(o.config), flag });
   } catch (e) {
-    throw new CliError(`${flag} ${rows}: ${messageOf(e)}`);
+    throw new CliError(messageOf(e));
   }
-  const deepest = deepestLayer(o.config);
-  const min = minInputSide(deepest);
-  if (size.cols < min) {
-    let need = Math.ceil((min * content.height) / content.width);
-    while (Math.trunc((content.width * need) / content.height) < min) need++;
-    throw new CliError(
-      `${flag} ${rows}: the content image (${content.width}×${content.height}) is only ${size.cols} columns wide at ${rows} rows; ` +
-        `the deepest layer used (${deepest}) needs at least ${min} columns: use ${flag} ${need} or more`,
-    );
-  }
-  return size;
 }
 
 interface Gpu {
@@ -386,10 +375,10 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
     if (o.saveEvery) await checkSnapshots(out, o.force);
 
     // 3. inputs, 4. size
-    const content = await loadImage('--content', o.content, o.images);
+    const content = await loadImage('--content', o.content, o.images, o.maxPixels);
     const loaded = await loadStyles(o);
     const style = loaded.styles[0];
-    const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images) : null;
+    const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images, o.maxPixels) : null;
     const size = planSize(o, content.image);
     if (o.scales) planSize(o, content.image, o.scales[0], '--scales'); // the smallest stage
     log(
@@ -474,7 +463,7 @@ async function runEval(o: EvalCliOptions): Promise<number> {
   try {
     await checkOutputPath('--json', o.json, o.force);
     if (o.gradOut) await checkOutputPath('--grad-out', o.gradOut, o.force);
-    const content = await loadImage('--content', o.content, o.images);
+    const content = await loadImage('--content', o.content, o.images, o.maxPixels);
     const loaded = await loadStyles(o);
     const style = loaded.styles[0];
     const size = planSize(o, content.image);
@@ -540,7 +529,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return parsed.kind === 'eval' ? await runEval(parsed.options) : await runTransfer(parsed.options);
   } catch (e) {
     if (e instanceof UsageError) {
-      log(`${PROGRAM}: ${messageOf(e)} (see ${PROGRAM} --help)`);
+      log(`${PROGRAM}: ${messageOf(e)} (see ${e.help} --help)`);
       return EXIT.usage;
     }
     log(`${PROGRAM}: error: ${messageOf(e)}`);

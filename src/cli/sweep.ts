@@ -177,10 +177,10 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
     for (const [what, path] of outputs) await checkOutputPath(what, path, o.force);
 
     // 2. inputs and size
-    const content = await loadImage('--content', o.content, o.images);
+    const content = await loadImage('--content', o.content, o.images, o.maxPixels);
     const loaded = await loadStyles(o);
     const style = loaded.styles[0];
-    const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images) : null;
+    const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images, o.maxPixels) : null;
     const size = planSize(o, content.image);
     if (o.scales) planSize(o, content.image, o.scales[0], '--scales');
     const n = grid.cells.length;

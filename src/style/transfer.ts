@@ -16,6 +16,7 @@ import { type ResizeMethod, resize, resizeFloats, workingSize } from '../image/r
 import type { RgbaImage } from '../image/types.ts';
 import { deviceBufferLimit, Vgg19 } from '../model/vgg19.ts';
 import { minInputSide } from '../model/vgg19_layers.ts';
+import { fitWorkingSize } from '../model/working_size.ts';
 import type { Vgg19Weights } from '../model/weights.ts';
 import { minimizeAdam } from '../optim/adam.ts';
 import { minimizeLbfgs } from '../optim/lbfgs.ts';
@@ -48,14 +49,8 @@ export function checkWorkingSize(
   memoryBytes = Infinity,
   styles?: StyleCounts,
 ): void {
-  const deepest = deepestLayer(config);
-  const min = minInputSide(deepest);
-  if (!Number.isInteger(rows) || rows < 1) throw new Error(`rows must be a positive integer, got ${rows}`);
-  if (rows < min || cols < min) {
-    throw new Error(
-      `working size ${rows}x${cols} is too small for layer ${deepest} (reached after ${Math.log2(min)} poolings): both sides must be at least ${min} pixels`,
-    );
-  }
+  fitWorkingSize({ rows, cols, deepest: deepestLayer(config) });
+  const min = minInputSide(deepestLayer(config));
   const limit = maxBufferBytes ?? deviceBufferLimit(ctx);
   const aspect = cols / rows;
   const mib = (b: number) => (b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 0);
@@ -255,7 +250,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   /** the image as the user sees it: luminance runs take the content's I and Q */
   const finish = (img: RgbaImage): RgbaImage =>
     ctl.preserveColors === 'luminance' ? recombineLuminance(img, resize(ctl.original, img.height, img.width, method)) : img;
-  const sizes = scales.map((r) => workingSize(opts.content.height, opts.content.width, r));
+  const sizes = scales.map((r) => fitWorkingSize({ rows: r, image: opts.content, deepest: deepestLayer(cfg) }));
   const counts = { count: ctl.styles.length, masked: ctl.masks.filter(Boolean).length, scale: ctl.scale };
   for (const { rows, cols } of sizes) checkWorkingSize(ctx, rows, cols, cfg, opts.maxBufferBytes, opts.memoryBytes, counts);
   const memory = gpuMemory(ctx);
@@ -271,6 +266,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   const iterationsOf = (k: number): number | undefined => opts.scaleIterations?.[k] ?? opts.iterations;
   const plannedOf = (k: number): number => iterationsOf(k) ?? rounds * evalsPerRound;
   const planned = scales.reduce((a, _r, k) => a + plannedOf(k), 0);
+  const plannedUnit = optimizer === 'adam' || opts.iterations !== undefined || opts.scaleIterations !== undefined ? 'iteration' : 'evaluation';
   const signal = opts.signal;
 
   const stages: StageReport[] = [];
@@ -304,6 +300,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
               iteration: offset.iterations + info.iteration,
               evaluation: offset.evaluations + info.evaluation,
               planned,
+              plannedUnit,
               stage: k + 1,
               stages: scales.length,
               round: info.round,
@@ -374,6 +371,7 @@ export async function evaluateOnce(
   opts: StyleControls & { content: RgbaImage; rows: number; resize?: ResizeMethod; config: StyleConfig; maxBufferBytes?: number; memoryBytes?: number },
 ): Promise<{ rows: number; cols: number; loss: LossBreakdown; grad: Float32Array; memory: MemoryReport; bands: Record<string, number> }> {
   gpuMemory(ctx).resetPeak();
+  fitWorkingSize({ rows: opts.rows, image: opts.content, deepest: deepestLayer(opts.config) });
   const ctl = resolveStyles(opts.content, opts);
   const prep = prepareImages(ctl.content, ctl, opts.rows, opts.resize ?? defaultResize(opts.config), minInputSide(deepestLayer(opts.config)));
   const objective = await buildObjective(ctx, weights, opts.config, prep, opts.maxBufferBytes, opts.memoryBytes);

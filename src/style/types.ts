@@ -84,8 +84,10 @@ export interface TransferProgress {
   /** counted over the whole run (all stages) */
   iteration: number;
   evaluation: number;
-  /** total evaluations (L-BFGS) or iterations (Adam) planned, all stages together */
+  /** total evaluations or iterations planned, all stages together (plannedUnit says which) */
   planned: number;
+  /** what `planned` counts: 'iteration' for iterations, scaleIterations and Adam, else 'evaluation' (rounds x evalsPerRound) */
+  plannedUnit: 'iteration' | 'evaluation';
   /** the stage running (1-based) and the number of stages (1 for a single-scale run); the
    *  stage's working size is rows x cols below */
   stage: number;

@@ -1,0 +1,118 @@
+// The command line against hostile or awkward input (issue 10): decompression bombs and short
+// PNGs, the one working-size check and its message, usage messages that point at the right
+// help, progress counted in the plan's unit, outputs that alias inputs or each other, Ctrl-C
+// before the first iteration, weights that overflow float32, and non-finite losses.
+// The first groups run without the GPU; the last spawn short runs on lavapipe.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { EXIT } from '../src/cli/args.ts';
+import { formatProgressLine, RateMeter } from '../src/cli/progress.ts';
+import { crc32, encodePng } from '../src/image/decode.ts';
+import { cli, noStack, ours, ROOT, STARRY, TUBINGEN, usageError } from './cli_helpers.ts';
+
+let tmp: string;
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'neural-style-harden-'));
+});
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A PNG whose IHDR says width x height (RGB 8-bit) and whose IDAT inflates to `raw`. */
+function headerPng(width: number, height: number, raw: Uint8Array): Uint8Array {
+  const chunk = (type: string, data: Uint8Array) => {
+    const c = Buffer.alloc(12 + data.length);
+    c.writeUInt32BE(data.length, 0);
+    c.write(type, 4, 'latin1');
+    c.set(data, 8);
+    c.writeUInt32BE(crc32(c.subarray(4, 8 + data.length)), 8 + data.length);
+    return c;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return new Uint8Array(Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]));
+}
+
+const grey = (w: number, h: number) => encodePng({ width: w, height: h, data: new Uint8ClampedArray(w * h * 4).fill(128) });
+
+describe('hostile images and the pixel limit (no GPU)', () => {
+  it('a 68-byte PNG saying 20000×20000 is refused at once naming the file, the limit and --max-pixels; a short PNG names the file', async () => {
+    const bomb = join(tmp, 'bomb.png');
+    writeFileSync(bomb, headerPng(20000, 20000, new Uint8Array(10)));
+    const out = join(tmp, 'bomb-out.png');
+    const t0 = performance.now();
+    const r = await cli(['--content', bomb, '--style', STARRY, '--out', out], 60_000);
+    expect(performance.now() - t0).toBeLessThan(30_000); // (node start-up included; the old decoder took 52 s and 7.9 GB)
+    expect(r.code, r.stderr).toBe(EXIT.failure);
+    expect(ours(r)).toHaveLength(1);
+    expect(r.stderr).toMatch(/--content: .*bomb\.png: the image is 20000×20000 = 400 megapixels, over the limit of 100 megapixels .*--max-pixels/);
+    expect(r.stderr).not.toMatch(/RangeError|Array buffer allocation/);
+    noStack(r);
+    // raising the limit reaches the length check of the pixel data
+    const r2 = await cli(['--content', bomb, '--style', STARRY, '--out', out, '--max-pixels', '400000000'], 60_000);
+    expect(r2.code, r2.stderr).toBe(EXIT.failure);
+    expect(r2.stderr).toMatch(/bomb\.png: truncated or corrupt PNG: the pixel data inflates to 10 bytes, but the header \(20000×20000, RGB, 8-bit\) implies 1200020000/);
+    const short = join(tmp, 'short.png');
+    writeFileSync(short, headerPng(64, 64, new Uint8Array(64 * (1 + 64 * 3) - 100)));
+    const r3 = await cli(['--content', TUBINGEN, '--style', short, '--out', out, '--rows', '64'], 60_000);
+    expect(r3.code, r3.stderr).toBe(EXIT.failure);
+    expect(r3.stderr).toMatch(/--style: .*short\.png: truncated or corrupt PNG: the pixel data inflates to 12252 bytes, but the header \(64×64, RGB, 8-bit\) implies 12352/);
+    expect(existsSync(out)).toBe(false);
+    expect(usageError(['--content', 'a', '--style', 'b', '--out', 'o.png', '--max-pixels', '0']).message).toMatch(/--max-pixels must be an integer >= 1/);
+  });
+});
+
+describe('messages (no GPU)', () => {
+  it('a 2×2000 image: the one working-size message, with the rows that work (no internal names)', async () => {
+    const thin = join(tmp, 'thin.png');
+    writeFileSync(thin, grey(2, 2000));
+    const r = await cli(['--content', thin, '--style', STARRY, '--out', join(tmp, 'thin-out.png')], 60_000);
+    expect(r.code, r.stderr).toBe(EXIT.failure);
+    expect(ours(r)).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/workingSize/);
+    expect(r.stderr).toMatch(
+      /--rows 400 is too small for this image: the 2×2000 content image is 0×400 pixels at 400 rows, and the deepest layer used \(block5_conv2, after 4 poolings\) needs at least 16 rows and 16 columns: use --rows 16000 or more, or crop the image \(its sides are 1:1000\)/,
+    );
+    const ev = await cli(['eval', '--content', thin, '--style', STARRY, '--json', join(tmp, 'thin.json')], 60_000);
+    expect(ev.code, ev.stderr).toBe(EXIT.failure);
+    expect(ev.stderr).toMatch(/--rows 400 is too small for this image: .* use --rows 16000 or more/);
+  });
+
+  it('usage errors point at the help of their mode, and say it once', async () => {
+    const cases: Array<[string[], string]> = [
+      [['eval', '--content', 'a.jpg', '--style', 'b.jpg', '--json', 'j.json', '--tv-weight', 'x'], 'neural-style eval --help'],
+      [['eval', '--content', 'a.jpg', '--style', 'b.jpg', '--json', 'j.json', 'stray'], 'neural-style eval --help'],
+      [['sweep', '--content', 'a.jpg', '--style', 'b.jpg', '--out', 's.png', 'stray'], 'neural-style sweep --help'],
+      [['example', '--rows', '8'], 'neural-style example --help'],
+      [['--content', 'a.jpg', '--style', 'b.jpg', '--out', 'o.png', 'stray'], 'neural-style --help'],
+    ];
+    for (const [args, help] of cases) {
+      const r = await cli(args, 60_000);
+      expect(r.code, r.stderr).toBe(EXIT.usage);
+      expect(ours(r)).toHaveLength(1);
+      expect(r.stderr.trimEnd().endsWith(`(see ${help})`), r.stderr).toBe(true);
+      expect(r.stderr.match(/--help/g), r.stderr).toHaveLength(1);
+    }
+  });
+
+  it('progress counts what the plan counts: iterations for --iterations, evaluations for rounds', () => {
+    const p = { iteration: 5, evaluation: 11, planned: 2, plannedUnit: 'iteration' as const, loss: 12.5, seconds: 10 };
+    const m = new RateMeter();
+    m.measure({ ...p, iteration: 1, evaluation: 3, seconds: 2 });
+    const { rate, eta } = m.measure({ ...p, planned: 9 });
+    expect(eta).toBeCloseTo(8); // 4 iterations left at 0.5 iterations/s
+    expect(formatProgressLine({ ...p, planned: 9 }, rate, eta)).toBe('iteration 5/9  evaluation 11  loss 1.2500e+1  1.00 evals/s  eta 8s');
+    expect(formatProgressLine({ ...p, planned: 200, plannedUnit: 'evaluation' }, rate, eta)).toMatch(/^iteration 5 {2}evaluation 11\/200 /);
+  });
+
+  it('--help states the pixel limit and the largest weights', async () => {
+    const r = await cli(['--help'], 60_000);
+    expect(r.stdout).toMatch(/--max-pixels <n>[\s\S]*100000000/);
+  });
+});
