@@ -116,3 +116,52 @@ describe('messages (no GPU)', () => {
     expect(r.stdout).toMatch(/--max-pixels <n>[\s\S]*100000000/);
   });
 });
+
+describe('outputs never alias inputs or each other (no GPU: refused before the weights load)', () => {
+  it('--out, --json, --grad-out, --save-every and sweep outputs against content, style, mask, init, weights: refused with or without --force, nothing changed', async () => {
+    const dir = join(tmp, 'alias');
+    mkdirSync(dir);
+    const content = join(dir, 'content.png');
+    const style = join(dir, 'style.png');
+    const mask = join(dir, 'mask.png');
+    const init = join(dir, 'start.png');
+    for (const [p, v] of [[content, 100], [style, 150], [mask, 255], [init, 50]] as const) {
+      writeFileSync(p, encodePng({ width: 48, height: 32, data: new Uint8ClampedArray(48 * 32 * 4).fill(v) }));
+    }
+    symlinkSync(style, join(dir, 'link-to-style.png'));
+    const fakeWeights = join(dir, 'weights');
+    mkdirSync(fakeWeights);
+    writeFileSync(join(fakeWeights, 'weights_manifest.json'), '[]'); // never read: refused first
+    const snapshotNamed = join(dir, 'snap_0005.png');
+    writeFileSync(snapshotNamed, readFileSync(content));
+    const sweepCell = join(dir, 'sheet_c1_s10_tv0.1.png');
+    writeFileSync(sweepCell, readFileSync(content));
+    const before = new Map([content, style, mask, init, snapshotNamed, sweepCell].map((p) => [p, readFileSync(p)]));
+    const base = ['--content', content, '--style', style, '--rows', '32', '--weights', fakeWeights];
+    const cases: Array<[string, string[], RegExp]> = [
+      ['--out is the content', [...base, '--out', content], /--out .*content\.png would overwrite the --content .*content\.png; an output may never replace an input, even with --force/],
+      ['--out through .. is the style', [...base, '--out', `${dir}/../alias/./style.png`], /--out .*\/\.\.\/alias\/\.\/style\.png would overwrite the --style .*style\.png; an output/],
+      ['--out a symlink to the style', [...base, '--out', join(dir, 'link-to-style.png')], /--out .*link-to-style\.png would overwrite the --style .*style\.png \(both are .*alias\/style\.png\)/],
+      ['--json is the init image', [...base, '--init', init, '--out', join(dir, 'o1.png'), '--json', join(dir, '.', 'start.png')], /--json .*start\.png would overwrite the --init/],
+      ['--out is a mask', [...base, '--style-mask', mask, '--out', mask], /--out .*mask\.png would overwrite the --style-mask/],
+      ['--save-every snapshots would overwrite the content', [...base.map((a) => (a === content ? snapshotNamed : a)), '--out', join(dir, 'snap.png'), '--save-every', '5'], /--save-every .*snap\.png \(its snapshots\) would overwrite the --content .*snap_0005\.png/],
+      ['--json is a weights file', [...base, '--out', join(dir, 'o2.png'), '--json', join(fakeWeights, 'weights_manifest.json')], /--json .*weights_manifest\.json would overwrite the weights file/],
+      ['eval --grad-out is the content', ['eval', ...base, '--json', join(dir, 'ev.json'), '--grad-out', content], /--grad-out .*content\.png would overwrite the --content/],
+      ['sweep: a cell image is the content', ['sweep', ...base.map((a) => (a === content ? sweepCell : a)), '--out', join(dir, 'sheet.png'), '--content-weight', '1', '--style-weight', '10', '--tv-weight', '0.1'], /cell image .*sheet_c1_s10_tv0\.1\.png would overwrite the --content/],
+    ];
+    for (const [name, args, re] of cases) {
+      for (const force of [false, true]) {
+        const r = await cli([...args, ...(force ? ['--force'] : [])], 60_000);
+        expect(r.code, `${name}${force ? ' --force' : ''}: ${r.stderr}`).toBe(EXIT.failure);
+        expect(ours(r), name).toHaveLength(1);
+        // without --force an existing output is refused first (the file exists); with it, the alias
+        expect(r.stderr, name).toMatch(force ? re : new RegExp(`${re.source}|the file exists; pass --force|already exist next to --out; pass --force`));
+        noStack(r);
+      }
+    }
+    for (const [p, bytes] of before) expect(readFileSync(p).equals(bytes), p).toBe(true);
+    expect(readFileSync(join(fakeWeights, 'weights_manifest.json'), 'utf8')).toBe('[]');
+    // eval --json out/ev.json --grad-out out/./ev.json: the same file, found while parsing
+    expect(usageError(['eval', '--content', 'a', '--style', 'b', '--json', 'out/ev.json', '--grad-out', 'out/./ev.json']).message).toMatch(/--grad-out and --json name the same file/);
+  });
+});

@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants as zlibConstants, deflateSync } from 'node:zlib';
@@ -677,6 +677,29 @@ describe('readImageFile / writePngAtomic', () => {
     await writePngAtomic(p, second, { force: true });
     expect(new Uint8Array(await readFile(p))).toEqual(second);
     expect(await readdir(sub)).toEqual(['result.png']);
+  });
+
+  it('the temporary file is created exclusively: a symlink planted under the old predictable name is not followed', async () => {
+    const sub = join(dir, 'planted');
+    await mkdir(sub);
+    const victim = join(dir, 'victim.txt');
+    await writeFile(victim, 'precious');
+    const p = join(sub, 'out.png');
+    // the name the old writer used ("<path>.<pid>.tmp") and the shape of the new ones
+    await symlink(victim, `${p}.${process.pid}.tmp`);
+    await symlink(victim, join(sub, `.out.png.${process.pid}.000000000000.tmp`));
+    const png = encodePng(noiseImage(2, 2, 12));
+    await writePngAtomic(p, png, { force: true });
+    expect(await readFile(victim, 'utf8')).toBe('precious');
+    expect((await lstat(p)).isFile()).toBe(true);
+    expect(new Uint8Array(await readFile(p))).toEqual(png);
+    expect((await readdir(sub)).filter((f) => f.endsWith('.tmp') && !f.includes('000000000000') && !f.startsWith('out.png.'))).toEqual([]);
+    // an existing output that is a symlink is replaced as a link (rename), never written through
+    const q = join(sub, 'link.png');
+    await symlink(victim, q);
+    await writePngAtomic(q, png, { force: true });
+    expect(await readFile(victim, 'utf8')).toBe('precious');
+    expect((await lstat(q)).isFile()).toBe(true);
   });
 
   it('a missing directory gives an error naming it, and nothing is left behind', async () => {

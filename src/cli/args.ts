@@ -499,7 +499,7 @@ function evalFrom(raw: Raw): EvalCliOptions {
   const common = commonFrom(raw, 'eval');
   const json = str(raw, 'json')!;
   const gradOut = str(raw, 'gradOut');
-  if (gradOut !== undefined && gradOut === json) throw new UsageError('--grad-out and --json name the same file');
+  if (gradOut !== undefined && resolvePath(gradOut) === resolvePath(json)) throw new UsageError('--grad-out and --json name the same file');
   return { ...common, mode: 'eval', json, gradOut };
 }
 

@@ -78,17 +78,92 @@ export async function checkOutputPath(flag: string, path: string, force: boolean
   }
 }
 
+/**
+ * The real path of `path` (after `.`, `..` and symlinks): fs.realpath of the path when it
+ * exists, else of its folder joined with its name (a file not yet written); the resolved path
+ * when neither exists.
+ */
+export async function realPathOf(path: string): Promise<string> {
+  const abs = resolve(path);
+  const real = await fs.realpath(abs).catch(() => null);
+  if (real) return real;
+  const dir = await fs.realpath(dirname(abs)).catch(() => dirname(abs));
+  return join(dir, basename(abs));
+}
+
+/** A file we will write: the flag (or what it is) and its path; `pattern`: a family of files (--save-every snapshots) in path's folder. */
+export interface OutputFile {
+  what: string;
+  path: string;
+  pattern?: RegExp;
+}
+
+/**
+ * Refuses, with or without --force, any output that is the same file as an input (content,
+ * styles, masks, init, the weights' files) or as another output, comparing real paths
+ * (realPathOf: `out/./a.json`, `../x/a.png` and a symlink to an input all count). Changes
+ * nothing.
+ */
+export async function checkAliases(outputs: OutputFile[], inputs: Array<{ what: string; path: string }>): Promise<void> {
+  const ins = await Promise.all(inputs.map(async (i) => ({ ...i, real: await realPathOf(i.path) })));
+  const seen: Array<OutputFile & { real: string }> = [];
+  for (const o of outputs) {
+    const real = await realPathOf(o.path);
+    const same = (x: { real: string }) =>
+      o.pattern ? dirname(x.real) === dirname(real) && o.pattern.test(basename(x.real)) : x.real === real;
+    const input = ins.find(same);
+    if (input) {
+      throw new CliError(
+        `${o.what} ${o.path}${o.pattern ? ' (its snapshots)' : ''} would overwrite the ${input.what} ${input.path}${input.real !== resolve(input.path) || real !== resolve(o.path) ? ` (both are ${input.real})` : ''}; ` +
+          'an output may never replace an input, even with --force: choose another name (nothing was changed)',
+      );
+    }
+    const other = seen.find((x) => x.real === real || (!o.pattern && x.pattern && dirname(x.real) === dirname(real) && x.pattern.test(basename(real))));
+    if (other) throw new CliError(`${o.what} ${o.path} and ${other.what} ${other.path} are the same file (${real}); give them different names (nothing was changed)`);
+    seen.push({ ...o, real });
+  }
+}
+
+/** The weights' files (manifest and shards) as inputs for checkAliases; none when the folder is not found (setUpGpu reports that). */
+async function weightInputs(explicit: string | undefined): Promise<Array<{ what: string; path: string }>> {
+  const { resolveWeightsDir } = await import('../../weights/locate.ts');
+  let dir: string;
+  try {
+    dir = resolveWeightsDir(explicit).dir;
+  } catch {
+    return [];
+  }
+  const files = await fs.readdir(dir).catch(() => [] as string[]);
+  return files.map((f) => ({ what: 'weights file', path: join(dir, f) }));
+}
+
+/** Every input file of a run as checkAliases takes them. */
+async function inputsOf(o: CommonOptions, loaded: { content: { path: string }; styles: Array<{ path: string }>; masks: Array<{ path: string }> | null; init?: { path: string } | null }) {
+  return [
+    { what: '--content', path: loaded.content.path },
+    ...loaded.styles.map((s) => ({ what: '--style', path: s.path })),
+    ...(loaded.masks ?? []).map((m) => ({ what: '--style-mask', path: m.path })),
+    ...(loaded.init ? [{ what: '--init', path: loaded.init.path }] : []),
+    ...(await weightInputs(o.weights)),
+  ];
+}
+
 /** Where --save-every writes iteration n: "<dir>/<stem>_0005.png" next to --out. */
 export function snapshotPath(out: string, iteration: number): string {
   const stem = basename(out, extname(out));
   return join(dirname(out), `${stem}_${String(iteration).padStart(4, '0')}.png`);
 }
 
+/** The names of --save-every's snapshots of `out`: <stem>_NNNN.png. */
+export function snapshotPattern(out: string): RegExp {
+  const stem = basename(out, extname(out));
+  return new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d{4,}\\.png$`);
+}
+
 /** Without --force, fails when snapshots of an earlier run (<stem>_NNNN.png) are next to --out. */
 async function checkSnapshots(out: string, force: boolean): Promise<void> {
   if (force) return;
-  const stem = basename(out, extname(out));
-  const re = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d{4,}\\.png$`);
+  const re = snapshotPattern(out);
   const found = (await fs.readdir(dirname(resolve(out))).catch(() => [] as string[])).filter((f) => re.test(f)).sort();
   if (found.length) {
     throw new CliError(
@@ -379,6 +454,15 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
     const loaded = await loadStyles(o);
     const style = loaded.styles[0];
     const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images, o.maxPixels) : null;
+    // no output may be an input or another output (real paths), with or without --force
+    await checkAliases(
+      [
+        { what: '--out', path: out },
+        ...(o.json ? [{ what: '--json', path: o.json }] : []),
+        ...(o.saveEvery ? [{ what: '--save-every', path: out, pattern: snapshotPattern(out) }] : []),
+      ],
+      await inputsOf(o, { content, ...loaded, init }),
+    );
     const size = planSize(o, content.image);
     if (o.scales) planSize(o, content.image, o.scales[0], '--scales'); // the smallest stage
     log(
@@ -421,8 +505,13 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
       progress.stop();
     }
 
-    // save
+    // save: only an image that at least one iteration made (Ctrl-C before the first iteration
+    // leaves the previous output, if any, as it was, even with --force)
     const interrupted = result.stopped && interrupts.signal.aborted;
+    if (interrupted && result.iterations === 0) {
+      ctx.device.destroy();
+      throw new CliError('interrupted before the first iteration completed; nothing was written', EXIT.interrupted);
+    }
     await writeOutput('--out', out, encodePng(result.image, pngText), o.force);
     if (o.json) {
       const report = {
@@ -466,6 +555,10 @@ async function runEval(o: EvalCliOptions): Promise<number> {
     const content = await loadImage('--content', o.content, o.images, o.maxPixels);
     const loaded = await loadStyles(o);
     const style = loaded.styles[0];
+    await checkAliases(
+      [{ what: '--json', path: o.json }, ...(o.gradOut ? [{ what: '--grad-out', path: o.gradOut }] : [])],
+      await inputsOf(o, { content, ...loaded }),
+    );
     const size = planSize(o, content.image);
     const { ctx, weights, transfer } = await setUpGpu(o, size.rows, size.cols);
     const t0 = performance.now();
@@ -550,4 +643,4 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
 }
 
 // What the weight sweep (sweep.ts, `neural-style sweep`) shares with the modes above.
-export { configJson, jsonBytes, loadImage, loadStyles, lossJson, messageOf, PACKAGE, planSize, setUpGpu, settingsOf, styleControls, styleSettings, transferOptionsOf, writeOutput };
+export { configJson, inputsOf, jsonBytes, loadImage, loadStyles, lossJson, messageOf, PACKAGE, planSize, setUpGpu, settingsOf, styleControls, styleSettings, transferOptionsOf, writeOutput };

@@ -28,7 +28,9 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { EXIT, type SweepCliOptions } from './args.ts';
 import {
   CliError,
+  checkAliases,
   checkOutputPath,
+  inputsOf,
   configJson,
   jsonBytes,
   loadImage,
@@ -181,6 +183,7 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
     const loaded = await loadStyles(o);
     const style = loaded.styles[0];
     const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images, o.maxPixels) : null;
+    await checkAliases(outputs.map(([what, path]) => ({ what, path })), await inputsOf(o, { content, ...loaded, init }));
     const size = planSize(o, content.image);
     if (o.scales) planSize(o, content.image, o.scales[0], '--scales');
     const n = grid.cells.length;
