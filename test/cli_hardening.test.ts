@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { EXIT } from '../src/cli/args.ts';
 import { formatProgressLine, RateMeter } from '../src/cli/progress.ts';
+import { jsonBytes } from '../src/cli/main.ts';
 import { crc32, encodePng } from '../src/image/decode.ts';
 import { cli, noStack, ours, ROOT, STARRY, TUBINGEN, usageError } from './cli_helpers.ts';
 
@@ -164,4 +165,103 @@ describe('outputs never alias inputs or each other (no GPU: refused before the w
     // eval --json out/ev.json --grad-out out/./ev.json: the same file, found while parsing
     expect(usageError(['eval', '--content', 'a', '--style', 'b', '--json', 'out/ev.json', '--grad-out', 'out/./ev.json']).message).toMatch(/--grad-out and --json name the same file/);
   });
+});
+
+const haveData = existsSync(TUBINGEN) && existsSync(STARRY) && existsSync(resolve(ROOT, '..', 'shared', 'vgg19'));
+
+describe('weights that overflow float32 (parsing, no GPU)', () => {
+  it('a report with NaN or Infinity is never written (JSON would turn them into null)', () => {
+    expect(() => jsonBytes({ loss: { total: NaN } })).toThrow(/the report's "total" is NaN; a report never holds NaN or Infinity/);
+    expect(() => jsonBytes({ seconds: Infinity })).toThrow(/"seconds" is Infinity/);
+    expect(new TextDecoder().decode(jsonBytes({ seed: null, loss: 1.5 }))).toBe('{\n  "seed": null,\n  "loss": 1.5\n}\n');
+  });
+
+  it('a weight float32 cannot hold is a usage error naming the flag and the largest float32', () => {
+    expect(usageError(['--content', 'a', '--style', 'b', '--out', 'o.png', '--content-weight', '1e39']).message).toMatch(
+      /^--content-weight must be at most 3\.4028234663852886e\+38 \(the largest float32: the GPU computes the loss in float32\), got 1e39$/,
+    );
+    expect(usageError(['eval', '--content', 'a', '--style', 'b', '--json', 'j', '--tv-weight', '4e38']).message).toMatch(/^--tv-weight must be at most/);
+    expect(usageError(['sweep', '--content', 'a', '--style', 'b', '--out', 's.png', '--style-weight', '1,1e39']).message).toMatch(/^--style-weight must be at most/);
+    expect(usageError(['--content', 'a', '--style', 'b', '--out', 'o.png', '--style-layers', 'block1_conv1,block2_conv1', '--style-layer-weights', '1e38,1', '--style-weight', '10']).message).toMatch(
+      /--style-weight 10 times the largest --style-layer-weights value 1e\+38 is 1e\+39, over 3\.4028234663852886e\+38/,
+    );
+  });
+});
+
+describe.skipIf(!haveData)('non-finite losses, Ctrl-C before the first iteration, a lost device (GPU, 32 rows)', () => {
+  const run = ['--content', TUBINGEN, '--style', STARRY, '--rows', '32'];
+
+  it('--style-weight 1e30: refused at the first evaluation naming the flag and the largest usable value (nothing written); that value runs', async () => {
+    const out = join(tmp, 'sw.png');
+    const json = join(tmp, 'sw.json');
+    const r = await cli([...run, '--out', out, '--json', json, '--style-weight', '1e30', '--iterations', '2'], 300_000);
+    expect(r.code, r.stderr).toBe(EXIT.failure);
+    expect(ours(r).filter((l) => /error/.test(l))).toHaveLength(1);
+    const m = /--style-weight 1e30: the style loss at the starting image \(42×32\) overflows float32 .*: use --style-weight (\S+) or less \(nothing was written\)/.exec(r.stderr);
+    expect(m, r.stderr).not.toBeNull();
+    noStack(r);
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(json)).toBe(false);
+    const largest = Number(m![1]);
+    expect(largest).toBeGreaterThan(10); // the notebook's 10 is far below
+    expect(largest).toBeLessThan(1e30);
+    const ok = await cli([...run, '--out', out, '--json', json, '--style-weight', m![1], '--iterations', '1'], 300_000);
+    expect(ok.code, ok.stderr).toBe(EXIT.ok);
+    const report = JSON.parse(readFileSync(json, 'utf8'));
+    expect(Number.isFinite(report.loss.total) && report.loss.total > 0).toBe(true);
+    expect(report.stopReason).toBe('max-iterations');
+    // eval says the same
+    const ev = await cli(['eval', ...run, '--json', join(tmp, 'sw-eval.json'), '--style-weight', '1e30'], 300_000);
+    expect(ev.code, ev.stderr).toBe(EXIT.failure);
+    expect(ev.stderr).toMatch(/--style-weight 1e30: the style loss at the starting image \(42×32\) overflows float32 .*use --style-weight \S+ or less/);
+    expect(existsSync(join(tmp, 'sw-eval.json'))).toBe(false);
+  }, 900_000);
+
+  it('a loss that turns non-finite mid-run: exit 1 naming the likely cause, the best finite image saved, the JSON says stopReason "non-finite" and holds no NaN', async () => {
+    const out = join(tmp, 'nf.png');
+    const json = join(tmp, 'nf.json');
+    const r = await cli([...run, '--out', out, '--json', json, '--iterations', '5'], 300_000, undefined, { NEURAL_STYLE_TEST_FAULT: 'non-finite-after:6' });
+    expect(r.code, r.stderr).toBe(EXIT.failure);
+    expect(r.stderr).toMatch(/error: the loss or gradient became non-finite \(float32 overflow\) after 1 iteration\(s\): .*likely cause: the loss is too large for float32 with these weights .*Saved the best finite image so far .* to .*nf\.png and the report \(stopReason "non-finite"\)/);
+    noStack(r);
+    const text = readFileSync(json, 'utf8');
+    expect(text).not.toMatch(/NaN|Infinity/);
+    const report = JSON.parse(text);
+    expect(report.stopReason).toBe('non-finite');
+    expect(report.iterations).toBe(1);
+    for (const v of Object.values(report.loss)) expect(Number.isFinite(v as number)).toBe(true);
+    expect(report.history.every((h: { loss: number }) => Number.isFinite(h.loss))).toBe(true);
+    const png = readFileSync(out);
+    expect(png.length).toBeGreaterThan(100);
+  }, 600_000);
+
+  it('Ctrl-C before the first iteration with --force leaves the previous output as it was (exit 130)', async () => {
+    const out = join(tmp, 'keep-on-sigint.png');
+    const json = join(tmp, 'keep-on-sigint.json');
+    writeFileSync(out, 'the previous result');
+    writeFileSync(json, '{"previous": true}');
+    let sent = false;
+    const r = await cli([...run, '--out', out, '--json', json, '--force'], 600_000, (all, child) => {
+      // the starting point is reported (iteration 0) before the first step is taken
+      if (!sent && /iteration 0 /.test(all)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    expect(sent).toBe(true);
+    expect(r.code, r.stderr).toBe(EXIT.interrupted);
+    expect(r.stderr).toMatch(/interrupted before the first iteration completed; nothing was written/);
+    expect(readFileSync(out, 'utf8')).toBe('the previous result');
+    expect(readFileSync(json, 'utf8')).toBe('{"previous": true}');
+  }, 620_000);
+
+  it('a lost device: the latest image is saved, the message says what happened and how to go on (--init), exit 1', async () => {
+    const out = join(tmp, 'lost.png');
+    const r = await cli([...run, '--out', out, '--iterations', '6'], 300_000, undefined, { NEURAL_STYLE_TEST_FAULT: 'lose-device-at:2' });
+    expect(r.code, r.stderr).toBe(EXIT.failure);
+    expect(r.stderr).toMatch(/error: GPU device lost \(destroyed\) during the run.*; saved the image of iteration 2 \(42×32\) to .*lost\.png\. To go on from it, run the same command with --init .*lost\.png and another --out/);
+    noStack(r);
+    const img = readFileSync(out);
+    expect(img.subarray(1, 4).toString()).toBe('PNG');
+  }, 300_000);
 });

@@ -162,6 +162,23 @@ export function parseWeightFlag(flag: string, value: string, positive = false): 
   return n;
 }
 
+/** The largest finite float32 (3.4028235e38): the GPU holds every weight and loss in float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * A loss weight: a number >= 0 that float32 can hold. A larger one is Infinity on the GPU, and
+ * Infinity × 0 = NaN (the content term at the content image), so it can never work. The largest
+ * value that works for given images is lower and depends on them: the run measures it at its
+ * first evaluation (src/style/transfer.ts, NonFiniteLossError).
+ */
+export function parseLossWeight(flag: string, value: string): number {
+  const n = parseWeightFlag(flag, value);
+  if (n > FLOAT32_MAX) {
+    throw new UsageError(`${flag} must be at most ${FLOAT32_MAX} (the largest float32: the GPU computes the loss in float32), got ${value}`);
+  }
+  return n;
+}
+
 /** "a,b , c" → ["a", "b", "c"]; an empty item is an error. */
 export function parseListFlag(flag: string, value: string): string[] {
   const items = value.split(',').map((s) => s.trim());
@@ -320,9 +337,9 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
   const cw = str(raw, 'contentWeight');
   const sw = str(raw, 'styleWeight');
   const tw = str(raw, 'tvWeight');
-  if (cw !== undefined) overrides.contentWeight = parseWeightFlag('--content-weight', cw);
-  if (sw !== undefined) overrides.styleWeight = parseWeightFlag('--style-weight', sw);
-  if (tw !== undefined) overrides.tvWeight = parseWeightFlag('--tv-weight', tw);
+  if (cw !== undefined) overrides.contentWeight = parseLossWeight('--content-weight', cw);
+  if (sw !== undefined) overrides.styleWeight = parseLossWeight('--style-weight', sw);
+  if (tw !== undefined) overrides.tvWeight = parseLossWeight('--tv-weight', tw);
   const contentLayer = str(raw, 'contentLayer');
   if (contentLayer !== undefined) {
     checkLayer('--content-layer', contentLayer.trim());
@@ -351,6 +368,14 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
     config = makeConfig(preset, overrides);
   } catch (e) {
     throw new UsageError((e as Error).message);
+  }
+
+  // A style layer's factor is the style weight times its layer weight (over a normalisation >= 1)
+  const layerMax = Math.max(...config.styleLayerWeights);
+  if (config.styleWeight * layerMax > FLOAT32_MAX) {
+    throw new UsageError(
+      `--style-weight ${config.styleWeight} times the largest --style-layer-weights value ${layerMax} is ${config.styleWeight * layerMax}, over ${FLOAT32_MAX} (the largest float32)`,
+    );
   }
 
   // The deepest layer must keep at least one pixel: the rows here (fitWorkingSize, the one
@@ -577,7 +602,7 @@ export interface SweepCliOptions extends TransferCliOptions {
  */
 export function parseSweepList(flag: string, value: string): number[] {
   if (value.trim() === '') throw new UsageError(`${flag} must be a comma-separated list of numbers >= 0 (at least one), got an empty list`);
-  const values = parseListFlag(flag, value).map((v) => parseWeightFlag(flag, v));
+  const values = parseListFlag(flag, value).map((v) => parseLossWeight(flag, v));
   const seen = new Set<number>();
   for (const v of values) {
     if (seen.has(v)) throw new UsageError(`${flag}: the value ${v} is given twice in "${value}"`);

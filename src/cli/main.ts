@@ -27,6 +27,7 @@ import { fitWorkingSize } from '../model/working_size.ts';
 import { deepestLayer, type StyleConfig } from '../style/config.ts';
 import type { LossBreakdown, StyleControls, TransferOptions, TransferResult } from '../style/types.ts';
 import type { GpuContext } from '../gpu/device.ts';
+import type { Objective } from '../optim/types.ts';
 
 const PROGRAM = 'neural-style';
 /** tEXt keyword of the settings JSON in every PNG we write. */
@@ -193,7 +194,18 @@ async function writeOutput(flag: string, path: string, bytes: Uint8Array, force:
   }
 }
 
-const jsonBytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
+/** A report as UTF-8 JSON; a NaN or infinite number (which JSON would turn into null) is an error, never written. */
+const jsonBytes = (v: unknown) =>
+  new TextEncoder().encode(
+    JSON.stringify(
+      v,
+      (key, x) => {
+        if (typeof x === 'number' && !Number.isFinite(x)) throw new CliError(`internal error: the report's "${key}" is ${x}; a report never holds NaN or Infinity, so none was written`);
+        return x;
+      },
+      2,
+    ) + '\n',
+  );
 
 /** Float32 values as little-endian bytes, whatever the machine's byte order. */
 export function float32LE(a: Float32Array): Uint8Array {
@@ -362,6 +374,60 @@ function memoryBudget(ctx: { isCpuAdapter: boolean }): number {
 }
 
 // ------------------------------------------------------------------------------------------
+// Non-finite losses (float32 overflow)
+// ------------------------------------------------------------------------------------------
+
+const WEIGHT_FLAGS = { content: '--content-weight', style: '--style-weight', tv: '--tv-weight' } as const;
+
+/**
+ * The CLI's words for the library's NonFiniteLossError (the loss at the starting image overflows
+ * float32): the flag to lower and its largest usable value; anything else is returned as is.
+ */
+function nonFiniteStartError(e: unknown): unknown {
+  if (!(e instanceof Error) || e.name !== 'NonFiniteLossError') return e;
+  const n = e as import('../style/transfer.ts').NonFiniteLossError;
+  const fmt = (x: number) => (x !== 0 && (Math.abs(x) >= 1e6 || Math.abs(x) < 1e-4) ? x.toExponential().replace('e+', 'e') : String(x));
+  const flag = n.term ? WEIGHT_FLAGS[n.term] : null;
+  return new CliError(
+    `${flag ? `${flag} ${fmt(n.weight!)}` : 'the weights'}: ${n.message}${flag && n.largest !== null ? `: use ${flag} ${fmt(n.largest)} or less` : ''} (nothing was written)`,
+  );
+}
+
+/** What most likely made a run's loss or gradient non-finite after some iterations, and the fix. */
+function nonFiniteCause(o: TransferCliOptions, config: StyleConfig): string {
+  if (o.optimizer === 'adam') return `Adam's step (--learning-rate ${o.learningRate ?? 10}) pushed pixels out of float32's range: use a smaller --learning-rate`;
+  return (
+    `the loss is too large for float32 with these weights (--content-weight ${config.contentWeight}, --style-weight ${config.styleWeight}, ` +
+    `--tv-weight ${config.tvWeight}): lower the largest`
+  );
+}
+
+/**
+ * Fault injection for the tests (test/cli_hardening.test.ts), from NEURAL_STYLE_TEST_FAULT:
+ *   non-finite-after:E   every evaluation after the E-th returns a NaN loss (as a float32
+ *                        overflow would), so the optimizer stops with 'non-finite'
+ *   lose-device-at:N     the GPU device is destroyed after iteration N is reported
+ */
+function testFault(): { kind: 'non-finite-after' | 'lose-device-at'; n: number } | null {
+  const m = /^(non-finite-after|lose-device-at):(\d+)$/.exec(process.env.NEURAL_STYLE_TEST_FAULT ?? '');
+  return m ? { kind: m[1] as 'non-finite-after' | 'lose-device-at', n: Number(m[2]) } : null;
+}
+
+/** An objective wrapper whose evaluations after the e-th return NaN (the gradient is left as computed). */
+function nonFiniteAfter(e: number) {
+  return (inner: Objective): Objective => {
+    let count = 0;
+    return {
+      n: inner.n,
+      evaluate: async (x: GPUBuffer, grad: GPUBuffer) => {
+        const f = await inner.evaluate(x, grad);
+        return ++count > e ? NaN : f;
+      },
+    };
+  };
+}
+
+// ------------------------------------------------------------------------------------------
 // Reports
 // ------------------------------------------------------------------------------------------
 
@@ -480,6 +546,7 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
     log(`${PROGRAM}: weights from ${weights.source}; adapter ${ctx.description}`);
 
     // 6. optimize
+    const fault = testFault();
     const settings = settingsOf(o, { content: content.path, style: style.path, init: init?.path }, size, styleSettings(o, loaded));
     const pngText = { [PNG_TEXT_KEY]: JSON.stringify(settings), Software: `${PACKAGE.name} ${PACKAGE.version}` };
     const progress = createProgress(process.stderr, !!process.stderr.isTTY);
@@ -488,19 +555,42 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
       ...transferOptionsOf(o, content.image, loaded, init?.image ?? null, o.config, interrupts.signal),
       onProgress: async (p) => {
         progress.update(p);
-        if (o.saveEvery && p.iteration > 0 && p.iteration % o.saveEvery === 0) {
-          const path = snapshotPath(out, p.iteration);
-          await writeOutput('--save-every', path, encodePng(await p.image(), pngText), o.force);
-          progress.note(`saved ${path}`);
+        if (p.iteration > 0) {
+          // a copy on the CPU of the latest iterate (L-BFGS: the best so far), for a lost device
+          const image = await p.image();
+          held.latest = { image, iteration: p.iteration, rows: p.rows, cols: p.cols };
+          if (o.saveEvery && p.iteration % o.saveEvery === 0) {
+            const path = snapshotPath(out, p.iteration);
+            await writeOutput('--save-every', path, encodePng(image, pngText), o.force);
+            progress.note(`saved ${path}`);
+          }
+        }
+        if (fault?.kind === 'lose-device-at' && p.iteration === fault.n) {
+          faultLost = true;
+          ctx.device.destroy();
         }
       },
+      wrapObjective: fault?.kind === 'non-finite-after' ? nonFiniteAfter(fault.n) : undefined,
     };
+    const held: { latest: { image: RgbaImage; iteration: number; rows: number; cols: number } | null } = { latest: null };
+    let faultLost = false;
     let result: TransferResult;
     try {
       result = await transfer.styleTransfer(ctx, weights, options);
     } catch (e) {
       if (interrupts.signal.aborted) throw new CliError(`interrupted before a first image was ready; nothing was written (${messageOf(e)})`, EXIT.interrupted);
-      throw e;
+      if (ctx.lost || faultLost) {
+        // the device is gone: save the latest image we hold, say how to go on from it
+        const what = ctx.lost ?? 'GPU device lost (destroyed)';
+        const latest = held.latest;
+        if (!latest) throw new CliError(`${what} before the first iteration completed; nothing was written`);
+        await writeOutput('--out', out, encodePng(latest.image, pngText), o.force);
+        throw new CliError(
+          `${what} during the run${messageOf(e) ? ` (${messageOf(e)})` : ''}; saved the image of iteration ${latest.iteration} (${latest.cols}×${latest.rows}) to ${out}. ` +
+            `To go on from it, run the same command with --init ${out} and another --out${o.scales ? ' (and --rows for the stage that was running)' : ''}`,
+        );
+      }
+      throw nonFiniteStartError(e);
     } finally {
       progress.stop();
     }
@@ -522,6 +612,7 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
         iterations: result.iterations,
         seconds: result.seconds,
         stopped: result.stopped,
+        stopReason: result.stopReason,
         reason: result.reason,
         loss: lossJson(result.loss),
         style_layers: result.loss.styleLayers,
@@ -536,6 +627,13 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
       await writeOutput('--json', o.json, jsonBytes(report), o.force);
     }
     ctx.device.destroy();
+    if (result.stopReason === 'non-finite') {
+      // the best finite image so far was saved; the run itself failed
+      throw new CliError(
+        `the loss or gradient became non-finite (float32 overflow) after ${result.iterations} iteration(s): ${result.reason}; likely cause: ${nonFiniteCause(o, o.config)}. ` +
+          `Saved the best finite image so far (loss ${formatLoss(result.loss.total)}) to ${out}${o.json ? ` and the report (stopReason "non-finite") to ${o.json}` : ''}; to go on from it: --init ${out} and another --out`,
+      );
+    }
     log(
       `${PROGRAM}: wrote ${out} (${result.cols}×${result.rows})${o.json ? ` and ${o.json}` : ''}: ${result.evaluations} evaluations, ` +
         `${result.iterations} iterations in ${formatDuration(result.seconds)}, loss ${formatLoss(result.loss.total)}` +
@@ -562,14 +660,18 @@ async function runEval(o: EvalCliOptions): Promise<number> {
     const size = planSize(o, content.image);
     const { ctx, weights, transfer } = await setUpGpu(o, size.rows, size.cols);
     const t0 = performance.now();
-    const r = await transfer.evaluateOnce(ctx, weights, {
-      content: content.image,
-      ...styleControls(o, loaded),
-      rows: o.rows,
-      resize: o.resize,
-      config: o.config,
-      maxBufferBytes: o.maxBufferBytes,
-    });
+    const r = await transfer
+      .evaluateOnce(ctx, weights, {
+        content: content.image,
+        ...styleControls(o, loaded),
+        rows: o.rows,
+        resize: o.resize,
+        config: o.config,
+        maxBufferBytes: o.maxBufferBytes,
+      })
+      .catch((e: unknown) => {
+        throw nonFiniteStartError(e);
+      });
     const seconds = (performance.now() - t0) / 1000;
     const report = {
       rows: r.rows,
@@ -643,4 +745,4 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
 }
 
 // What the weight sweep (sweep.ts, `neural-style sweep`) shares with the modes above.
-export { configJson, inputsOf, jsonBytes, loadImage, loadStyles, lossJson, messageOf, PACKAGE, planSize, setUpGpu, settingsOf, styleControls, styleSettings, transferOptionsOf, writeOutput };
+export { configJson, inputsOf, jsonBytes, nonFiniteCause, nonFiniteStartError, loadImage, loadStyles, lossJson, messageOf, PACKAGE, planSize, setUpGpu, settingsOf, styleControls, styleSettings, transferOptionsOf, writeOutput };

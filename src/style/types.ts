@@ -4,6 +4,7 @@ import type { ResizeMethod } from '../image/resize.ts';
 import type { StyleConfig } from './config.ts';
 import type { MemoryReport } from '../gpu/memory.ts';
 import type { PreserveColors } from '../image/colour.ts';
+import type { Objective, StopReason } from '../optim/types.ts';
 
 /** Loss terms, each already multiplied by its weight; styleLayers add up to style. */
 export interface LossBreakdown {
@@ -78,6 +79,9 @@ export interface TransferOptions extends StyleControls {
    *  refused before it starts, naming the largest rows that fit. Default: unknown (no check; the
    *  CLI passes the machine's memory on CPU adapters, whose GPU memory is the host's) */
   memoryBytes?: number;
+  /** instrumentation: wraps the objective the optimizer sees (the tests use it to make the loss
+   *  non-finite after some evaluations; the CLI's NEURAL_STYLE_TEST_FAULT does the same) */
+  wrapObjective?: (objective: Objective) => Objective;
 }
 
 export interface TransferProgress {
@@ -128,8 +132,16 @@ export interface TransferResult {
   loss: LossBreakdown;
   /** evaluations counted over the whole run; stage: the stage (1-based) it belongs to */
   history: Array<{ evaluation: number; loss: number; stage: number }>;
+  /** stopped on request (opts.signal) */
   stopped: boolean;
+  /** why it stopped, a sentence */
   reason: string;
+  /**
+   * why it stopped, as the optimizer's StopReason: 'stopped' (on request), 'non-finite' (the loss
+   * or gradient overflowed float32 after some iterations: the image is the best finite one),
+   * 'max-evaluations', 'max-iterations', 'converged-gtol', 'converged-ftol', 'line-search-failed'
+   */
+  stopReason: StopReason;
   /** one entry per stage run (one for a single-scale run; fewer than planned if stopped) */
   stages: StageReport[];
   /** peak GPU bytes of the run (all buffers the project created, weights included) and the
