@@ -12,8 +12,8 @@
 //                            (NEURAL_STYLE_WEIGHTS, weights/vgg19/, ../shared/vgg19/)
 //     /images/<file>         the folder resolveImagesDir() finds (NEURAL_STYLE_IMAGES, ../shared/images/)
 //   A folder that cannot be resolved answers 404 with locate.ts's explanation as the body.
-//   Only the file types the page reads are served (weights: .json, .bin; images: .jpg, .jpeg,
-//   .png), never a dotfile or a `..`, and only files whose real path stays inside the folder
+//   Only the file types the page reads are served (weights: .json, .bin, SHA256SUMS; images: .jpg,
+//   .jpeg, .png), never a dotfile or a `..`, and only files whose real path stays inside the folder
 //   (a symlink out of it is 403); see serveFolder.
 //   `vite build` does not copy them: a deployed page gets its weights from wherever it is hosted.
 
@@ -23,13 +23,16 @@ import { extname, resolve, sep } from 'node:path';
 import { defineConfig, type Connect, type Plugin } from 'vite';
 import { REPO_ROOT, resolveImagesDir, resolveWeightsDir } from './weights/locate.ts';
 
-/** The file types each data folder serves: only what the page reads from it. */
-const WEIGHT_TYPES: Record<string, string> = { '.json': 'application/json', '.bin': 'application/octet-stream' };
+/**
+ * What each data folder serves: only what the page reads from it, by extension (the manifest,
+ * the shards, the images) or by exact name (SHA256SUMS, which the page verifies the shards with).
+ */
+const WEIGHT_TYPES: Record<string, string> = { '.json': 'application/json', '.bin': 'application/octet-stream', SHA256SUMS: 'text/plain; charset=utf-8' };
 const IMAGE_TYPES: Record<string, string> = { '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.png': 'image/png' };
 
 /**
  * A middleware serving files of the folder `findDir()` returns under the URL prefix `prefix`
- * (ending in '/'), and nothing else: only the extensions in `types` (else 403), never a dotfile
+ * (ending in '/'), and nothing else: only the extensions (or exact file names) in `types` (else 403), never a dotfile
  * or a path with a segment starting with '.' (403: `..` included, so no traversal), and only
  * files whose real path (symlinks resolved) lies inside the folder's real path (403); a file
  * that is not there is 404.
@@ -59,7 +62,7 @@ export function serveFolder(prefix: string, findDir: () => string, types: Record
     if (rel === '' || rel.includes('\0') || segments.some((p) => p === '' || p.startsWith('.'))) {
       return fail(403, `${url}: only plain file names are served here (no dotfiles, no '..')`);
     }
-    const type = types[extname(rel).toLowerCase()];
+    const type = types[extname(rel).toLowerCase()] ?? types[rel.split('/').pop()!];
     if (!type) return fail(403, `${url}: ${prefix} serves only ${Object.keys(types).join(', ')} files`);
     let file: string;
     let size: number;

@@ -10,7 +10,8 @@ import { join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { EXIT } from '../src/cli/args.ts';
 import { formatProgressLine, RateMeter } from '../src/cli/progress.ts';
-import { jsonBytes } from '../src/cli/main.ts';
+import { jsonBytes, messageOf } from '../src/cli/main.ts';
+import { cleanGpuMessage } from '../src/gpu/device.ts';
 import { crc32, encodePng } from '../src/image/decode.ts';
 import { cli, noStack, ours, ROOT, STARRY, TUBINGEN, usageError } from './cli_helpers.ts';
 
@@ -112,9 +113,24 @@ describe('messages (no GPU)', () => {
     expect(formatProgressLine({ ...p, planned: 200, plannedUnit: 'evaluation' }, rate, eta)).toMatch(/^iteration 5 {2}evaluation 11\/200 /);
   });
 
+  it("Dawn's backtrace lines (at CheckVkSuccessImpl ...) are dropped from GPU errors; the message and its context stay, on one line", () => {
+    const dawn = [
+      'Out of memory: vkAllocateMemory failed with VK_ERROR_OUT_OF_DEVICE_MEMORY',
+      ' - While calling [Device "neural-style"].CreateBuffer([BufferDescriptor "conv5_1 y"]).',
+      '    at CheckVkSuccessImpl (../../third_party/dawn/src/dawn/native/vulkan/VulkanError.cpp:88)',
+      '    at Initialize (../../third_party/dawn/src/dawn/native/vulkan/BufferVk.cpp:224)',
+    ].join('\n');
+    expect(cleanGpuMessage(dawn)).toBe(dawn.split('\n').slice(0, 2).join('\n'));
+    expect(messageOf(new Error(dawn))).toBe('Out of memory: vkAllocateMemory failed with VK_ERROR_OUT_OF_DEVICE_MEMORY - While calling [Device "neural-style"].CreateBuffer([BufferDescriptor "conv5_1 y"]).');
+    expect(cleanGpuMessage('a plain message at the end (no file)')).toBe('a plain message at the end (no file)');
+  });
+
   it('--help states the pixel limit and the largest weights', async () => {
     const r = await cli(['--help'], 60_000);
     expect(r.stdout).toMatch(/--max-pixels <n>[\s\S]*100000000/);
+    expect(r.stdout).toMatch(/Limits: an input image may have at most --max-pixels pixels \(default 100 megapixels\)/);
+    expect(r.stdout).toMatch(/A loss weight may be at most 3\.4e38 \(the largest float32\)/);
+    expect(r.stdout).toMatch(/an output\s+that is the same file as an input/);
   });
 });
 

@@ -610,6 +610,7 @@ describe('dev server: what it serves', () => {
     const shard = await get('/weights/vgg19/block1_conv1.bin');
     expect(shard.status).toBe(existsSync(join(resolveWeightsDir().dir, 'block1_conv1.bin')) ? 200 : 404);
     expect((await get('/weights/vgg19/weights_manifest.json')).status).toBe(200);
+    expect((await get('/weights/vgg19/SHA256SUMS')).status).toBe(existsSync(join(resolveWeightsDir().dir, 'SHA256SUMS')) ? 200 : 404); // the page verifies the shards with it
     for (const path of [
       '/images/.env',
       '/images/%2eenv',
@@ -621,7 +622,6 @@ describe('dev server: what it serves', () => {
       '/images/..%2foutside.png',
       '/images/notes.txt',
       '/weights/vgg19/README.md',
-      '/weights/vgg19/SHA256SUMS',
       '/weights/vgg19/../locate.ts',
       '/images/missing.png',
     ]) {

@@ -287,8 +287,16 @@ applies) restricts its style to a region (masked Gram matrices). --style-scale S
 to S x the working size first. --preserve-colors luminance|histogram keeps the content's colours.
 The JSON reports' settings list styles, styleBlend, styleScale, styleMasks and preserveColors.
 
-Existing output files are never replaced without --force; outputs are written atomically.
-Ctrl-C stops the optimization and saves the best image so far (exit 130); a second Ctrl-C quits at once.
+Existing output files are never replaced without --force; outputs are written atomically; an output
+that is the same file as an input (content, style, mask, init, weights) or another output is refused,
+even with --force. Ctrl-C stops the optimization and saves the best image so far (exit 130); before
+the first iteration has completed nothing is written; a second Ctrl-C quits at once.
+
+Limits: an input image may have at most --max-pixels pixels (default ${DEFAULT_MAX_PIXELS / 1e6} megapixels), checked from
+its header before decoding. A loss weight may be at most 3.4e38 (the largest float32); a weight whose
+loss or gradient overflows float32 at the starting image is refused at the first evaluation, naming the
+largest usable value; a loss that turns non-finite later stops the run (exit 1), keeping the best finite
+image so far (the --json report's stopReason is "non-finite").
 Exit codes: 0 done, 1 runtime failure (bad image, unwritable or existing output, size limits, GPU),
             2 usage error (unknown flag, bad value, unknown layer), 130 interrupted.`;
 

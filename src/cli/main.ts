@@ -26,7 +26,7 @@ import type { RgbaImage } from '../image/types.ts';
 import { fitWorkingSize } from '../model/working_size.ts';
 import { deepestLayer, type StyleConfig } from '../style/config.ts';
 import type { LossBreakdown, StyleControls, TransferOptions, TransferResult } from '../style/types.ts';
-import type { GpuContext } from '../gpu/device.ts';
+import { cleanGpuMessage, type GpuContext } from '../gpu/device.ts';
 import type { Objective } from '../optim/types.ts';
 
 const PROGRAM = 'neural-style';
@@ -46,7 +46,8 @@ export class CliError extends Error {
   }
 }
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ').trim();
+/** An error as one line for the user: Dawn's backtrace lines dropped (cleanGpuMessage), the rest joined. */
+const messageOf = (e: unknown): string => cleanGpuMessage(e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ').trim();
 const log = (line: string) => process.stderr.write(line + '\n');
 
 // ------------------------------------------------------------------------------------------
