@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { EXIT } from '../src/cli/args.ts';
-import { formatProgressLine, RateMeter } from '../src/cli/progress.ts';
+import { createProgress, formatProgressLine, RateMeter } from '../src/cli/progress.ts';
+import { Writable } from 'node:stream';
 import { jsonBytes, messageOf } from '../src/cli/main.ts';
 import { cleanGpuMessage } from '../src/gpu/device.ts';
 import { crc32, encodePng } from '../src/image/decode.ts';
@@ -111,6 +112,17 @@ describe('messages (no GPU)', () => {
     expect(eta).toBeCloseTo(8); // 4 iterations left at 0.5 iterations/s
     expect(formatProgressLine({ ...p, planned: 9 }, rate, eta)).toBe('iteration 5/9  evaluation 11  loss 1.2500e+1  1.00 evals/s  eta 8s');
     expect(formatProgressLine({ ...p, planned: 200, plannedUnit: 'evaluation' }, rate, eta)).toMatch(/^iteration 5 {2}evaluation 11\/200 /);
+    // the bar on a terminal: the count out of the plan is the plan's unit
+    for (const [unit, want] of [['iteration', /iteration \[[█░]+\] 2\/5 \| evaluation 5 \| loss/], ['evaluation', /iteration 2 \[[█░]+\] 5\/5 evals \| loss/]] as const) {
+      let text = '';
+      const stream = Object.assign(new Writable({ write: (c, _e, cb) => ((text += c.toString()), cb()) }), { isTTY: true, columns: 200, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+      const bar = createProgress(stream, true);
+      bar.update({ iteration: 0, evaluation: 1, planned: 5, plannedUnit: unit, loss: 100, seconds: 1 });
+      bar.update({ iteration: 2, evaluation: 5, planned: 5, plannedUnit: unit, loss: 50, seconds: 3 });
+      bar.stop();
+      expect(text, unit).toMatch(want);
+      expect(text, unit).not.toMatch(/\{\w+\}/);
+    }
   });
 
   it("Dawn's backtrace lines (at CheckVkSuccessImpl ...) are dropped from GPU errors; the message and its context stay, on one line", () => {

@@ -133,6 +133,7 @@ export function createProgress(stream: NodeJS.WritableStream, tty: boolean): Pro
       const stage = formatStage(p);
       const payload = {
         stageText: stage ? `${stage} | ` : '',
+        iteration: p.iteration,
         evaluation: p.evaluation,
         loss: formatLoss(p.loss),
         rate: Number.isFinite(rate) ? rate.toFixed(2) : '?',
