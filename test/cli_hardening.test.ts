@@ -188,6 +188,15 @@ describe('outputs never alias inputs or each other (no GPU: refused before the w
         noStack(r);
       }
     }
+    // not aliases: --save-every beside its own --out, and --json beside it; the run goes on to the weights
+    const fine = await cli([...base, '--out', join(dir, 'fine.png'), '--json', join(dir, 'fine.json'), '--save-every', '2'], 60_000);
+    expect(fine.code, fine.stderr).toBe(EXIT.failure);
+    expect(fine.stderr).not.toMatch(/would overwrite|the same file/);
+    expect(fine.stderr).toMatch(/weights/);
+    // two outputs that are one file: --json is a snapshot of --out
+    const two = await cli([...base, '--out', join(dir, 'two.png'), '--json', join(dir, 'two_0004.png'), '--save-every', '2'], 60_000);
+    expect(two.code, two.stderr).toBe(EXIT.failure);
+    expect(two.stderr).toMatch(/--save-every .*two\.png and --json .*two_0004\.png are the same file|--json .*two_0004\.png and --save-every .*two\.png are the same file/);
     for (const [p, bytes] of before) expect(readFileSync(p).equals(bytes), p).toBe(true);
     expect(readFileSync(join(fakeWeights, 'weights_manifest.json'), 'utf8')).toBe('[]');
     // eval --json out/ev.json --grad-out out/./ev.json: the same file, found while parsing

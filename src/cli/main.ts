@@ -120,7 +120,8 @@ export async function checkAliases(outputs: OutputFile[], inputs: Array<{ what: 
           'an output may never replace an input, even with --force: choose another name (nothing was changed)',
       );
     }
-    const other = seen.find((x) => x.real === real || (!o.pattern && x.pattern && dirname(x.real) === dirname(real) && x.pattern.test(basename(real))));
+    const inFamily = (family: { real: string; pattern?: RegExp }, file: string) => dirname(family.real) === dirname(file) && family.pattern!.test(basename(file));
+    const other = seen.find((x) => (o.pattern ? !x.pattern && inFamily({ real, pattern: o.pattern }, x.real) : x.pattern ? inFamily(x, real) : x.real === real));
     if (other) throw new CliError(`${o.what} ${o.path} and ${other.what} ${other.path} are the same file (${real}); give them different names (nothing was changed)`);
     seen.push({ ...o, real });
   }
