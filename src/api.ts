@@ -99,6 +99,8 @@ export interface StyleTransferOptions extends EvaluateOptions {
   signal?: AbortSignal;
   /** split each evaluation into submissions of at most this many dispatches (a page sets it so it keeps rendering) */
   maxDispatchesPerSubmit?: number;
+  /** wraps the objective the optimizer sees (the CLI's fault injection for its tests; TransferOptions.wrapObjective) */
+  wrapObjective?: TransferOptions['wrapObjective'];
 }
 
 export interface EvaluateResult {
@@ -215,6 +217,7 @@ export async function transferOptionsFrom(o: StyleTransferOptions, platform: Pla
     onProgress: o.onProgress,
     signal: o.signal,
     maxDispatchesPerSubmit: o.maxDispatchesPerSubmit,
+    wrapObjective: o.wrapObjective,
     maxBufferBytes: mib('maxBufferMib', o.maxBufferMib),
     memoryBytes: mib('maxGpuMib', o.maxGpuMib),
   };

@@ -162,7 +162,7 @@ const MULTI_SCALE_BAD: Array<[string, string[], RegExp]> = [
   ['equal --scales', ['--scales', '32,32,64'], /--scales must be strictly ascending.*got 32,32,64/],
   ['empty --scales item', ['--scales', '32,,64'], /--scales must be a comma-separated list without empty items, got "32,,64"/],
   ['non-integer --scales', ['--scales', '32,48.5,64'], /--scales must be an integer >= 1, got "48.5"/],
-  ['--scales below the deepest layer minimum', ['--scales', '8,64'], /--scales 8 is too small: the deepest layer used \(block5_conv2\) needs at least 16 rows/],
+  ['--scales below the deepest layer minimum', ['--scales', '8,64'], /--scales 8 is too small: the deepest layer used \(block5_conv2, after 4 poolings\) needs at least 16 rows and 16 columns: use --scales 16 or more/],
   ['--rows differs from the last --scales', ['--rows', '80', '--scales', '32,64'], /--rows 80 and --scales 32,64 disagree: the last scale \(64\) is the output size/],
   ['--scale-iterations of another length', ['--scales', '32,48,64', '--scale-iterations', '5,5'], /--scale-iterations has 2 items for the 3 stages of --scales/],
   ['--scale-iterations with 0', ['--scales', '32,64', '--scale-iterations', '5,0'], /--scale-iterations must be an integer >= 1, got 0/],
@@ -295,7 +295,7 @@ describe('program: help and bad input (no GPU work)', () => {
   it('too small: --rows 8 with block5 layers → says the minimum', async () => {
     const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', join(tmp, 'small.png'), '--rows', '8'], 60_000);
     expect(r.code).toBe(EXIT.usage);
-    expect(r.stderr).toMatch(/--rows 8 is too small: the deepest layer used \(block5_conv2\) needs at least 16 rows/);
+    expect(r.stderr).toMatch(/--rows 8 is too small: the deepest layer used \(block5_conv2, after 4 poolings\) needs at least 16 rows and 16 columns: use --rows 16 or more/);
   });
 
   it('too narrow: a 10x200 content image at 64 rows → says the minimum and the rows that work', async () => {
@@ -303,7 +303,7 @@ describe('program: help and bad input (no GPU work)', () => {
     writeFileSync(narrow, encodePng({ width: 10, height: 200, data: new Uint8ClampedArray(10 * 200 * 4).fill(128) }));
     const r = await cli(['--content', narrow, '--style', STARRY, '--out', join(tmp, 'narrow-out.png'), '--rows', '64'], 60_000);
     expect(r.code).toBe(EXIT.failure);
-    expect(r.stderr).toMatch(/only 3 columns wide at 64 rows; the deepest layer used \(block5_conv2\) needs at least 16 columns: use --rows 320 or more/);
+    expect(r.stderr).toMatch(/--rows 64 is too small for this image: the 10×200 content image is 3×64 pixels at 64 rows, and the deepest layer used \(block5_conv2, after 4 poolings\) needs at least 16 rows and 16 columns: use --rows 320 or more, or crop the image \(its sides are 1:20\)/);
     noStack(r);
   });
 
@@ -313,7 +313,7 @@ describe('program: help and bad input (no GPU work)', () => {
     const out = join(tmp, 'narrow-ms-out.png');
     const r = await cli(['--content', narrow, '--style', STARRY, '--out', out, '--scales', '64,400'], 60_000);
     expect(r.code, r.stderr).toBe(EXIT.failure);
-    expect(r.stderr).toMatch(/--scales 64: .*only 3 columns wide at 64 rows.*use --scales 320 or more/);
+    expect(r.stderr).toMatch(/--scales 64 is too small for this image: the 10×200 content image is 3×64 pixels.*use --scales 320 or more/);
     noStack(r);
     expect(existsSync(out)).toBe(false);
   });

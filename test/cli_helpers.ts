@@ -40,12 +40,17 @@ export interface Run {
   stderr: string;
 }
 
-/** Spawns `node src/cli/neural-style.mjs ...args` in the project root; killed after timeoutMs. */
-export function cli(args: string[], timeoutMs: number, onStderr?: (all: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
+/** Spawns `node src/cli/neural-style.mjs ...args` in the project root (with `env` added); killed after timeoutMs. */
+export function cli(
+  args: string[],
+  timeoutMs: number,
+  onStderr?: (all: string, child: ReturnType<typeof spawn>) => void,
+  env: Record<string, string> = {},
+): Promise<Run> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['src/cli/neural-style.mjs', ...args], {
       cwd: ROOT,
-      env: { ...process.env, NEURAL_STYLE_DEBUG: '' },
+      env: { ...process.env, NEURAL_STYLE_DEBUG: '', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

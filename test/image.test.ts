@@ -5,15 +5,17 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
+import { constants as zlibConstants, deflateSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
 import type { RgbaImage } from '../src/image/types.ts';
-import { crc32, decodeImage, encodePng, jpegExifOrientation, readPngText } from '../src/image/decode.ts';
+import { crc32, decodeImage, DEFAULT_MAX_PIXELS, encodePng, imageHeaderSize, jpegExifOrientation, readPngText } from '../src/image/decode.ts';
+import { inflatedLength } from '../src/image/inflate.ts';
 import { resize, workingSize } from '../src/image/resize.ts';
 import { CAFFE_MEAN_BGR, fromCaffe, randomCaffe, toCaffe } from '../src/image/preprocess.ts';
 import { mulberry32 } from '../src/image/random.ts';
@@ -316,6 +318,133 @@ describe('decodeImage error messages', () => {
   });
 });
 
+
+// ---------------------------------------------------------------------------
+// Hostile images: decompression bombs, short pixel data, the pixel limit, fuzzing
+// ---------------------------------------------------------------------------
+
+/** A PNG whose IHDR says width x height (RGB 8-bit) and whose IDAT holds `z` (default: raw deflated). */
+function headerPng(width: number, height: number, raw: Uint8Array, z: Uint8Array = deflateSync(raw)): Uint8Array {
+  const chunk = (type: string, data: Uint8Array) => {
+    const c = Buffer.alloc(12 + data.length);
+    c.writeUInt32BE(data.length, 0);
+    c.write(type, 4, 'latin1');
+    c.set(data, 8);
+    c.writeUInt32BE(crc32(c.subarray(4, 8 + data.length)), 8 + data.length);
+    return c;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return new Uint8Array(Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', z), chunk('IEND', new Uint8Array(0))]));
+}
+
+describe('hostile images', () => {
+  it('a 68-byte PNG whose header says 20000×20000 is refused at once, before any allocation', () => {
+    const bomb = headerPng(20000, 20000, new Uint8Array(10));
+    expect(bomb.length).toBe(68);
+    const rss0 = process.memoryUsage().rss;
+    const t0 = performance.now();
+    const msg = errorOf(() => decodeImage(bomb, 'bomb.png'));
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(process.memoryUsage().rss - rss0).toBeLessThan(100 * 2 ** 20);
+    expect(msg).toMatch(/^bomb\.png: the image is 20000×20000 = 400 megapixels, over the limit of 100 megapixels/);
+    expect(msg).not.toMatch(/RangeError|Array buffer|Invalid typed array/);
+    // within the limit the length of the pixel data is checked, before the decoder allocates
+    const msg2 = errorOf(() => decodeImage(bomb, 'bomb.png', { maxPixels: 400_000_000 }));
+    expect(msg2).toMatch(/^bomb\.png: truncated or corrupt PNG: the pixel data inflates to 10 bytes, but the header \(20000×20000, RGB, 8-bit\) implies 1200020000/);
+  });
+
+  it('PNG pixel data shorter or longer than the header implies is refused, naming the file (not a black image)', () => {
+    const want = 4 * (1 + 3 * 4); // 4 rows of a filter byte and 4 RGB pixels
+    expect(() => decodeImage(headerPng(4, 4, new Uint8Array(want)), 'ok.png')).not.toThrow();
+    for (const n of [0, 1, want - 1, want + 1, 10 * want]) {
+      expect(errorOf(() => decodeImage(headerPng(4, 4, new Uint8Array(n)), 'short.png'))).toMatch(
+        new RegExp(`^short\\.png: truncated or corrupt PNG: the pixel data inflates to ${n > want ? `more than ${want}` : n} bytes, but the header \\(4×4, RGB, 8-bit\\) implies ${want}`),
+      );
+    }
+    // compressed data cut inside the deflate stream (not just its checksum)
+    const z = deflateSync(new Uint8Array(want).map((_, i) => i * 37));
+    const cutPng = headerPng(4, 4, new Uint8Array(0), z.subarray(0, z.length - 8));
+    expect(errorOf(() => decodeImage(cutPng, 'cut.png'))).toMatch(/^cut\.png: truncated or corrupt PNG: pixel data: the compressed data ends early/);
+  });
+
+  it('one pixel limit for both formats, read from the header (JPEG SOF, PNG IHDR); maxPixels changes it', () => {
+    expect(DEFAULT_MAX_PIXELS).toBe(100_000_000);
+    const jpg = new Uint8Array(jpeg.encode({ width: 40, height: 30, data: Buffer.alloc(40 * 30 * 4, 128) }, 90).data);
+    expect(imageHeaderSize(jpg)).toEqual({ width: 40, height: 30 });
+    expect(errorOf(() => decodeImage(jpg, 'a.jpg', { maxPixels: 1000 }))).toMatch(/^a\.jpg: the image is 40×30 = 0\.0012 megapixels, over the limit of 0\.001 megapixels \(1000 pixels\)/);
+    expect(decodeImage(jpg, 'a.jpg', { maxPixels: 1200 }).width).toBe(40);
+    const png = encodePng(noiseImage(40, 30, 3));
+    expect(imageHeaderSize(png)).toEqual({ width: 40, height: 30 });
+    expect(errorOf(() => decodeImage(png, 'a.png', { maxPixels: 1199 }))).toMatch(/^a\.png: the image is 40×30 .* over the limit/);
+    // a JPEG frame header of 65535 x 65535 (4.3 gigapixels) is refused before jpeg-js allocates
+    const huge = jpg.slice();
+    for (let p = 2; ; p += 2 + ((huge[p + 2] << 8) | huge[p + 3])) {
+      if (huge[p + 1] === 0xc0) {
+        huge.set([0xff, 0xff, 0xff, 0xff], p + 5);
+        break;
+      }
+    }
+    const t0 = performance.now();
+    expect(errorOf(() => decodeImage(huge, 'huge.jpg'))).toMatch(/^huge\.jpg: the image is 65535×65535 = 4295 megapixels, over the limit/);
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it('inflatedLength counts what zlib inflates, for every strategy; stops early past the limit', () => {
+    const r = mulberry32(5);
+    for (const n of [0, 1, 100, 40_000, 300_000]) {
+      const data = new Uint8Array(n).map((_, i) => (i % 3 === 0 ? Math.floor(r() * 256) : i % 11));
+      for (const strategy of [zlibConstants.Z_DEFAULT_STRATEGY, zlibConstants.Z_FIXED, zlibConstants.Z_HUFFMAN_ONLY, zlibConstants.Z_RLE]) {
+        for (const level of [0, 1, 9]) expect(inflatedLength(new Uint8Array(deflateSync(data, { level, strategy })), Infinity)).toBe(n);
+      }
+    }
+    const bomb = new Uint8Array(deflateSync(new Uint8Array(50_000_000), { level: 9 })); // ~50 KB
+    const t0 = performance.now();
+    expect(inflatedLength(bomb, 1000)).toBeGreaterThan(1000);
+    expect(performance.now() - t0).toBeLessThan(100);
+    expect(() => inflatedLength(new Uint8Array([0x78, 0x9c, 0x07]), 10)).toThrow(/reserved type 3/);
+    expect(() => inflatedLength(new Uint8Array([0x78, 0x9d]), 10)).toThrow(/zlib deflate header/);
+  });
+
+  // The driver (test/decode_fuzz.ts) runs in its own process: a hang is caught by the time
+  // limit, a crash by the exit status; it reports each case's time and resident memory.
+  it('fuzz: 420 mutated JPEG and PNG files from a fixed seed decode to their header\'s size or throw an error naming the file, each within 2 s and 1 GiB', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, 'decode_fuzz.ts'), '420', '20261205'], {
+      cwd: join(__dirname, '..'),
+      encoding: 'utf8',
+      timeout: 60_000,
+      maxBuffer: 64 * 2 ** 20,
+    });
+    expect(r.error, r.stderr).toBeUndefined();
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as {
+      i: number; name: string; kind: string; ms: number; rss: number; ok: boolean; width?: number; height?: number; dataOk?: boolean;
+      header: { width: number; height: number } | null; error?: string;
+    });
+    expect(lines).toHaveLength(420);
+    let decoded = 0;
+    for (const c of lines) {
+      const what = JSON.stringify(c);
+      expect(c.ms, what).toBeLessThan(2000);
+      expect(c.rss, what).toBeLessThan(2 ** 30);
+      if (c.ok) {
+        decoded++;
+        expect(c.header, what).toEqual({ width: c.width, height: c.height });
+        expect(c.dataOk, what).toBe(true);
+      } else {
+        expect(c.error, what).toMatch(new RegExp(`^(Error|PixelLimitError): ${c.name}: `));
+        expect(c.error, what).not.toContain('\n');
+      }
+    }
+    // every kind of mutation was tried, and some files still decode (bit flips in the pixel data)
+    expect(new Set(lines.map((c) => c.kind)).size).toBe(5);
+    expect(decoded).toBeGreaterThan(10);
+  }, 90_000);
+});
+
 // ---------------------------------------------------------------------------
 // PNG text chunks and CRC
 // ---------------------------------------------------------------------------
@@ -548,6 +677,29 @@ describe('readImageFile / writePngAtomic', () => {
     await writePngAtomic(p, second, { force: true });
     expect(new Uint8Array(await readFile(p))).toEqual(second);
     expect(await readdir(sub)).toEqual(['result.png']);
+  });
+
+  it('the temporary file is created exclusively: a symlink planted under the old predictable name is not followed', async () => {
+    const sub = join(dir, 'planted');
+    await mkdir(sub);
+    const victim = join(dir, 'victim.txt');
+    await writeFile(victim, 'precious');
+    const p = join(sub, 'out.png');
+    // the name the old writer used ("<path>.<pid>.tmp") and the shape of the new ones
+    await symlink(victim, `${p}.${process.pid}.tmp`);
+    await symlink(victim, join(sub, `.out.png.${process.pid}.000000000000.tmp`));
+    const png = encodePng(noiseImage(2, 2, 12));
+    await writePngAtomic(p, png, { force: true });
+    expect(await readFile(victim, 'utf8')).toBe('precious');
+    expect((await lstat(p)).isFile()).toBe(true);
+    expect(new Uint8Array(await readFile(p))).toEqual(png);
+    expect((await readdir(sub)).filter((f) => f.endsWith('.tmp') && !f.includes('000000000000') && !f.startsWith('out.png.'))).toEqual([]);
+    // an existing output that is a symlink is replaced as a link (rename), never written through
+    const q = join(sub, 'link.png');
+    await symlink(victim, q);
+    await writePngAtomic(q, png, { force: true });
+    expect(await readFile(victim, 'utf8')).toBe('precious');
+    expect((await lstat(q)).isFile()).toBe(true);
   });
 
   it('a missing directory gives an error naming it, and nothing is left behind', async () => {

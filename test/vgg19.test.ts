@@ -88,7 +88,7 @@ describe('VGG19 forward/backward vs CPU reference (real weights, 13x10 input)', 
   it('rejects an image too small for the deepest layer', async () => {
     const ctx = await gpu();
     const net = await Vgg19.create(ctx, weights);
-    await expect(net.plan(15, 40, ['block5_conv2'])).rejects.toThrow(/at least 16 pixels/);
+    await expect(net.plan(15, 40, ['block5_conv2'])).rejects.toThrow(/rows 15 is too small: the working size is 40×15 pixels, and the deepest layer used \(block5_conv2, after 4 poolings\) needs at least 16 rows and 16 columns/);
     await expect(net.plan(16, 16, ['block9_conv1'])).rejects.toThrow(/unknown VGG19 layer "block9_conv1"/);
   });
 });

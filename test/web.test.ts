@@ -8,8 +8,10 @@
 //     lost device is reported and the run resumes from the last iterate, the download is a PNG of the working size with the settings in a text chunk and the same
 //     pixels as the canvas; screenshots go to test/artifacts/ (git-ignored).
 // SwiftShader is slow (about 10 s per evaluation at 64x48 here): the run is the long test.
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../src/gpu/device.ts';
 import { decodeImage, encodePng, readPngText } from '../src/image/decode.ts';
@@ -560,4 +562,92 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
       await page.close();
     }
   }, RUN_LIMIT_MS + 60_000);
+});
+
+// ------------------------------------------------------------------------------------------
+// The dev server's file serving (vite.config.ts): the data folders serve only the file types
+// the page reads, never a dotfile, a traversal or a symlink out of the folder; vite itself serves
+// only the page's own files (server.fs: strict, allow, deny), so `vite --host` exposes nothing else.
+// ------------------------------------------------------------------------------------------
+
+describe('dev server: what it serves', () => {
+  let server: DevServer | undefined;
+  let dir = '';
+  const saved = process.env.NEURAL_STYLE_IMAGES;
+
+  beforeAll(async () => {
+    // an images folder with an image, and things that must not come out of it
+    dir = mkdtempSync(join(tmpdir(), 'dev-server-images-'));
+    const folder = join(dir, 'images');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'ok.png'), encodePng({ width: 2, height: 2, data: new Uint8ClampedArray(16).fill(200) }));
+    writeFileSync(join(folder, '.env'), 'SECRET=1\n');
+    writeFileSync(join(folder, 'notes.txt'), 'not an image\n');
+    writeFileSync(join(dir, 'outside.png'), encodePng({ width: 1, height: 1, data: new Uint8ClampedArray(4) }));
+    symlinkSync('/etc/passwd', join(folder, 'passwd.png'));
+    symlinkSync(join(dir, 'outside.png'), join(folder, 'outside-link.png'));
+    mkdirSync(join(folder, '.hidden'));
+    writeFileSync(join(folder, '.hidden', 'x.png'), 'hidden-content\n');
+    process.env.NEURAL_STYLE_IMAGES = folder; // resolveImagesDir() is read per request
+    server = await startServer();
+  }, 120_000);
+
+  afterAll(async () => {
+    if (saved === undefined) delete process.env.NEURAL_STYLE_IMAGES;
+    else process.env.NEURAL_STYLE_IMAGES = saved;
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  /** A raw GET (no URL normalisation by the client, so '..' reaches the server as sent). */
+  const get = (path: string): Promise<{ status: number; body: string }> =>
+    new Promise((resolvePromise, reject) => {
+      const u = new URL(server!.url);
+      const req = httpRequest({ host: u.hostname, port: u.port, path, method: 'GET' }, (res) => {
+        let body = '';
+        res.setEncoding('latin1');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.setTimeout(30_000, () => req.destroy(new Error(`GET ${path}: no answer in 30 s`)));
+      req.end();
+    });
+
+  it('an image and a weights shard: 200; a dotfile, a symlink out of the folder, a traversal, an unexpected type: 403/404, never their content', async () => {
+    expect((await get('/images/ok.png')).status).toBe(200);
+    const shard = await get('/weights/vgg19/block1_conv1.bin');
+    expect(shard.status).toBe(existsSync(join(resolveWeightsDir().dir, 'block1_conv1.bin')) ? 200 : 404);
+    expect((await get('/weights/vgg19/weights_manifest.json')).status).toBe(200);
+    expect((await get('/weights/vgg19/SHA256SUMS')).status).toBe(existsSync(join(resolveWeightsDir().dir, 'SHA256SUMS')) ? 200 : 404); // the page verifies the shards with it
+    for (const path of [
+      '/images/.env',
+      '/images/%2eenv',
+      '/images/.hidden/x.png',
+      '/images/passwd.png', // a symlink to /etc/passwd
+      '/images/outside-link.png', // a symlink to an image outside the folder
+      '/images/../outside.png',
+      '/images/%2e%2e/outside.png',
+      '/images/..%2foutside.png',
+      '/images/notes.txt',
+      '/weights/vgg19/README.md',
+      '/weights/vgg19/../locate.ts',
+      '/images/missing.png',
+    ]) {
+      const r = await get(path);
+      expect([403, 404], `${path}: ${r.status} ${r.body.slice(0, 80)}`).toContain(r.status);
+      expect(r.body, path).not.toMatch(/SECRET|root:|not an image|hidden-content/);
+    }
+  });
+
+  it('vite serves the page and its code, not the rest of the checkout or anything outside it (server.fs)', async () => {
+    for (const path of ['/index.html', '/src/web/main.ts', '/shaders/display_caffe.wgsl', '/test/browser/kernels.html']) {
+      expect((await get(path)).status, path).toBe(200);
+    }
+    for (const path of ['/package.json', '/.gitignore', '/.git/config', '/vite.config.ts', '/weights/locate.ts', '/README.md', '/@fs/etc/passwd', `/@fs${resolve(REPO_ROOT, '..', 'shared')}/DESIGN.md`]) {
+      const r = await get(path);
+      expect([403, 404], `${path}: ${r.status}`).toContain(r.status);
+      expect(r.body, path).not.toMatch(/"name": "neural-style-webgpu"|root:x:0|# Design notes/);
+    }
+  });
 });

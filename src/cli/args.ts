@@ -18,6 +18,8 @@ import { layerIndex, minInputSide, VGG19_LAYER_NAMES } from '../model/vgg19_laye
 import type { ResizeMethod } from '../image/resize.ts';
 import { MAXFUN_RULES, type MaxfunRule } from '../optim/lbfgs.ts';
 import { PRESERVE_COLORS, type PreserveColors } from '../image/colour.ts';
+import { fitWorkingSize } from '../model/working_size.ts';
+import { DEFAULT_MAX_PIXELS } from '../image/decode.ts';
 import { resolve as resolvePath } from 'node:path';
 
 /** Exit codes of the program (documented in --help). */
@@ -31,9 +33,14 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
-/** A bad command line; main prints the message and exits with EXIT.usage. */
+/**
+ * A bad command line; main prints the message, then "(see <help> --help)", and exits with
+ * EXIT.usage. `help` is the command whose help lists the flag at fault (parseArgs sets it from
+ * the mode: "neural-style eval" for an eval error).
+ */
 export class UsageError extends Error {
   readonly exitCode = EXIT.usage;
+  help = 'neural-style';
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';
@@ -85,6 +92,8 @@ export interface CommonOptions {
   maxBufferBytes?: number;
   /** --max-gpu-mib N, in bytes: the GPU memory a run may plan for in all */
   maxGpuBytes?: number;
+  /** --max-pixels N: input images with more pixels are refused before decoding */
+  maxPixels: number;
 }
 
 export type InitChoice = { kind: 'content' } | { kind: 'random' } | { kind: 'image'; path: string };
@@ -125,6 +134,15 @@ export type ParsedArgs =
   | { kind: 'eval'; options: EvalCliOptions }
   | { kind: 'sweep'; options: SweepCliOptions };
 
+/** Runs a check of the library; its Error becomes a UsageError with the same one-line message. */
+function usageCheck(check: () => unknown): void {
+  try {
+    check();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 // ------------------------------------------------------------------------------------------
 // Value parsers: each returns the value or throws a UsageError naming the flag.
 // ------------------------------------------------------------------------------------------
@@ -145,6 +163,23 @@ export function parseWeightFlag(flag: string, value: string, positive = false): 
   const want = positive ? 'a number > 0' : 'a number >= 0';
   if (!Number.isFinite(n)) throw new UsageError(`${flag} must be ${want}, got "${value}"`);
   if (positive ? !(n > 0) : n < 0) throw new UsageError(`${flag} must be ${want}, got ${value}`);
+  return n;
+}
+
+/** The largest finite float32 (3.4028235e38): the GPU holds every weight and loss in float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * A loss weight: a number >= 0 that float32 can hold. A larger one is Infinity on the GPU, and
+ * Infinity × 0 = NaN (the content term at the content image), so it can never work. The largest
+ * value that works for given images is lower and depends on them: the run measures it at its
+ * first evaluation (src/style/transfer.ts, NonFiniteLossError).
+ */
+export function parseLossWeight(flag: string, value: string): number {
+  const n = parseWeightFlag(flag, value);
+  if (n > FLOAT32_MAX) {
+    throw new UsageError(`${flag} must be at most ${FLOAT32_MAX} (the largest float32: the GPU computes the loss in float32), got ${value}`);
+  }
   return n;
 }
 
@@ -205,6 +240,10 @@ function addCommonOptions(cmd: Command, mode: 'transfer' | 'eval' | 'example'): 
       "largest GPU buffer in MiB (default: the device's limit); larger tensors (activations, gradients, the image and the optimizer's vectors) are split into row bands; at least three rows of block1's maps (cols x 768 bytes). The weights (up to 16 MiB a layer, fixed) are not split",
     )
     .option(
+      '--max-pixels <n>',
+      `the most pixels (width x height) an input image may have; larger ones are refused from their header, before decoding (default: ${DEFAULT_MAX_PIXELS}, i.e. ${DEFAULT_MAX_PIXELS / 1e6} megapixels; decoding takes about 16 bytes a pixel)`,
+    )
+    .option(
       '--max-gpu-mib <n>',
       "GPU memory the run may use in all, in MiB: a size whose plan needs more is refused before it starts, naming the largest rows that fit (default: 75 % of this machine's memory on a CPU adapter such as lavapipe; no limit on a GPU, which does not report its memory)",
     );
@@ -258,8 +297,16 @@ applies) restricts its style to a region (masked Gram matrices). --style-scale S
 to S x the working size first. --preserve-colors luminance|histogram keeps the content's colours.
 The JSON reports' settings list styles, styleBlend, styleScale, styleMasks and preserveColors.
 
-Existing output files are never replaced without --force; outputs are written atomically.
-Ctrl-C stops the optimization and saves the best image so far (exit 130); a second Ctrl-C quits at once.
+Existing output files are never replaced without --force; outputs are written atomically; an output
+that is the same file as an input (content, style, mask, init, weights) or another output is refused,
+even with --force. Ctrl-C stops the optimization and saves the best image so far (exit 130); before
+the first iteration has completed nothing is written; a second Ctrl-C quits at once.
+
+Limits: an input image may have at most --max-pixels pixels (default ${DEFAULT_MAX_PIXELS / 1e6} megapixels), checked from
+its header before decoding. A loss weight may be at most 3.4e38 (the largest float32); a weight whose
+loss or gradient overflows float32 at the starting image is refused at the first evaluation, naming the
+largest usable value; a loss that turns non-finite later stops the run (exit 1), keeping the best finite
+image so far (the --json report's stopReason is "non-finite").
 Exit codes: 0 done, 1 runtime failure (bad image, unwritable or existing output, size limits, GPU),
             2 usage error (unknown flag, bad value, unknown layer), 130 interrupted.`;
 
@@ -308,9 +355,9 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
   const cw = str(raw, 'contentWeight');
   const sw = str(raw, 'styleWeight');
   const tw = str(raw, 'tvWeight');
-  if (cw !== undefined) overrides.contentWeight = parseWeightFlag('--content-weight', cw);
-  if (sw !== undefined) overrides.styleWeight = parseWeightFlag('--style-weight', sw);
-  if (tw !== undefined) overrides.tvWeight = parseWeightFlag('--tv-weight', tw);
+  if (cw !== undefined) overrides.contentWeight = parseLossWeight('--content-weight', cw);
+  if (sw !== undefined) overrides.styleWeight = parseLossWeight('--style-weight', sw);
+  if (tw !== undefined) overrides.tvWeight = parseLossWeight('--tv-weight', tw);
   const contentLayer = str(raw, 'contentLayer');
   if (contentLayer !== undefined) {
     checkLayer('--content-layer', contentLayer.trim());
@@ -341,17 +388,25 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
     throw new UsageError((e as Error).message);
   }
 
-  // The deepest layer must keep at least one pixel: a pure check on the rows here; main checks
-  // the columns once the content image's aspect ratio is known, and the device limits.
-  const deepest = deepestOf(config);
-  const minSide = minInputSide(deepest);
-  if (rows < minSide) {
-    throw new UsageError(`--rows ${rows} is too small: the deepest layer used (${deepest}) needs at least ${minSide} rows and ${minSide} columns`);
+  // A style layer's factor is the style weight times its layer weight (over a normalisation >= 1)
+  const layerMax = Math.max(...config.styleLayerWeights);
+  if (config.styleWeight * layerMax > FLOAT32_MAX) {
+    throw new UsageError(
+      `--style-weight ${config.styleWeight} times the largest --style-layer-weights value ${layerMax} is ${config.styleWeight * layerMax}, over ${FLOAT32_MAX} (the largest float32)`,
+    );
   }
+
+  // The deepest layer must keep at least one pixel: the rows here (fitWorkingSize, the one
+  // working-size check); main checks the columns once the content image's aspect ratio is
+  // known, and the device limits.
+  const deepest = deepestOf(config);
+  usageCheck(() => fitWorkingSize({ rows, deepest, flag: '--rows' }));
 
   const mbRaw = str(raw, 'maxBufferMib');
   const maxBufferBytes = mbRaw === undefined ? undefined : Math.floor(parseWeightFlag('--max-buffer-mib', mbRaw, true) * 2 ** 20);
   if (maxBufferBytes !== undefined && maxBufferBytes < 1024) throw new UsageError(`--max-buffer-mib must be at least 0.001 (1 KiB), got ${mbRaw}`);
+  const mpRaw = str(raw, 'maxPixels');
+  const maxPixels = mpRaw === undefined ? DEFAULT_MAX_PIXELS : parseIntFlag('--max-pixels', mpRaw, 1);
   const mgRaw = str(raw, 'maxGpuMib');
   const maxGpuBytes = mgRaw === undefined ? undefined : Math.floor(parseWeightFlag('--max-gpu-mib', mgRaw, true) * 2 ** 20);
 
@@ -393,6 +448,7 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
     force: raw.force === true,
     maxBufferBytes,
     maxGpuBytes,
+    maxPixels,
   };
 }
 
@@ -418,9 +474,7 @@ export function parseScales(
       throw new UsageError(`--scales must be strictly ascending (each stage larger than the one before), got ${scales.join(',')}`);
     }
   }
-  if (scales[0] < minSide) {
-    throw new UsageError(`--scales ${scales[0]} is too small: the deepest layer used (${deepest}) needs at least ${minSide} rows and ${minSide} columns`);
-  }
+  if (scales[0] < minSide) usageCheck(() => fitWorkingSize({ rows: scales[0], deepest, flag: '--scales' }));
   const last = scales[scales.length - 1];
   if (rows.given && rows.value !== last) {
     throw new UsageError(`--rows ${rows.value} and --scales ${scales.join(',')} disagree: the last scale (${last}) is the output size; leave out --rows or end --scales with ${rows.value}`);
@@ -493,16 +547,16 @@ function evalFrom(raw: Raw): EvalCliOptions {
   const common = commonFrom(raw, 'eval');
   const json = str(raw, 'json')!;
   const gradOut = str(raw, 'gradOut');
-  if (gradOut !== undefined && gradOut === json) throw new UsageError('--grad-out and --json name the same file');
+  if (gradOut !== undefined && resolvePath(gradOut) === resolvePath(json)) throw new UsageError('--grad-out and --json name the same file');
   return { ...common, mode: 'eval', json, gradOut };
 }
 
 /**
  * Runs commander on argv: returns the help text if help was asked for, else null (the options
  * are then in cmd.opts()); commander's errors become one-line UsageErrors, a stray value names
- * itself and ends with `hint`.
+ * itself (`hint`, if given, in brackets after it; main adds where the help is).
  */
-function parseWith(cmd: Command, argv: readonly string[], hint: string): string | null {
+function parseWith(cmd: Command, argv: readonly string[], hint?: string): string | null {
   let out = '';
   cmd.configureOutput({
     writeOut: (s) => {
@@ -518,7 +572,7 @@ function parseWith(cmd: Command, argv: readonly string[], hint: string): string 
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return out;
     let msg = e.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
     if (e.code === 'commander.excessArguments') {
-      msg = `unexpected argument ${cmd.args.map((a) => JSON.stringify(a)).join(' ')}: every value belongs to a flag (${hint})`;
+      msg = `unexpected argument ${cmd.args.map((a) => JSON.stringify(a)).join(' ')}: every value belongs to a flag${hint ? ` (${hint})` : ''}`;
     }
     throw new UsageError(msg);
   }
@@ -529,12 +583,21 @@ function parseWith(cmd: Command, argv: readonly string[], hint: string): string 
  * Returns help text for -h/--help; throws UsageError for anything wrong.
  */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
-  if (argv[0] === 'sweep') return parseSweepArgs(argv.slice(1)); // the weight sweep: below
   const first = argv[0];
-  const mode = first === 'eval' || first === 'example' ? first : 'transfer';
+  const mode = first === 'eval' || first === 'example' || first === 'sweep' ? first : 'transfer';
+  try {
+    return parseMode(mode, argv);
+  } catch (e) {
+    if (e instanceof UsageError) e.help = mode === 'transfer' ? PROGRAM : `${PROGRAM} ${mode}`;
+    throw e;
+  }
+}
+
+function parseMode(mode: 'transfer' | 'eval' | 'example' | 'sweep', argv: readonly string[]): ParsedArgs {
+  if (mode === 'sweep') return parseSweepArgs(argv.slice(1)); // the weight sweep: below
   const rest = mode === 'transfer' ? [...argv] : argv.slice(1);
   const cmd = buildCommand(mode);
-  const help = parseWith(cmd, rest, `modes: eval, example, sweep; see ${PROGRAM} --help`);
+  const help = parseWith(cmd, rest, mode === 'transfer' ? 'modes: eval, example, sweep' : undefined);
   if (help !== null) return { kind: 'help', text: help };
   const raw = cmd.opts() as Raw;
   if (mode === 'eval') return { kind: 'eval', options: evalFrom(raw) };
@@ -562,7 +625,7 @@ export interface SweepCliOptions extends TransferCliOptions {
  */
 export function parseSweepList(flag: string, value: string): number[] {
   if (value.trim() === '') throw new UsageError(`${flag} must be a comma-separated list of numbers >= 0 (at least one), got an empty list`);
-  const values = parseListFlag(flag, value).map((v) => parseWeightFlag(flag, v));
+  const values = parseListFlag(flag, value).map((v) => parseLossWeight(flag, v));
   const seen = new Set<number>();
   for (const v of values) {
     if (seen.has(v)) throw new UsageError(`${flag}: the value ${v} is given twice in "${value}"`);
@@ -631,7 +694,7 @@ function sweepFrom(raw: Raw, rowsGiven: boolean): SweepCliOptions {
 /** `neural-style sweep ...` (argv after "sweep"). */
 function parseSweepArgs(argv: readonly string[]): ParsedArgs {
   const cmd = buildSweepCommand();
-  const help = parseWith(cmd, argv, `see ${PROGRAM} sweep --help`);
+  const help = parseWith(cmd, argv);
   if (help !== null) return { kind: 'help', text: help };
   return { kind: 'sweep', options: sweepFrom(cmd.opts() as Raw, cmd.getOptionValueSource('rows') !== 'default') };
 }

@@ -22,14 +22,15 @@ import { pathToFileURL } from 'node:url';
 import { EXAMPLE, EXIT, parseArgs, UsageError, type CommonOptions, type EvalCliOptions, type TransferCliOptions } from './args.ts';
 import { createProgress, formatDuration, formatLoss, type ProgressReporter } from './progress.ts';
 import { readImageFile, writePngAtomic } from '../image/node.ts';
-import { encodePng } from '../image/decode.ts';
-import { workingSize } from '../image/resize.ts';
+import { encodePng, PixelLimitError } from '../image/decode.ts';
 import type { RgbaImage } from '../image/types.ts';
-import { minInputSide } from '../model/vgg19_layers.ts';
+import { fitWorkingSize } from '../model/working_size.ts';
 import { deepestLayer, type StyleConfig } from '../style/config.ts';
 import type { LossBreakdown, TransferResult } from '../style/types.ts';
 import { configFields, type EvaluateOptions, type StyleTransferOptions } from '../api.ts';
-import type { GpuContext } from '../gpu/device.ts';
+import { cleanGpuMessage, type GpuContext } from '../gpu/device.ts';
+import type { Objective } from '../optim/types.ts';
+import type { GpuVec } from '../optim/vecops.ts';
 
 const PROGRAM = 'neural-style';
 /** tEXt keyword of the settings JSON in every PNG we write. */
@@ -48,7 +49,8 @@ export class CliError extends Error {
   }
 }
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ').trim();
+/** An error as one line for the user: Dawn's backtrace lines dropped (cleanGpuMessage), the rest joined. */
+const messageOf = (e: unknown): string => cleanGpuMessage(e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ').trim();
 const log = (line: string) => process.stderr.write(line + '\n');
 
 // ------------------------------------------------------------------------------------------
@@ -81,17 +83,95 @@ export async function checkOutputPath(flag: string, path: string, force: boolean
   }
 }
 
+/**
+ * The real path of `path` (after `.`, `..` and symlinks): fs.realpath of the path when it
+ * exists, else of its folder joined with its name (a file not yet written); the resolved path
+ * when neither exists.
+ */
+export async function realPathOf(path: string): Promise<string> {
+  const abs = resolve(path);
+  const real = await fs.realpath(abs).catch(() => null);
+  if (real) return real;
+  const dir = await fs.realpath(dirname(abs)).catch(() => dirname(abs));
+  return join(dir, basename(abs));
+}
+
+/** A file we will write: the flag (or what it is) and its path; `pattern`: a family of files (--save-every snapshots) in path's folder. */
+export interface OutputFile {
+  what: string;
+  path: string;
+  pattern?: RegExp;
+}
+
+/**
+ * Refuses, with or without --force, any output that is the same file as an input (content,
+ * styles, masks, init, the weights' files) or as another output, comparing real paths
+ * (realPathOf: `out/./a.json`, `../x/a.png` and a symlink to an input all count). Changes
+ * nothing.
+ */
+export async function checkAliases(outputs: OutputFile[], inputs: Array<{ what: string; path: string }>): Promise<void> {
+  const ins = await Promise.all(inputs.map(async (i) => ({ ...i, real: await realPathOf(i.path) })));
+  const seen: Array<OutputFile & { real: string }> = [];
+  for (const o of outputs) {
+    const real = await realPathOf(o.path);
+    const same = (x: { real: string }) =>
+      o.pattern ? dirname(x.real) === dirname(real) && o.pattern.test(basename(x.real)) : x.real === real;
+    const input = ins.find(same);
+    if (input) {
+      throw new CliError(
+        `${o.what} ${o.path}${o.pattern ? ' (its snapshots)' : ''} would overwrite the ${input.what} ${input.path}${input.real !== resolve(input.path) || real !== resolve(o.path) ? ` (both are ${input.real})` : ''}; ` +
+          'an output may never replace an input, even with --force: choose another name (nothing was changed)',
+      );
+    }
+    const inFamily = (family: { real: string; pattern?: RegExp }, file: string) => dirname(family.real) === dirname(file) && family.pattern!.test(basename(file));
+    const other = seen.find((x) => (o.pattern ? !x.pattern && inFamily({ real, pattern: o.pattern }, x.real) : x.pattern ? inFamily(x, real) : x.real === real));
+    if (other) throw new CliError(`${o.what} ${o.path} and ${other.what} ${other.path} are the same file (${real}); give them different names (nothing was changed)`);
+    seen.push({ ...o, real });
+  }
+}
+
+/** The weights' files (a Keras .h5, or a folder's manifest and shards) as inputs for checkAliases; none when they are not found (setUpGpu reports that). */
+async function weightInputs(explicit: string | undefined): Promise<Array<{ what: string; path: string }>> {
+  const { resolveWeights } = await import('../model/locate.ts');
+  let found: { path: string; kind: 'folder' | 'h5' };
+  try {
+    found = resolveWeights(explicit);
+  } catch {
+    return [];
+  }
+  if (found.kind === 'h5') return [{ what: 'weights file', path: found.path }];
+  const dir = found.path;
+  const files = await fs.readdir(dir).catch(() => [] as string[]);
+  return files.map((f) => ({ what: 'weights file', path: join(dir, f) }));
+}
+
+/** Every input file of a run as checkAliases takes them. */
+async function inputsOf(o: CommonOptions, loaded: { content: { path: string }; styles: Array<{ path: string }>; masks: Array<{ path: string }> | null; init?: { path: string } | null }) {
+  return [
+    { what: '--content', path: loaded.content.path },
+    ...loaded.styles.map((s) => ({ what: '--style', path: s.path })),
+    ...(loaded.masks ?? []).map((m) => ({ what: '--style-mask', path: m.path })),
+    ...(loaded.init ? [{ what: '--init', path: loaded.init.path }] : []),
+    ...(await weightInputs(o.weights)),
+  ];
+}
+
 /** Where --save-every writes iteration n: "<dir>/<stem>_0005.png" next to --out. */
 export function snapshotPath(out: string, iteration: number): string {
   const stem = basename(out, extname(out));
   return join(dirname(out), `${stem}_${String(iteration).padStart(4, '0')}.png`);
 }
 
+/** The names of --save-every's snapshots of `out`: <stem>_NNNN.png. */
+export function snapshotPattern(out: string): RegExp {
+  const stem = basename(out, extname(out));
+  return new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d{4,}\\.png$`);
+}
+
 /** Without --force, fails when snapshots of an earlier run (<stem>_NNNN.png) are next to --out. */
 async function checkSnapshots(out: string, force: boolean): Promise<void> {
   if (force) return;
-  const stem = basename(out, extname(out));
-  const re = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}_\\d{4,}\\.png$`);
+  const re = snapshotPattern(out);
   const found = (await fs.readdir(dirname(resolve(out))).catch(() => [] as string[])).filter((f) => re.test(f)).sort();
   if (found.length) {
     throw new CliError(
@@ -121,7 +201,18 @@ async function writeOutput(flag: string, path: string, bytes: Uint8Array, force:
   }
 }
 
-const jsonBytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2) + '\n');
+/** A report as UTF-8 JSON; a NaN or infinite number (which JSON would turn into null) is an error, never written. */
+const jsonBytes = (v: unknown) =>
+  new TextEncoder().encode(
+    JSON.stringify(
+      v,
+      (key, x) => {
+        if (typeof x === 'number' && !Number.isFinite(x)) throw new CliError(`internal error: the report's "${key}" is ${x}; a report never holds NaN or Infinity, so none was written`);
+        return x;
+      },
+      2,
+    ) + '\n',
+  );
 
 /** Float32 values as little-endian bytes, whatever the machine's byte order. */
 export function float32LE(a: Float32Array): Uint8Array {
@@ -140,7 +231,7 @@ export function float32LE(a: Float32Array): Uint8Array {
  * in the working directory — that name in the images folder (--images, $NEURAL_STYLE_IMAGES,
  * ../shared/images).
  */
-async function loadImage(flag: string, value: string, imagesDir: string | undefined): Promise<{ path: string; image: RgbaImage }> {
+async function loadImage(flag: string, value: string, imagesDir: string | undefined, maxPixels?: number): Promise<{ path: string; image: RgbaImage }> {
   let path = value;
   if (!existsSync(value) && !/[\\/]/.test(value)) {
     const { resolveExampleImage } = await import('../model/locate.ts');
@@ -151,20 +242,21 @@ async function loadImage(flag: string, value: string, imagesDir: string | undefi
     }
   }
   try {
-    return { path, image: await readImageFile(path) };
+    return { path, image: await readImageFile(path, { maxPixels }) };
   } catch (e) {
-    throw new CliError(`${flag}: ${messageOf(e)}`);
+    const raise = e instanceof PixelLimitError ? ` (--max-pixels ${e.maxPixels}: shrink the image, or raise the limit with --max-pixels ${e.width * e.height} if this machine has about ${Math.ceil((16 * e.width * e.height) / 2 ** 30)} GiB to spare)` : '';
+    throw new CliError(`${flag}: ${messageOf(e)}${raise}`);
   }
 }
 
 /** Every --style, and every --style-mask (one per style) when given. */
 async function loadStyles(o: CommonOptions): Promise<{ styles: Array<{ path: string; image: RgbaImage }>; masks: Array<{ path: string; image: RgbaImage }> | null }> {
   const styles = [];
-  for (const s of o.styles) styles.push(await loadImage('--style', s, o.images));
+  for (const s of o.styles) styles.push(await loadImage('--style', s, o.images, o.maxPixels));
   let masks = null;
   if (o.styleMasks) {
     masks = [];
-    for (const m of o.styleMasks) masks.push(await loadImage('--style-mask', m, o.images));
+    for (const m of o.styleMasks) masks.push(await loadImage('--style-mask', m, o.images, o.maxPixels));
   }
   return { styles, masks };
 }
@@ -228,27 +320,16 @@ function styleSettings(o: CommonOptions, loaded: Awaited<ReturnType<typeof loadS
 }
 
 /**
- * The working size for the content image, checked against the deepest layer's minimum.
- * `flag` names what set the rows (--scales for the first stage of a multi-scale run).
+ * The working size for the content image, checked against the deepest layer's minimum
+ * (fitWorkingSize: the one check and message). `flag` names what set the rows (--scales for the
+ * first stage of a multi-scale run).
  */
 function planSize(o: CommonOptions, content: RgbaImage, rows = o.rows, flag = '--rows'): { rows: number; cols: number } {
-  let size;
   try {
-    size = workingSize(content.height, content.width, rows);
+    return fitWorkingSize({ rows, image: content, deepest: deepestLayer(o.config), flag });
   } catch (e) {
-    throw new CliError(`${flag} ${rows}: ${messageOf(e)}`);
+    throw new CliError(messageOf(e));
   }
-  const deepest = deepestLayer(o.config);
-  const min = minInputSide(deepest);
-  if (size.cols < min) {
-    let need = Math.ceil((min * content.height) / content.width);
-    while (Math.trunc((content.width * need) / content.height) < min) need++;
-    throw new CliError(
-      `${flag} ${rows}: the content image (${content.width}×${content.height}) is only ${size.cols} columns wide at ${rows} rows; ` +
-        `the deepest layer used (${deepest}) needs at least ${min} columns: use ${flag} ${need} or more`,
-    );
-  }
-  return size;
 }
 
 interface Gpu {
@@ -303,6 +384,61 @@ async function setUpGpu(o: CommonOptions, rows: number, cols: number): Promise<G
  */
 function memoryBudget(ctx: { isCpuAdapter: boolean }): number {
   return ctx.isCpuAdapter ? Math.floor(0.75 * totalmem()) : Infinity;
+}
+
+// ------------------------------------------------------------------------------------------
+// Non-finite losses (float32 overflow)
+// ------------------------------------------------------------------------------------------
+
+const WEIGHT_FLAGS = { content: '--content-weight', style: '--style-weight', tv: '--tv-weight' } as const;
+
+/**
+ * The CLI's words for the library's NonFiniteLossError (the loss at the starting image overflows
+ * float32): the flag to lower and its largest usable value; anything else is returned as is.
+ */
+function nonFiniteStartError(e: unknown): unknown {
+  if (!(e instanceof Error) || e.name !== 'NonFiniteLossError') return e;
+  const n = e as import('../style/transfer.ts').NonFiniteLossError;
+  const fmt = (x: number) => (x !== 0 && (Math.abs(x) >= 1e6 || Math.abs(x) < 1e-4) ? x.toExponential().replace('e+', 'e') : String(x));
+  const flag = n.term ? WEIGHT_FLAGS[n.term] : null;
+  return new CliError(
+    `${flag ? `${flag} ${fmt(n.weight!)}` : 'the weights'}: ${n.message}${flag && n.largest !== null ? `: use ${flag} ${fmt(n.largest)} or less` : ''} (nothing was written)`,
+  );
+}
+
+/** What most likely made a run's loss or gradient non-finite after some iterations, and the fix. */
+function nonFiniteCause(o: TransferCliOptions, config: StyleConfig): string {
+  if (o.optimizer === 'adam') return `Adam's step (--learning-rate ${o.learningRate ?? 10}) pushed pixels out of float32's range: use a smaller --learning-rate`;
+  return (
+    `the loss is too large for float32 with these weights (--content-weight ${config.contentWeight}, --style-weight ${config.styleWeight}, ` +
+    `--tv-weight ${config.tvWeight}): lower the largest`
+  );
+}
+
+/**
+ * Fault injection for the tests (test/cli_hardening.test.ts), from NEURAL_STYLE_TEST_FAULT:
+ *   non-finite-after:E   every evaluation after the E-th returns a NaN loss (as a float32
+ *                        overflow would), so the optimizer stops with 'non-finite'
+ *   lose-device-at:N     the GPU device is destroyed after iteration N is reported
+ */
+function testFault(): { kind: 'non-finite-after' | 'lose-device-at'; n: number } | null {
+  const m = /^(non-finite-after|lose-device-at):(\d+)$/.exec(process.env.NEURAL_STYLE_TEST_FAULT ?? '');
+  return m ? { kind: m[1] as 'non-finite-after' | 'lose-device-at', n: Number(m[2]) } : null;
+}
+
+/** An objective wrapper whose evaluations after the e-th return NaN (the gradient is left as computed). */
+function nonFiniteAfter(e: number) {
+  return (inner: Objective): Objective => {
+    let count = 0;
+    return {
+      n: inner.n,
+      segments: inner.segments,
+      evaluate: async (x: GpuVec, grad: GpuVec) => {
+        const f = await inner.evaluate(x, grad);
+        return ++count > e ? NaN : f;
+      },
+    };
+  };
 }
 
 // ------------------------------------------------------------------------------------------
@@ -405,10 +541,19 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
     if (o.saveEvery) await checkSnapshots(out, o.force);
 
     // 3. inputs, 4. size
-    const content = await loadImage('--content', o.content, o.images);
+    const content = await loadImage('--content', o.content, o.images, o.maxPixels);
     const loaded = await loadStyles(o);
     const style = loaded.styles[0];
-    const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images) : null;
+    const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images, o.maxPixels) : null;
+    // no output may be an input or another output (real paths), with or without --force
+    await checkAliases(
+      [
+        { what: '--out', path: out },
+        ...(o.json ? [{ what: '--json', path: o.json }] : []),
+        ...(o.saveEvery ? [{ what: '--save-every', path: out, pattern: snapshotPattern(out) }] : []),
+      ],
+      await inputsOf(o, { content, ...loaded, init }),
+    );
     const size = planSize(o, content.image);
     if (o.scales) planSize(o, content.image, o.scales[0], '--scales'); // the smallest stage
     log(
@@ -426,6 +571,7 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
     log(`${PROGRAM}: weights from ${weights.source}; adapter ${ctx.description}`);
 
     // 6. optimize
+    const fault = testFault();
     const settings = settingsOf(o, { content: content.path, style: style.path, init: init?.path }, size, styleSettings(o, loaded));
     const pngText = { [PNG_TEXT_KEY]: JSON.stringify(settings), Software: `${PACKAGE.name} ${PACKAGE.version}` };
     const progress = createProgress(process.stderr, !!process.stderr.isTTY);
@@ -434,25 +580,53 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
       ...transferOptionsOf(o, content.image, loaded, init?.image ?? null, o.config, interrupts.signal),
       onProgress: async (p) => {
         progress.update(p);
-        if (o.saveEvery && p.iteration > 0 && p.iteration % o.saveEvery === 0) {
-          const path = snapshotPath(out, p.iteration);
-          await writeOutput('--save-every', path, encodePng(await p.image(), pngText), o.force);
-          progress.note(`saved ${path}`);
+        if (p.iteration > 0) {
+          // a copy on the CPU of the latest iterate (L-BFGS: the best so far), for a lost device
+          const image = await p.image();
+          held.latest = { image, iteration: p.iteration, rows: p.rows, cols: p.cols };
+          if (o.saveEvery && p.iteration % o.saveEvery === 0) {
+            const path = snapshotPath(out, p.iteration);
+            await writeOutput('--save-every', path, encodePng(image, pngText), o.force);
+            progress.note(`saved ${path}`);
+          }
+        }
+        if (fault?.kind === 'lose-device-at' && p.iteration === fault.n) {
+          faultLost = true;
+          ctx.device.destroy();
         }
       },
+      wrapObjective: fault?.kind === 'non-finite-after' ? nonFiniteAfter(fault.n) : undefined,
     };
+    const held: { latest: { image: RgbaImage; iteration: number; rows: number; cols: number } | null } = { latest: null };
+    let faultLost = false;
     let result: TransferResult;
     try {
       result = await transfer.styleTransfer(ctx, weights, options);
     } catch (e) {
       if (interrupts.signal.aborted) throw new CliError(`interrupted before a first image was ready; nothing was written (${messageOf(e)})`, EXIT.interrupted);
-      throw e;
+      if (ctx.lost || faultLost) {
+        // the device is gone: save the latest image we hold, say how to go on from it
+        const what = ctx.lost ?? 'GPU device lost (destroyed)';
+        const latest = held.latest;
+        if (!latest) throw new CliError(`${what} before the first iteration completed; nothing was written`);
+        await writeOutput('--out', out, encodePng(latest.image, pngText), o.force);
+        throw new CliError(
+          `${what} during the run${messageOf(e) ? ` (${messageOf(e)})` : ''}; saved the image of iteration ${latest.iteration} (${latest.cols}×${latest.rows}) to ${out}. ` +
+            `To go on from it, run the same command with --init ${out} and another --out${o.scales ? ' (and --rows for the stage that was running)' : ''}`,
+        );
+      }
+      throw nonFiniteStartError(e);
     } finally {
       progress.stop();
     }
 
-    // save
+    // save: only an image that at least one iteration made (Ctrl-C before the first iteration
+    // leaves the previous output, if any, as it was, even with --force)
     const interrupted = result.stopped && interrupts.signal.aborted;
+    if (interrupted && result.iterations === 0) {
+      ctx.device.destroy();
+      throw new CliError('interrupted before the first iteration completed; nothing was written', EXIT.interrupted);
+    }
     await writeOutput('--out', out, encodePng(result.image, pngText), o.force);
     if (o.json) {
       const report = {
@@ -464,6 +638,7 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
         seconds: result.seconds,
         ...setupFigures(result.firstEvaluationAt),
         stopped: result.stopped,
+        stopReason: result.stopReason,
         reason: result.reason,
         loss: lossJson(result.loss),
         style_layers: result.loss.styleLayers,
@@ -478,6 +653,13 @@ async function runTransfer(o: TransferCliOptions): Promise<number> {
       await writeOutput('--json', o.json, jsonBytes(report), o.force);
     }
     ctx.device.destroy();
+    if (result.stopReason === 'non-finite') {
+      // the best finite image so far was saved; the run itself failed
+      throw new CliError(
+        `the loss or gradient became non-finite (float32 overflow) after ${result.iterations} iteration(s): ${result.reason}; likely cause: ${nonFiniteCause(o, o.config)}. ` +
+          `Saved the best finite image so far (loss ${formatLoss(result.loss.total)}) to ${out}${o.json ? ` and the report (stopReason "non-finite") to ${o.json}` : ''}; to go on from it: --init ${out} and another --out`,
+      );
+    }
     log(
       `${PROGRAM}: wrote ${out} (${result.cols}×${result.rows})${o.json ? ` and ${o.json}` : ''}: ${result.evaluations} evaluations, ` +
         `${result.iterations} iterations in ${formatDuration(result.seconds)}, loss ${formatLoss(result.loss.total)}` +
@@ -494,20 +676,28 @@ async function runEval(o: EvalCliOptions): Promise<number> {
   try {
     await checkOutputPath('--json', o.json, o.force);
     if (o.gradOut) await checkOutputPath('--grad-out', o.gradOut, o.force);
-    const content = await loadImage('--content', o.content, o.images);
+    const content = await loadImage('--content', o.content, o.images, o.maxPixels);
     const loaded = await loadStyles(o);
     const style = loaded.styles[0];
+    await checkAliases(
+      [{ what: '--json', path: o.json }, ...(o.gradOut ? [{ what: '--grad-out', path: o.gradOut }] : [])],
+      await inputsOf(o, { content, ...loaded }),
+    );
     const size = planSize(o, content.image);
     const { ctx, weights, transfer } = await setUpGpu(o, size.rows, size.cols);
     const t0 = performance.now();
-    const r = await transfer.evaluateOnce(ctx, weights, {
-      content: content.image,
-      ...styleControls(o, loaded),
-      rows: o.rows,
-      resize: o.resize,
-      ...configFields(o.config),
-      maxBufferMib: o.maxBufferBytes === undefined ? undefined : o.maxBufferBytes / 2 ** 20,
-    });
+    const r = await transfer
+      .evaluateOnce(ctx, weights, {
+        content: content.image,
+        ...styleControls(o, loaded),
+        rows: o.rows,
+        resize: o.resize,
+        ...configFields(o.config),
+        maxBufferMib: o.maxBufferBytes === undefined ? undefined : o.maxBufferBytes / 2 ** 20,
+      })
+      .catch((e: unknown) => {
+        throw nonFiniteStartError(e);
+      });
     const seconds = (performance.now() - t0) / 1000;
     const report = {
       rows: r.rows,
@@ -561,7 +751,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return parsed.kind === 'eval' ? await runEval(parsed.options) : await runTransfer(parsed.options);
   } catch (e) {
     if (e instanceof UsageError) {
-      log(`${PROGRAM}: ${messageOf(e)} (see ${PROGRAM} --help)`);
+      log(`${PROGRAM}: ${messageOf(e)} (see ${e.help} --help)`);
       return EXIT.usage;
     }
     log(`${PROGRAM}: error: ${messageOf(e)}`);
@@ -582,4 +772,4 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
 }
 
 // What the weight sweep (sweep.ts, `neural-style sweep`) shares with the modes above.
-export { configJson, jsonBytes, loadImage, loadStyles, lossJson, messageOf, PACKAGE, planSize, setUpGpu, settingsOf, styleControls, styleSettings, transferOptionsOf, writeOutput };
+export { configJson, inputsOf, jsonBytes, nonFiniteCause, nonFiniteStartError, loadImage, loadStyles, lossJson, messageOf, PACKAGE, planSize, setUpGpu, settingsOf, styleControls, styleSettings, transferOptionsOf, writeOutput };

@@ -4,6 +4,9 @@
 //   iteration 37 [██████░░░░░░] 80/200 evals | loss 1.2345e+8 | 2.41 evals/s | ETA 50s
 // Anywhere else (a pipe, a file, CI logs): one plain line per iteration, easy to grep:
 //   iteration 37  evaluation 80/200  loss 1.2345e+8  2.41 evals/s  eta 50s
+// The count out of the plan is the one the plan counts: evaluations for an L-BFGS schedule of
+// rounds x evaluations, iterations for --iterations, --scale-iterations and Adam:
+//   iteration 3/5  evaluation 7  loss 1.2345e+8  2.41 evals/s  eta 2s
 // A multi-scale run (--scales) puts its stage first, on the bar and on each line:
 //   stage 2/3 (512 rows)  iteration 237  evaluation 280/350  loss ...
 // (iterations and evaluations count over all stages; the ETA assumes the current rate, so it
@@ -18,8 +21,10 @@ import cliProgress from 'cli-progress';
 export interface ProgressInfo {
   iteration: number;
   evaluation: number;
-  /** evaluations (L-BFGS) or iterations (Adam) planned */
+  /** the evaluations or iterations planned (plannedUnit says which) */
   planned: number;
+  /** what `planned` counts (default 'evaluation') */
+  plannedUnit?: 'iteration' | 'evaluation';
   loss: number;
   /** since the transfer started */
   seconds: number;
@@ -56,18 +61,25 @@ export function formatLoss(loss: number): string {
   return Number.isFinite(loss) ? loss.toExponential(4) : String(loss);
 }
 
-/** Evaluations per second and the seconds left, from the first and the latest report. */
+/** The count the plan is in: iterations or evaluations done. */
+const doneOf = (p: ProgressInfo) => (p.plannedUnit === 'iteration' ? p.iteration : p.evaluation);
+
+/**
+ * Evaluations per second and the seconds left, from the first and the latest report (the ETA
+ * from the rate of the planned unit: iterations for a plan of iterations).
+ */
 export class RateMeter {
   private first: ProgressInfo | null = null;
 
   measure(p: ProgressInfo): { rate: number; eta: number } {
     if (!this.first) this.first = p;
     const f = this.first;
-    const dEval = p.evaluation - f.evaluation;
     const dSec = p.seconds - f.seconds;
-    const rate = dEval > 0 && dSec > 0 ? dEval / dSec : p.seconds > 0 ? p.evaluation / p.seconds : NaN;
-    const left = Math.max(0, p.planned - p.evaluation);
-    return { rate, eta: left === 0 ? 0 : rate > 0 ? left / rate : NaN };
+    const per = (done: number, done0: number) => (done - done0 > 0 && dSec > 0 ? (done - done0) / dSec : p.seconds > 0 ? done / p.seconds : NaN);
+    const rate = per(p.evaluation, f.evaluation);
+    const unitRate = per(doneOf(p), doneOf(f));
+    const left = Math.max(0, p.planned - doneOf(p));
+    return { rate, eta: left === 0 ? 0 : unitRate > 0 ? left / unitRate : NaN };
   }
 }
 
@@ -75,7 +87,8 @@ export class RateMeter {
 export function formatProgressLine(p: ProgressInfo, rate: number, eta: number): string {
   const r = Number.isFinite(rate) ? rate.toFixed(2) : '?';
   const stage = formatStage(p);
-  return `${stage ? `${stage}  ` : ''}iteration ${p.iteration}  evaluation ${p.evaluation}/${p.planned}  loss ${formatLoss(p.loss)}  ${r} evals/s  eta ${formatDuration(eta)}`;
+  const counts = p.plannedUnit === 'iteration' ? `iteration ${p.iteration}/${p.planned}  evaluation ${p.evaluation}` : `iteration ${p.iteration}  evaluation ${p.evaluation}/${p.planned}`;
+  return `${stage ? `${stage}  ` : ''}${counts}  loss ${formatLoss(p.loss)}  ${r} evals/s  eta ${formatDuration(eta)}`;
 }
 
 /** A bar when `tty`, plain lines otherwise, written to `stream`. */
@@ -94,19 +107,23 @@ export function createProgress(stream: NodeJS.WritableStream, tty: boolean): Pro
     };
   }
 
-  const bar = new cliProgress.SingleBar(
-    {
-      stream,
-      format: '{stageText}iteration {iteration} [{bar}] {value}/{total} evals | loss {loss} | {rate} evals/s | ETA {etaText}{note}',
-      barsize: 24,
-      hideCursor: true,
-      clearOnComplete: false,
-      stopOnComplete: false,
-      etaBuffer: 1,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
+  // made at the first update, when the unit of the plan is known
+  const makeBar = (perIteration: boolean) =>
+    new cliProgress.SingleBar(
+      {
+        stream,
+        format: perIteration
+          ? '{stageText}iteration [{bar}] {value}/{total} | evaluation {evaluation} | loss {loss} | {rate} evals/s | ETA {etaText}{note}'
+          : '{stageText}iteration {iteration} [{bar}] {value}/{total} evals | loss {loss} | {rate} evals/s | ETA {etaText}{note}',
+        barsize: 24,
+        hideCursor: true,
+        clearOnComplete: false,
+        stopOnComplete: false,
+        etaBuffer: 1,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+  let bar: cliProgress.SingleBar | null = null;
   let stopped = false;
   let pendingNote = '';
   return {
@@ -117,25 +134,26 @@ export function createProgress(stream: NodeJS.WritableStream, tty: boolean): Pro
       const payload = {
         stageText: stage ? `${stage} | ` : '',
         iteration: p.iteration,
+        evaluation: p.evaluation,
         loss: formatLoss(p.loss),
         rate: Number.isFinite(rate) ? rate.toFixed(2) : '?',
         etaText: formatDuration(eta),
         note: pendingNote ? ` | ${pendingNote}` : '',
       };
-      if (!started) {
-        bar.start(p.planned, p.evaluation, payload);
-        started = true;
+      if (!bar) {
+        bar = makeBar(p.plannedUnit === 'iteration');
+        bar.start(p.planned, doneOf(p), payload);
       } else {
         bar.setTotal(p.planned);
-        bar.update(p.evaluation, payload);
+        bar.update(doneOf(p), payload);
       }
     },
     note(text) {
       pendingNote = text;
-      if (started && !stopped) bar.update({ note: ` | ${text}` });
+      if (bar && !stopped) bar.update({ note: ` | ${text}` });
     },
     stop() {
-      if (started && !stopped) bar.stop();
+      if (bar && !stopped) bar.stop();
       stopped = true;
     },
   };

@@ -28,7 +28,9 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { EXIT, type SweepCliOptions } from './args.ts';
 import {
   CliError,
+  checkAliases,
   checkOutputPath,
+  inputsOf,
   configJson,
   jsonBytes,
   loadImage,
@@ -36,6 +38,9 @@ import {
   styleSettings,
   transferOptionsOf,
   lossJson,
+  messageOf,
+  nonFiniteCause,
+  nonFiniteStartError,
   PACKAGE,
   planSize,
   PNG_TEXT_KEY,
@@ -178,10 +183,11 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
     for (const [what, path] of outputs) await checkOutputPath(what, path, o.force);
 
     // 2. inputs and size
-    const content = await loadImage('--content', o.content, o.images);
+    const content = await loadImage('--content', o.content, o.images, o.maxPixels);
     const loaded = await loadStyles(o);
     const style = loaded.styles[0];
-    const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images) : null;
+    const init = o.init.kind === 'image' ? await loadImage('--init', o.init.path, o.images, o.maxPixels) : null;
+    await checkAliases(outputs.map(([what, path]) => ({ what, path })), await inputsOf(o, { content, ...loaded, init }));
     const size = planSize(o, content.image);
     if (o.scales) planSize(o, content.image, o.scales[0], '--scales');
     const n = grid.cells.length;
@@ -203,6 +209,7 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
     const finishedSeconds: number[] = [];
     const images: RgbaImage[] = [];
     const runs: unknown[] = [];
+    const nonFiniteRuns: string[] = [];
     for (const cell of grid.cells) {
       const config = { ...o.config, contentWeight: cell.contentWeight, styleWeight: cell.styleWeight, tvWeight: cell.tvWeight };
       const settings = settingsOf({ ...o, config }, { content: content.path, style: style.path, init: init?.path }, size, styleSettings(o, loaded));
@@ -217,7 +224,10 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
       try {
         result = await transfer.styleTransfer(ctx, net, options);
       } catch (e) {
-        if (!interrupts.controller.signal.aborted) throw e;
+        if (!interrupts.controller.signal.aborted) {
+          const err = nonFiniteStartError(e);
+          throw err instanceof Error ? new CliError(`run ${cell.index + 1}/${n} (${cell.label}): ${messageOf(err)}; the ${cell.index} finished cell image(s) are kept, no sheet written`) : err;
+        }
       } finally {
         progress.stop();
       }
@@ -245,9 +255,14 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
         iterations: result.iterations,
         seconds: result.seconds,
         stopped: result.stopped,
+        stopReason: result.stopReason,
         reason: result.reason,
         settings,
       });
+      if (result.stopReason === 'non-finite') {
+        nonFiniteRuns.push(cell.label);
+        log(`${PROGRAM}: run ${cell.index + 1}/${n} (${cell.label}): the loss or gradient became non-finite after ${result.iterations} iteration(s); its cell is the best finite image; likely cause: ${nonFiniteCause(o, config)}`);
+      }
       log(
         `${PROGRAM}: run ${cell.index + 1}/${n} done: ${cell.label}  loss ${formatLoss(result.loss.total)} (content ${formatLoss(result.loss.content)}, ` +
           `style ${formatLoss(result.loss.style)}, tv ${formatLoss(result.loss.tv)}) in ${formatDuration(result.seconds)}; wrote ${cell.path}; ` +
@@ -300,6 +315,10 @@ export async function runSweep(o: SweepCliOptions): Promise<number> {
     await writeOutput('report', jsonPath, jsonBytes(report), o.force);
     ctx.device.destroy();
     log(`${PROGRAM}: wrote ${o.out} (${sheet.width}×${sheet.height}, ${grid.rows}×${grid.cols} cells), ${jsonPath} and ${n} cell image(s) in ${formatDuration(seconds)}`);
+    if (nonFiniteRuns.length) {
+      log(`${PROGRAM}: error: ${nonFiniteRuns.length} run(s) stopped on a non-finite loss (${nonFiniteRuns.join('; ')}): their stopReason in ${jsonPath} is "non-finite"`);
+      return EXIT.failure;
+    }
     return EXIT.ok;
   } finally {
     interrupts.dispose();

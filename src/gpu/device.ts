@@ -87,6 +87,23 @@ function describeAdapter(adapter: GPUAdapter): string {
 }
 
 /**
+ * A Dawn error message without Dawn's C++ backtrace: Dawn appends lines like
+ *   "    at CheckVkSuccessImpl (../../src/dawn/native/vulkan/VulkanError.cpp:88)"
+ * to the messages it hands to JavaScript (GPUError.message, the device-lost message); they name
+ * Dawn's source files, not anything the user can act on. The message and its " - While ..."
+ * context lines are kept. (Dawn's own warnings at start-up, "... artificially reduced ...", are
+ * written by the native module straight to file descriptor 2, not through process.stderr or
+ * console, so they cannot be filtered from inside the process: README says so.)
+ */
+export function cleanGpuMessage(message: string): string {
+  return message
+    .split('\n')
+    .filter((line) => !/^\s*at \S.*\(.*:\d+\)\s*$/.test(line))
+    .join('\n')
+    .trimEnd();
+}
+
+/**
  * Returns a device with the adapter's largest maxStorageBufferBindingSize and maxBufferSize,
  * 'timestamp-query' when available, and 'shader-f16' when available.
  */
@@ -122,18 +139,19 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
     lost: null,
     uncapturedErrors: [],
   };
-  const report = (msg: string) => {
+  const report = (raw: string) => {
+    const msg = cleanGpuMessage(raw);
     console.error(`[webgpu] ${msg}`);
     options.onError?.(msg);
   };
   device.lost.then((info) => {
     if (info.reason === 'destroyed') return;
-    ctx.lost = `GPU device lost (${info.reason}): ${info.message}`;
+    ctx.lost = cleanGpuMessage(`GPU device lost (${info.reason}): ${info.message}`);
     report(ctx.lost);
   });
   device.addEventListener('uncapturederror', (ev) => {
     const msg = `uncaptured ${(ev as GPUUncapturedErrorEvent).error.constructor?.name ?? 'error'}: ${(ev as GPUUncapturedErrorEvent).error.message}`;
-    ctx.uncapturedErrors.push(msg);
+    ctx.uncapturedErrors.push(cleanGpuMessage(msg));
     report(msg);
   });
   return ctx;

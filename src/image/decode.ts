@@ -1,12 +1,21 @@
 // src/image/decode.ts — bytes ⇄ RgbaImage: JPEG and PNG decoding, PNG encoding
 // with text metadata. Runs in Node and in the browser (no node: imports).
 //
-//   decodeImage(bytes, name)  JPEG (jpeg-js) or PNG (pngjs), chosen by the magic
+//   decodeImage(bytes, name, opts?)  JPEG (jpeg-js) or PNG (pngjs), chosen by the magic
 //                             bytes, never by the file extension. JPEG EXIF
 //                             orientation 1–8 is applied, so the result is the
 //                             picture as a viewer shows it. Every PNG flavour
 //                             (grey, grey+alpha, palette, RGB, RGBA; 1–16 bits)
 //                             comes out as 8-bit RGBA.
+//                             Hostile files are refused before any pixel buffer is
+//                             allocated: width × height over opts.maxPixels
+//                             (DEFAULT_MAX_PIXELS, one limit for both formats, read
+//                             from the JPEG frame header or the PNG IHDR), and PNG
+//                             pixel data whose inflated length is not the one the
+//                             header implies (counted by inflate.ts, stopping as soon
+//                             as it is too long: a decompression bomb costs no memory).
+//   imageHeaderSize(bytes)    the width × height a file's header declares (as displayed:
+//                             EXIF orientations 5–8 swap them), or null.
 //   encodePng(img, text?)     8-bit RGBA PNG; `text` becomes tEXt chunks
 //                             (iTXt for values outside Latin-1).
 //   readPngText(bytes)        reads tEXt / uncompressed iTXt chunks back.
@@ -23,7 +32,38 @@
 
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { inflatedLength } from './inflate.ts';
 import type { RgbaImage } from './types.ts';
+
+/**
+ * The most pixels (width × height) an input image may have: 100 megapixels, e.g. 12000 × 8000.
+ * Decoding needs about 16 bytes a pixel at its peak (the RGBA result plus the decoders' planes),
+ * so 1.6 GB at the limit. The CLI's --max-pixels changes it.
+ */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+export interface DecodeOptions {
+  /** refuse images with more pixels (default DEFAULT_MAX_PIXELS) */
+  maxPixels?: number;
+}
+
+/** Thrown when an image declares more pixels than DecodeOptions.maxPixels (the CLI names its flag). */
+export class PixelLimitError extends Error {
+  constructor(
+    name: string,
+    readonly width: number,
+    readonly height: number,
+    readonly maxPixels: number,
+  ) {
+    const mp = (n: number) => `${Number((n / 1e6).toPrecision(4))} megapixels`;
+    super(`${name}: the image is ${width}×${height} = ${mp(width * height)}, over the limit of ${mp(maxPixels)} (${maxPixels} pixels) an input image may have; refused before decoding`);
+    this.name = 'PixelLimitError';
+  }
+}
+
+function checkPixels(name: string, width: number, height: number, maxPixels: number): void {
+  if (width * height > maxPixels) throw new PixelLimitError(name, width, height, maxPixels);
+}
 
 // ---------------------------------------------------------------------------
 // Format sniffing
@@ -62,10 +102,12 @@ function hexPrefix(b: Uint8Array, n = 8): string {
  * Decodes a JPEG or PNG file's bytes into 8-bit RGBA.
  * @param name used as the prefix of every error message (a path or file name).
  */
-export function decodeImage(bytes: Uint8Array, name: string): RgbaImage {
+export function decodeImage(bytes: Uint8Array, name: string, opts: DecodeOptions = {}): RgbaImage {
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (!(maxPixels >= 1)) throw new Error(`decodeImage: maxPixels must be >= 1, got ${maxPixels}`);
   if (bytes.length === 0) throw new Error(`${name}: empty file (0 bytes)`);
-  if (isJpeg(bytes)) return decodeJpeg(bytes, name);
-  if (isPng(bytes)) return decodePng(bytes, name);
+  if (isJpeg(bytes)) return decodeJpeg(bytes, name, maxPixels);
+  if (isPng(bytes)) return decodePng(bytes, name, maxPixels);
   const hint = guessOtherFormat(bytes);
   throw new Error(
     `${name}: not a JPEG or PNG image (starts with bytes ${hexPrefix(bytes)})` +
@@ -77,7 +119,32 @@ export function decodeImage(bytes: Uint8Array, name: string): RgbaImage {
 // JPEG
 // ---------------------------------------------------------------------------
 
-function decodeJpeg(bytes: Uint8Array, name: string): RgbaImage {
+/**
+ * The frame size of a JPEG from its first SOF marker (baseline, progressive, lossless,
+ * arithmetic: C0–C3, C5–C7, C9–CB, CD–CF), or null when there is none before the scan data.
+ * A height of 0 (to be defined by a DNL marker) is returned as is.
+ */
+export function jpegFrameSize(bytes: Uint8Array): { width: number; height: number } | null {
+  let p = 2; // after SOI
+  while (p + 4 <= bytes.length) {
+    if (bytes[p] !== 0xff) return null;
+    const marker = bytes[p + 1];
+    if (marker === 0xff) { p++; continue; }
+    if (marker === 0xda || marker === 0xd9) return null;
+    if ((marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) { p += 2; continue; }
+    const len = (bytes[p + 2] << 8) | bytes[p + 3];
+    if (len < 2) return null;
+    const sof = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (sof) {
+      if (p + 9 > bytes.length) return null;
+      return { height: (bytes[p + 5] << 8) | bytes[p + 6], width: (bytes[p + 7] << 8) | bytes[p + 8] };
+    }
+    p += 2 + len;
+  }
+  return null;
+}
+
+function decodeJpeg(bytes: Uint8Array, name: string, maxPixels: number): RgbaImage {
   // jpeg-js decodes a truncated file "tolerantly" into partly grey pixels
   // without complaint, so insist on the end-of-image marker FF D9 ourselves.
   // Trailing zero bytes (padding some writers add) are tolerated.
@@ -90,24 +157,29 @@ function decodeJpeg(bytes: Uint8Array, name: string): RgbaImage {
     );
   }
 
+  const frame = jpegFrameSize(bytes);
+  if (frame) checkPixels(name, frame.width, frame.height, maxPixels);
+
   let decoded: { width: number; height: number; data: Uint8Array };
   try {
     decoded = jpeg.decode(bytes, {
       useTArray: true, // plain Uint8Array output: no Buffer needed (browser-safe)
       formatAsRGBA: true,
-      maxResolutionInMP: 200,
-      maxMemoryUsageInMB: 2048,
+      // the same limit again inside jpeg-js, for frames our walk above did not find
+      maxResolutionInMP: maxPixels / 1e6,
+      // jpeg-js's own bookkeeping of what it allocates: 16 bytes a pixel covers its planes
+      maxMemoryUsageInMB: Math.max(64, Math.ceil((16 * maxPixels) / 2 ** 20)),
     });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    if (/limit exceeded|allocate enough memory/.test(msg)) {
-      throw new Error(`${name}: JPEG too large to decode: ${msg}`);
+    if (/limit exceeded|allocate enough memory|Invalid typed array length|Array buffer allocation failed/.test(msg)) {
+      throw new Error(`${name}: JPEG too large to decode (over the limit of ${maxPixels} pixels or its memory): ${msg}`);
     }
     throw new Error(`${name}: truncated or corrupt JPEG: ${msg}`);
   }
   const { width, height, data } = decoded;
-  if (!(width > 0 && height > 0) || data.length !== width * height * 4) {
-    throw new Error(`${name}: truncated or corrupt JPEG: decoder returned a ${width}×${height} image`);
+  if (!(width > 0 && height > 0) || data.length !== width * height * 4 || (frame && frame.height > 0 && (frame.width !== width || frame.height !== height))) {
+    throw new Error(`${name}: truncated or corrupt JPEG: decoder returned a ${width}×${height} image${frame ? ` for a ${frame.width}×${frame.height} frame header` : ''}`);
   }
   const img: RgbaImage = {
     width,
@@ -265,9 +337,101 @@ function asPngjsBuffer(bytes: Uint8Array): Buffer {
   return B.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function decodePng(bytes: Uint8Array, name: string): RgbaImage {
+/** The IHDR fields that fix the size of the pixel data. */
+interface PngHeader {
+  width: number;
+  height: number;
+  depth: number;
+  colourType: number;
+  interlace: number;
+}
+
+/** Samples per pixel of each PNG colour type, and the bit depths it allows. */
+const PNG_COLOUR_TYPES: Record<number, { channels: number; depths: number[]; what: string }> = {
+  0: { channels: 1, depths: [1, 2, 4, 8, 16], what: 'grey' },
+  2: { channels: 3, depths: [8, 16], what: 'RGB' },
+  3: { channels: 1, depths: [1, 2, 4, 8], what: 'palette' },
+  4: { channels: 2, depths: [8, 16], what: 'grey + alpha' },
+  6: { channels: 4, depths: [8, 16], what: 'RGBA' },
+};
+
+/** The IHDR chunk, checked (PNG spec §11.2.2); problems are returned without a name prefix. */
+function readPngHeader(b: Uint8Array, chunks: PngChunk[]): PngHeader | string {
+  const ihdr = chunks[0];
+  if (!ihdr || ihdr.type !== 'IHDR') return `the first chunk is ${ihdr ? ihdr.type : 'missing'}, not IHDR`;
+  if (ihdr.dataEnd - ihdr.dataStart !== 13) return `the IHDR chunk has ${ihdr.dataEnd - ihdr.dataStart} bytes, not 13`;
+  const dv = new DataView(b.buffer, b.byteOffset + ihdr.dataStart, 13);
+  const h: PngHeader = { width: dv.getUint32(0), height: dv.getUint32(4), depth: b[ihdr.dataStart + 8], colourType: b[ihdr.dataStart + 9], interlace: b[ihdr.dataStart + 12] };
+  const limit = 2 ** 31 - 1;
+  if (h.width < 1 || h.height < 1 || h.width > limit || h.height > limit) return `the header gives an impossible size ${h.width}×${h.height}`;
+  const ct = PNG_COLOUR_TYPES[h.colourType];
+  if (!ct) return `the header gives an unknown colour type ${h.colourType}`;
+  if (!ct.depths.includes(h.depth)) return `the header gives bit depth ${h.depth}, which ${ct.what} PNGs do not have`;
+  if (b[ihdr.dataStart + 10] !== 0 || b[ihdr.dataStart + 11] !== 0) return 'the header gives an unknown compression or filter method';
+  if (h.interlace > 1) return `the header gives an unknown interlace method ${h.interlace}`;
+  return h;
+}
+
+/**
+ * The bytes the pixel data must inflate to: for each row a filter byte and ceil(width × bits
+ * per pixel / 8) bytes; interlaced (Adam7), the same for each of the 7 sub-images that is not
+ * empty.
+ */
+export function pngDataLength(h: Pick<PngHeader, 'width' | 'height' | 'depth' | 'colourType' | 'interlace'>): number {
+  const bpp = PNG_COLOUR_TYPES[h.colourType].channels * h.depth;
+  const image = (w: number, rows: number) => (w > 0 && rows > 0 ? rows * (Math.ceil((w * bpp) / 8) + 1) : 0);
+  if (!h.interlace) return image(h.width, h.height);
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]];
+  return passes.reduce((n, [x0, y0, dx, dy]) => n + image(Math.ceil((h.width - x0) / dx), Math.ceil((h.height - y0) / dy)), 0);
+}
+
+/** width × height from a PNG's IHDR, or null when it has none (or an invalid one). */
+function pngHeaderSize(b: Uint8Array): { width: number; height: number } | null {
+  const h = readPngHeader(b, walkPngChunks(b).chunks);
+  return typeof h === 'string' ? null : { width: h.width, height: h.height };
+}
+
+/**
+ * The size a file's header declares, as it will be displayed (JPEG EXIF orientations 5–8 swap
+ * width and height), or null when the header cannot be read.
+ */
+export function imageHeaderSize(bytes: Uint8Array): { width: number; height: number } | null {
+  if (isPng(bytes)) return pngHeaderSize(bytes);
+  if (!isJpeg(bytes)) return null;
+  const f = jpegFrameSize(bytes);
+  if (!f) return null;
+  return jpegExifOrientation(bytes) >= 5 ? { width: f.height, height: f.width } : f;
+}
+
+function decodePng(bytes: Uint8Array, name: string, maxPixels: number): RgbaImage {
   const { chunks, problem } = walkPngChunks(bytes);
   if (problem) throw new Error(`${name}: truncated or corrupt PNG: ${problem}`);
+  const header = readPngHeader(bytes, chunks);
+  if (typeof header === 'string') throw new Error(`${name}: corrupt PNG: ${header}`);
+  checkPixels(name, header.width, header.height, maxPixels);
+  // The pixel data (all IDAT chunks, one zlib stream) must inflate to exactly what the header
+  // implies: pngjs pads short data with zeros (a black image without a word).
+  const idat = chunks.filter((c) => c.type === 'IDAT');
+  if (!idat.length) throw new Error(`${name}: corrupt PNG: no IDAT chunk (the file has no pixel data)`);
+  const z = new Uint8Array(idat.reduce((n, c) => n + c.dataEnd - c.dataStart, 0));
+  let o = 0;
+  for (const c of idat) {
+    z.set(bytes.subarray(c.dataStart, c.dataEnd), o);
+    o += c.dataEnd - c.dataStart;
+  }
+  const want = pngDataLength(header);
+  let got: number;
+  try {
+    got = inflatedLength(z, want);
+  } catch (e) {
+    throw new Error(`${name}: truncated or corrupt PNG: pixel data: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (got !== want) {
+    throw new Error(
+      `${name}: truncated or corrupt PNG: the pixel data inflates to ${got > want ? `more than ${want}` : got} bytes, ` +
+        `but the header (${header.width}×${header.height}, ${PNG_COLOUR_TYPES[header.colourType].what}, ${header.depth}-bit${header.interlace ? ', interlaced' : ''}) implies ${want}`,
+    );
+  }
   // pngjs rejects any bytes after IEND ("unrecognised content at end of
   // stream"); such trailers are harmless, so hand it the file up to IEND only.
   const iend = chunks[chunks.length - 1];

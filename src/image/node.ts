@@ -4,14 +4,17 @@
 //   readImageFile(path)                 read + decode, with errors that say what is
 //                                       wrong with which path
 //   writePngAtomic(path, bytes, opts)   never leaves a half-written file: the bytes
-//                                       go to "<path>.<pid>.tmp" in the same
-//                                       directory, then are moved into place in one
-//                                       step; refuses to replace an existing file
-//                                       unless opts.force.
+//                                       go to a new temporary file ".<name>.<pid>.<random>.tmp"
+//                                       in the same directory, created exclusively
+//                                       (O_CREAT | O_EXCL: a file or symlink planted
+//                                       under that name is never followed or reused),
+//                                       then moved into place in one step; refuses to
+//                                       replace an existing file unless opts.force.
 
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as nodePath from 'node:path';
-import { decodeImage } from './decode.ts';
+import { decodeImage, type DecodeOptions } from './decode.ts';
 import type { RgbaImage } from './types.ts';
 
 /** The errno code of a Node system error ("ENOENT", …), if any. */
@@ -33,8 +36,11 @@ function describe(e: unknown): string {
   return code && reasons[code] ? `${reasons[code]} (${code})` : e instanceof Error ? e.message : String(e);
 }
 
-/** Reads and decodes a JPEG or PNG file. Every error message starts with the path. */
-export async function readImageFile(path: string): Promise<RgbaImage> {
+/**
+ * Reads and decodes a JPEG or PNG file. Every error message starts with the path; an image over
+ * opts.maxPixels (decode.ts) is refused before its pixels are decoded.
+ */
+export async function readImageFile(path: string, opts: DecodeOptions = {}): Promise<RgbaImage> {
   let stat;
   try {
     stat = await fs.stat(path);
@@ -50,7 +56,34 @@ export async function readImageFile(path: string): Promise<RgbaImage> {
   } catch (e) {
     throw new Error(`${path}: cannot read file: ${describe(e)}`);
   }
-  return decodeImage(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
+  return decodeImage(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path, opts);
+}
+
+/**
+ * Writes `bytes` into a new file "<prefix>.<random>.tmp" in `dir`, opened with 'wx'
+ * (O_CREAT | O_EXCL: fails rather than follow a symlink or reuse a file someone placed under
+ * that name; another random name is tried then). Returns its path.
+ */
+export async function createExclusive(dir: string, prefix: string, bytes: Uint8Array): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    const tmp = nodePath.join(dir, `${prefix}.${randomBytes(6).toString('hex')}.tmp`);
+    let handle;
+    try {
+      handle = await fs.open(tmp, 'wx', 0o644);
+    } catch (e) {
+      if (codeOf(e) === 'EEXIST' && attempt < 8) continue;
+      throw e;
+    }
+    try {
+      await handle.writeFile(bytes);
+    } catch (e) {
+      await handle.close().catch(() => {});
+      await fs.rm(tmp, { force: true }).catch(() => {});
+      throw e;
+    }
+    await handle.close();
+    return tmp;
+  }
 }
 
 /**
@@ -80,12 +113,11 @@ export async function writePngAtomic(
   if (existing?.isDirectory()) throw new Error(`${path}: is a directory; choose a file name`);
   if (existing && !opts.force) throw existsError();
 
-  const tmp = nodePath.join(dir, `${nodePath.basename(path)}.${process.pid}.tmp`);
   const cannot = (e: unknown) => new Error(`${path}: cannot write file: ${describe(e)}`);
+  const tmp = await createExclusive(dir, `.${nodePath.basename(path)}.${process.pid}`, bytes).catch((e: unknown) => {
+    throw new Error(`${dir}: cannot write into directory: ${describe(e)} (while writing ${path})`);
+  });
   try {
-    await fs.writeFile(tmp, bytes).catch((e: unknown) => {
-      throw new Error(`${dir}: cannot write into directory: ${describe(e)} (while writing ${path})`);
-    });
     if (opts.force) {
       await fs.rename(tmp, path).catch((e: unknown) => { throw cannot(e); }); // replaces atomically
     } else {

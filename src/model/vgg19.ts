@@ -35,7 +35,8 @@ import { type BandScratch, convBackwardBanded, convForwardBanded, convKernelRows
 import { type Banded, BandPool, copyRows, createBanded, single } from './bands.ts';
 import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/registry.ts';
 import { flipTranspose, winogradWeights } from './conv_weights.ts';
-import { layerIndex, minInputSide, VGG19_LAYERS, vgg19Geometry } from './vgg19_layers.ts';
+import { layerIndex, VGG19_LAYERS, vgg19Geometry } from './vgg19_layers.ts';
+import { fitWorkingSize } from './working_size.ts';
 import type { Vgg19Weights } from './weights.ts';
 
 export interface Vgg19Options {
@@ -117,12 +118,8 @@ export class Vgg19 {
     if (deepest >= this.layers.length) {
       throw new Error(`${VGG19_LAYERS[deepest].name} was not uploaded: this network holds the layers up to ${VGG19_LAYERS[this.layers.length - 1].name} (Vgg19Options.upTo)`);
     }
-    const minSide = minInputSide(VGG19_LAYERS[deepest].name);
-    if (!Number.isInteger(H) || !Number.isInteger(W) || H < minSide || W < minSide) {
-      throw new Error(
-        `image of ${H}x${W} is too small for ${VGG19_LAYERS[deepest].name}: it is reached after ${Math.log2(minSide)} poolings, so each side must be at least ${minSide} pixels`,
-      );
-    }
+    if (!Number.isInteger(W)) throw new Error(`Vgg19.plan: the width must be an integer, got ${W}`);
+    fitWorkingSize({ rows: H, cols: W, deepest: VGG19_LAYERS[deepest].name });
     return Vgg19Plan.build(this, this.layers, H, W, wanted, deepest, opts.maxBufferBytes ?? deviceBufferLimit(this.ctx), opts.injectors ?? new Map());
   }
 }

@@ -15,6 +15,7 @@ import { type ResizeMethod, resize, resizeFloats, workingSize } from '../image/r
 import type { RgbaImage } from '../image/types.ts';
 import { deviceBufferLimit, Vgg19 } from '../model/vgg19.ts';
 import { minInputSide } from '../model/vgg19_layers.ts';
+import { fitWorkingSize } from '../model/working_size.ts';
 import type { Vgg19Weights } from '../model/weights.ts';
 import { minimizeAdam } from '../optim/adam.ts';
 import { minimizeLbfgs } from '../optim/lbfgs.ts';
@@ -49,14 +50,8 @@ export function checkWorkingSize(
   memoryBytes = Infinity,
   styles?: StyleCounts,
 ): void {
-  const deepest = deepestLayer(config);
-  const min = minInputSide(deepest);
-  if (!Number.isInteger(rows) || rows < 1) throw new Error(`rows must be a positive integer, got ${rows}`);
-  if (rows < min || cols < min) {
-    throw new Error(
-      `working size ${rows}x${cols} is too small for layer ${deepest} (reached after ${Math.log2(min)} poolings): both sides must be at least ${min} pixels`,
-    );
-  }
+  fitWorkingSize({ rows, cols, deepest: deepestLayer(config) });
+  const min = minInputSide(deepestLayer(config));
   const limit = maxBufferBytes ?? deviceBufferLimit(ctx);
   const aspect = cols / rows;
   const mib = (b: number) => (b / 2 ** 20).toFixed(b < 2 ** 20 ? 2 : 0);
@@ -94,6 +89,133 @@ export function checkWorkingSize(
       `working size ${rows}x${cols} needs ${need === Infinity ? 'more' : mib(need)} MiB of GPU memory in all (activations split into row bands), over the ${mib(memoryBytes)} MiB available; ${largest()}`,
     );
   }
+}
+
+// ------------------------------------------------------------------------------------------
+// Float32 overflow of the loss
+// ------------------------------------------------------------------------------------------
+
+/** The largest finite float32: the GPU computes every loss term and gradient in float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Headroom kept below FLOAT32_MAX for a loss term at the starting image: 2^24.
+ *
+ * Why a bound needs measuring: each loss term is linear in its weight,
+ *   L_t(x) = w_t · s_t(x)   (content: coef ∝ w_c; style: factor_l ∝ w_s; tv: w_tv),
+ * and the GPU multiplies the weight into each workgroup's partial sum of s_t in float32, so L_t
+ * is finite only while w_t · s_t(x) < FLOAT32_MAX. The sums s_t are bounded for pixels in
+ * [0, 255] (the network is a finite composition of bounded maps), but the bound that follows from
+ * the weights (the product of the layers' l1 gains, ~20 a layer over 13 convolutions) is some 15
+ * orders of magnitude above what real images give, so a bound derived that way would refuse
+ * ordinary weights. Instead s_t is measured: once, at the starting image, when a run's first
+ * evaluation is not finite (NonFiniteLossError), at weight 1.
+ *
+ * Why 2^24: the loss at an accepted L-BFGS point never exceeds the starting loss (each accepted
+ * step decreases it), so w_t · s_t(x0) bounds every accepted L_t; but the gradient reaching the
+ * pixels is the loss's derivative times the backward pass's gains (4 · factor · (G − A) at a
+ * style layer, then up to 16 transposed convolutions), and line-search trial points may raise
+ * the loss before they are rejected. 2^24 (float32's 24-bit significand: about 1.7e7) leaves
+ * that much room for both. It is a chosen margin, not a tight bound: a run that still overflows
+ * later is stopped by the optimizer's own check (stopReason 'non-finite', the best finite image
+ * kept). So the largest usable weight reported is FLOAT32_MAX / 2^24 / s_t(x0) ≈ 2.0e31 / s_t.
+ */
+export const LOSS_HEADROOM = 2 ** 24;
+
+export type LossTerm = 'content' | 'style' | 'tv';
+
+/** The loss (or its gradient) is not finite in float32 at the starting image: the weights are too large for these images. */
+export class NonFiniteLossError extends Error {
+  constructor(
+    message: string,
+    /** the term whose weight to lower (the largest weighted one), null when none is to blame */
+    readonly term: LossTerm | null,
+    /** its weight now */
+    readonly weight: number | null,
+    /** the largest usable value of that weight for these images at this size, null if unknown */
+    readonly largest: number | null,
+  ) {
+    super(message);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+/** A weight as one would type it: 26000 → "26000", 2.6e19 → "2.6e19". */
+export function formatWeightValue(x: number): string {
+  if (x !== 0 && (Math.abs(x) >= 1e6 || Math.abs(x) < 1e-4)) return x.toExponential().replace('e+', 'e');
+  return String(x);
+}
+
+/** x rounded down to 2 significant digits (a limit one may type and stay under). */
+function floor2(x: number): number {
+  if (!(x > 0) || !Number.isFinite(x)) return x;
+  const e = 10 ** (Math.floor(Math.log10(x)) - 1);
+  return Number((Math.floor(x / e) * e).toPrecision(2));
+}
+
+/**
+ * The error for a starting image whose loss or gradient is not finite. Each term is linear in its
+ * weight, loss and gradient alike, so it is measured alone at weight 1 (an objective with that
+ * weight 1 and the others 0, evaluated once at x0 in the caller's memory scope): its loss s_t and
+ * its gradient's norm |g_t|_2 at the pixels. Three float32 quantities must stay finite:
+ *   the loss            w · s_t                      (the objective's sums)
+ *   the optimizer's dot products, g·g, s·y, y·y     (L-BFGS and Adam, in float32): (w · |g_t|)^2
+ *   the gradients inside the backward pass          (4 · factor · (G − A) at a style layer, then
+ *                                                    times F and the transposed convolutions)
+ * The candidate largest weight keeps the first two LOSS_HEADROOM below FLOAT32_MAX:
+ *   min(FLOAT32_MAX / H / s_t, sqrt(FLOAT32_MAX / H) / |g_t|);
+ * the third depends on the images (it can exceed both), so the candidate is checked by one
+ * evaluation at it and divided by 2^8 until that evaluation is finite everywhere (an overflow
+ * inside the backward pass reaches the pixels as Inf or NaN). The term furthest over is named,
+ * with that verified value.
+ */
+async function nonFiniteStart(ctx: GpuContext, net: Vgg19, cfg: StyleConfig, prep: PreparedImages, x0: GpuVec, maxBufferBytes?: number): Promise<NonFiniteLossError> {
+  const w: Record<LossTerm, number> = { content: cfg.contentWeight, style: cfg.styleWeight, tv: cfg.tvWeight };
+  const size = `${prep.cols}×${prep.rows}`;
+  /** term t alone at `weight`: its loss and gradient norm at the pixels; Infinity for both when anything overflows */
+  const probe = async (t: LossTerm, weight: number): Promise<{ loss: number; gradNorm: number }> => {
+    const one = { ...cfg, contentWeight: t === 'content' ? weight : 0, styleWeight: t === 'style' ? weight : 0, tvWeight: t === 'tv' ? weight : 0 };
+    const obj = await StyleObjective.create(ctx, net, one, prep.rows, prep.cols, prep.content, prep.styles, { maxBufferBytes });
+    const g = createVectorOf(ctx, obj.segments, `${t} at weight ${weight}: gradient`);
+    const loss = await obj.evaluate(x0, g);
+    const grad = await readVector(ctx, g, obj.segments);
+    let sumSq = 0; // in float64
+    for (let i = 0; i < grad.length; i++) sumSq += grad[i] * grad[i];
+    return Number.isFinite(loss) && Number.isFinite(sumSq) ? { loss, gradNorm: Math.sqrt(sumSq) } : { loss: Infinity, gradNorm: Infinity };
+  };
+  /** the largest weight of a term whose loss and gradient norm at weight 1 are u */
+  const bound = (u: { loss: number; gradNorm: number }) => Math.min(FLOAT32_MAX / LOSS_HEADROOM / u.loss, Math.sqrt(FLOAT32_MAX / LOSS_HEADROOM) / u.gradNorm);
+  const usable = (p: { loss: number; gradNorm: number }) => Number.isFinite(p.loss) && p.gradNorm ** 2 < FLOAT32_MAX;
+  const unit: Partial<Record<LossTerm, { loss: number; gradNorm: number }>> = {};
+  for (const t of ['content', 'style', 'tv'] as const) if (w[t] > 0) unit[t] = await probe(t, 1);
+  const over = (t: LossTerm) => w[t] / bound(unit[t]!); // > 1: over the bound (NaN/Infinity sorts first below)
+  const terms = (Object.keys(unit) as LossTerm[]).sort((a, b) => (Number.isNaN(over(b)) ? Infinity : over(b)) - (Number.isNaN(over(a)) ? Infinity : over(a)));
+  const worst = terms[0];
+  if (worst === undefined) return new NonFiniteLossError(`the loss at the starting image (${size}) is not finite in float32 with every weight 0`, null, null, null);
+  const u = unit[worst]!;
+  if (!usable(u) || !(bound(u) > 0) || !Number.isFinite(bound(u))) {
+    return new NonFiniteLossError(
+      `the ${worst} loss at the starting image (${size}) is not finite in float32 even at weight 1: these images cannot be used at this size`,
+      worst,
+      w[worst],
+      null,
+    );
+  }
+  let largest = floor2(bound(u));
+  for (let tries = 0; tries < 8 && !usable(await probe(worst, largest)); tries++) largest = floor2(largest / 2 ** 8);
+  return new NonFiniteLossError(
+    `the ${worst} loss at the starting image (${size}) overflows float32 at weight ${formatWeightValue(w[worst])}: at weight 1 it is ${u.loss.toPrecision(3)} ` +
+      `with a gradient of norm ${u.gradNorm.toPrecision(3)}, and the loss, the optimizer's dot products of gradients (norm squared) and the backward pass must stay ` +
+      `within float32 (3.4e38, with 2^24 of headroom); the largest usable ${worst} weight for these images at this size, checked by one evaluation, is ${formatWeightValue(largest)}`,
+    worst,
+    w[worst],
+    largest,
+  );
+}
+
+/** Throws unless every value of a (read-back) float array is finite: no NaN ever reaches a PNG or a report. */
+function assertFinite(a: ArrayLike<number>, what: string): void {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) throw new Error(`${what}: value ${i} is ${a[i]} (not finite); nothing is returned`);
 }
 
 export interface PreparedImages {
@@ -268,7 +390,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   /** the image as the user sees it: luminance runs take the content's I and Q */
   const finish = (img: RgbaImage): RgbaImage =>
     ctl.preserveColors === 'luminance' ? recombineLuminance(img, resize(ctl.original, img.height, img.width, method)) : img;
-  const sizes = scales.map((r) => workingSize(opts.content.height, opts.content.width, r));
+  const sizes = scales.map((r) => fitWorkingSize({ rows: r, image: opts.content, deepest: deepestLayer(cfg) }));
   const counts = { count: ctl.styles.length, masked: ctl.masks.filter(Boolean).length, scale: ctl.scale };
   for (const { rows, cols } of sizes) checkWorkingSize(ctx, rows, cols, cfg, opts.maxBufferBytes, opts.memoryBytes, counts);
   const memory = gpuMemory(ctx);
@@ -286,6 +408,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   // the scipy rule runs at least one evaluation more in the first round (later rounds reuse their start)
   const plannedOf = (k: number): number => iterationsOf(k) ?? rounds * evalsPerRound + (optimizer === 'lbfgs' && maxfunRule === 'scipy' ? 1 : 0);
   const planned = scales.reduce((a, _r, k) => a + plannedOf(k), 0);
+  const plannedUnit = optimizer === 'adam' || opts.iterations !== undefined || opts.scaleIterations !== undefined ? 'iteration' : 'evaluation';
   const signal = opts.signal;
 
   const stages: StageReport[] = [];
@@ -293,6 +416,8 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   let done = { iterations: 0, evaluations: 0 };
   let prev: { pixels: Float32Array; rows: number; cols: number; loss: LossBreakdown; result: OptimizeResult } | null = null;
   let firstEvaluationAt: number | null = null;
+  /** the loss or gradient became non-finite (after the first iteration): where, and the optimizer's words */
+  let nonFinite: { stage: number; message: string } | null = null;
   try {
     for (let k = 0; k < scales.length; k++) {
       const ts = performance.now();
@@ -320,6 +445,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
               iteration: offset.iterations + info.iteration,
               evaluation: offset.evaluations + info.evaluation,
               planned,
+              plannedUnit,
               stage: k + 1,
               stages: scales.length,
               round: info.round,
@@ -335,19 +461,29 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
           );
         };
         const common = { onIteration, shouldStop: () => !!signal?.aborted, gtol: 0 };
+        const seen: Objective = opts.wrapObjective ? opts.wrapObjective(objective) : objective;
         const iterations = iterationsOf(k);
         let result: OptimizeResult;
         if (optimizer === 'adam') {
           const n = plannedOf(k);
-          result = await minimizeAdam(ctx, objective, x0, { ...common, maxIterations: n, maxEvaluations: n, lr: opts.learningRate });
+          result = await minimizeAdam(ctx, seen, x0, { ...common, maxIterations: n, maxEvaluations: n, lr: opts.learningRate });
         } else {
           result =
             iterations !== undefined
-              ? await minimizeLbfgs(ctx, objective, x0, { ...common, maxIterations: iterations })
-              : await minimizeLbfgs(ctx, objective, x0, { ...common, rounds, evalsPerRound, maxfunRule });
+              ? await minimizeLbfgs(ctx, seen, x0, { ...common, maxIterations: iterations })
+              : await minimizeLbfgs(ctx, seen, x0, { ...common, rounds, evalsPerRound, maxfunRule });
         }
         firstEvaluationAt ??= objective.firstStart;
+        if (result.reason === 'non-finite' && result.iterations === 0) {
+          // the starting image: refused, naming the weight to lower (nothing has been made yet)
+          if (!prev) throw await nonFiniteStart(ctx, net, cfg, prep, x0, opts.maxBufferBytes);
+          // a later stage: keep the previous stage's image, which is finite
+          nonFinite = { stage: k + 1, message: `stage ${k + 1} (${rows} rows): ${result.message}` };
+          break;
+        }
+        if (result.reason === 'non-finite') nonFinite = { stage: k + 1, message: result.message };
         const pixels = await readVector(ctx, result.x, objective.segments);
+        assertFinite(pixels, 'the image');
         // The loss terms at the returned point: remembered from its evaluation, else evaluated again.
         let loss = objective.best;
         if (!loss || loss.total !== result.loss) {
@@ -363,12 +499,15 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
       } finally {
         scope.destroyAll(); // this stage's objective, network plan, optimizer, x0 and result
       }
-      if (prev.result.reason === 'stopped') break;
+      if (prev.result.reason === 'stopped' || prev.result.reason === 'non-finite') break;
     }
   } finally {
     runScope.destroyAll(); // the network, if this call made it
   }
   const last = prev!;
+  if (![last.loss.total, last.loss.content, last.loss.style, last.loss.tv].every(Number.isFinite)) {
+    throw new Error(`the final loss is not finite (${last.loss.total}); nothing is returned`);
+  }
   return {
     image: finish(fromCaffe(last.pixels, last.rows, last.cols)),
     rows: last.rows,
@@ -379,7 +518,8 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
     loss: last.loss,
     history,
     stopped: last.result.reason === 'stopped',
-    reason: last.result.message,
+    reason: nonFinite ? nonFinite.message : last.result.message,
+    stopReason: nonFinite ? 'non-finite' : last.result.reason,
     stages,
     memory: memory.report(),
     firstEvaluationAt,
@@ -393,6 +533,7 @@ export async function evaluateOnce(
   opts: StyleControls & { content: RgbaImage; rows: number; resize?: ResizeMethod; config: StyleConfig; maxBufferBytes?: number; memoryBytes?: number },
 ): Promise<{ rows: number; cols: number; loss: LossBreakdown; grad: Float32Array; memory: MemoryReport; bands: Record<string, number>; firstEvaluationAt: number }> {
   gpuMemory(ctx).resetPeak();
+  fitWorkingSize({ rows: opts.rows, image: opts.content, deepest: deepestLayer(opts.config) });
   const ctl = resolveStyles(opts.content, opts);
   const prep = prepareImages(ctl.content, ctl, opts.rows, opts.resize ?? defaultResize(opts.config), minInputSide(deepestLayer(opts.config)));
   const objective = await buildObjective(ctx, weights, opts.config, prep, opts.maxBufferBytes, opts.memoryBytes);
@@ -401,6 +542,11 @@ export async function evaluateOnce(
   const firstEvaluationAt = performance.now();
   await objective.evaluate(x, g);
   const grad = await readVector(ctx, g, objective.segments);
+  const l = objective.last!;
+  if (![l.total, l.content, l.style, l.tv].every(Number.isFinite) || !grad.every(Number.isFinite)) {
+    const net = objective.plan.net;
+    throw await nonFiniteStart(ctx, net, opts.config, prep, x, opts.maxBufferBytes);
+  }
   destroyVector(x);
   destroyVector(g);
   return { rows: prep.rows, cols: prep.cols, loss: objective.last!, grad, memory: gpuMemory(ctx).report(), bands: objective.plan.bandCounts, firstEvaluationAt };

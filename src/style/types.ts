@@ -6,6 +6,7 @@ import type { MemoryReport } from '../gpu/memory.ts';
 import type { PreserveColors } from '../image/colour.ts';
 import type { GpuVec } from '../optim/vecops.ts';
 import type { MaxfunRule } from '../optim/lbfgs.ts';
+import type { Objective, StopReason } from '../optim/types.ts';
 
 /** Loss terms, each already multiplied by its weight; styleLayers add up to style. */
 export interface LossBreakdown {
@@ -87,14 +88,19 @@ export interface TransferOptions extends StyleControls {
    *  refused before it starts, naming the largest rows that fit. Default: unknown (no check; the
    *  CLI passes the machine's memory on CPU adapters, whose GPU memory is the host's) */
   memoryBytes?: number;
+  /** instrumentation: wraps the objective the optimizer sees (the tests use it to make the loss
+   *  non-finite after some evaluations; the CLI's NEURAL_STYLE_TEST_FAULT does the same) */
+  wrapObjective?: (objective: Objective) => Objective;
 }
 
 export interface TransferProgress {
   /** counted over the whole run (all stages) */
   iteration: number;
   evaluation: number;
-  /** total evaluations (L-BFGS) or iterations (Adam) planned, all stages together */
+  /** total evaluations or iterations planned, all stages together (plannedUnit says which) */
   planned: number;
+  /** what `planned` counts: 'iteration' for iterations, scaleIterations and Adam, else 'evaluation' (rounds x evalsPerRound) */
+  plannedUnit: 'iteration' | 'evaluation';
   /** the stage running (1-based) and the number of stages (1 for a single-scale run); the
    *  stage's working size is rows x cols below */
   stage: number;
@@ -138,8 +144,16 @@ export interface TransferResult {
   loss: LossBreakdown;
   /** evaluations counted over the whole run; stage: the stage (1-based) it belongs to */
   history: Array<{ evaluation: number; loss: number; stage: number }>;
+  /** stopped on request (opts.signal) */
   stopped: boolean;
+  /** why it stopped, a sentence */
   reason: string;
+  /**
+   * why it stopped, as the optimizer's StopReason: 'stopped' (on request), 'non-finite' (the loss
+   * or gradient overflowed float32 after some iterations: the image is the best finite one),
+   * 'max-evaluations', 'max-iterations', 'converged-gtol', 'converged-ftol', 'line-search-failed'
+   */
+  stopReason: StopReason;
   /** one entry per stage run (one for a single-scale run; fewer than planned if stopped) */
   stages: StageReport[];
   /** peak GPU bytes of the run (all buffers the project created, weights included) and the
