@@ -13,7 +13,7 @@ import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadVgg19WeightsFromDir } from '../src/model/locate.ts';
 import { VGG19_LAYERS } from '../src/model/vgg19_layers.ts';
-import type { AppStatus } from '../src/web/app.ts';
+import type { AppStatus } from '../src/web/run_state.ts';
 import { freePort, launchBrowser, type LaunchedBrowser, limit, openPage, type OpenedPage, REPO_ROOT } from './browser/harness.ts';
 import { type FixtureLayer, writeKerasH5 } from './keras_h5_fixture.ts';
 

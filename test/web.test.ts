@@ -21,7 +21,7 @@ import { resize, workingSize } from '../src/image/resize.ts';
 import { displayCaffeBytesCpu, displayCaffeCpu } from '../src/ref/display.ts';
 import { makeConfig } from '../src/style/config.ts';
 import { checkWorkingSize } from '../src/style/transfer.ts';
-import type { AppStatus } from '../src/web/app.ts';
+import type { AppStatus } from '../src/web/run_state.ts';
 import type { DisplayCheck } from '../src/web/canvas.ts';
 import { buildPlot, linearTicks, logTicks } from '../src/web/lossplot.ts';
 import { RateMeter, RunClock } from '../src/web/progress.ts';

@@ -15,6 +15,7 @@
 // buffer, encoded by src/style/objective.ts; splitting it further is that module's business.)
 //
 // The state for tests is window.__app (see main.ts): status(), checkDisplay(), loseDevice().
+// The run's state types are in run_state.ts; what the tests measure (frames, long tasks) in probe.ts.
 
 import { acquireGpu, type GpuContext, NO_WEBGPU_HELP_BROWSER } from '../gpu/device.ts';
 import { encodePng } from '../image/decode.ts';
@@ -25,7 +26,9 @@ import { isH5Name, type Vgg19Weights } from '../model/weights.ts';
 import { checkWorkingSize, styleTransfer } from '../style/transfer.ts';
 import type { LossBreakdown, TransferProgress, TransferResult } from '../style/types.ts';
 import { StyleExtras, type StyleFields } from './styles.ts';
-import { CaffeCanvas, canvasPixels, checkDisplay, type DisplayCheck } from './canvas.ts';
+import { CaffeCanvas, checkDisplay, type DisplayCheck } from './canvas.ts';
+import { PageProbe } from './probe.ts';
+import type { AppState, AppStatus, Checkpoint, Current, HistoryPoint, Run } from './run_state.ts';
 import { acceptFiles, decodeFile, DEFAULT_IMAGES_URL, drawThumbnail, EXAMPLE_PAIR, fetchImage, type PickedImage } from './images.ts';
 import { LossPlot, type LossPoint, SERIES } from './lossplot.ts';
 import { RateMeter } from './progress.ts';
@@ -55,94 +58,6 @@ function pageMemoryBudget(): number {
 }
 import { loadWeights, weightsFolderUrl } from './weights.ts';
 
-export type AppState = 'starting' | 'no-gpu' | 'idle' | 'preparing' | 'running' | 'pausing' | 'paused' | 'stopping' | 'done' | 'stopped' | 'failed';
-
-export interface HistoryPoint extends LossPoint {
-  evaluation: number;
-  /** seconds since the run's first report, pauses excluded */
-  seconds: number;
-}
-
-/** What window.__app.status() returns (plain data). */
-export interface AppStatus {
-  state: AppState;
-  adapter: string | null;
-  isCpuAdapter: boolean;
-  rows: number;
-  cols: number;
-  iteration: number;
-  evaluation: number;
-  planned: number;
-  unit: 'iteration' | 'evaluation';
-  loss: number | null;
-  history: HistoryPoint[];
-  messages: Array<{ kind: string; text: string }>;
-  weights: { phase: string; loaded: number; total: number } | null;
-  evalsPerSecond: number | null;
-  /** durations (ms) of main-thread tasks over 50 ms since the current run's first report */
-  longTasksDuringRun: number[];
-  checkpointIteration: number | null;
-  /** the phases of the current or last run with their start times (ms since page load) */
-  phases: Array<{ text: string; at: number }>;
-  /** the longest gap (ms) between animation frames since the current run's first report */
-  longestFrameGapMs: number;
-  /** frames recorded by recordFrames(): a hash of the canvas pixels after each draw */
-  frames: Array<{ iteration: number; hash: string; mean: number }>;
-  /** the styles and masks the current or last run was given (1 and 0 for a single-style run) */
-  styles: { count: number; masks: number } | null;
-}
-
-/** FNV-1a of bytes, hex: tells canvas frames apart cheaply. */
-function hashBytes(b: ArrayLike<number>): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < b.length; i++) {
-    h ^= b[i];
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(16).padStart(8, '0');
-}
-
-interface Run {
-  settings: WebSettings;
-  content: PickedImage;
-  style: PickedImage;
-  /** several styles / masks (styles.ts); null: the single-style transfer */
-  styleFields: StyleFields | null;
-  rows: number;
-  cols: number;
-  controller: AbortController;
-  pauseRequested: boolean;
-  release: (() => void) | null;
-  /** counts carried over from before a lost device (0 for a fresh run) */
-  offset: { iteration: number; evaluation: number; round: number };
-  planned: { count: number; unit: 'iteration' | 'evaluation' };
-  resumedFrom?: number;
-  init: 'content' | 'random' | RgbaImage;
-  meter: RateMeter;
-  firstReportAt: number | null;
-  /** performance.now() when Start was pressed: set-up = the transfer's firstEvaluationAt minus this */
-  startedAt: number;
-}
-
-interface Checkpoint {
-  image: RgbaImage;
-  iteration: number;
-  evaluation: number;
-  round: number;
-  loss: number;
-  run: Run;
-}
-
-interface Current {
-  iteration: number;
-  evaluation: number;
-  round: number;
-  loss: number;
-  terms: LossBreakdown | null;
-  /** multi-scale: the stage (1-based) of how many, at how many rows */
-  stage?: { index: number; count: number; rows: number };
-}
-
 /** The working size proposed on a CPU emulation (SwiftShader, lavapipe) instead of the notebook's 400. */
 const CPU_ADAPTER_ROWS = 64;
 
@@ -165,15 +80,10 @@ export class App {
   private checkpointing = false;
   private lastCheckpointAt = 0;
   private weightsPhase: AppStatus['weights'] = null;
-  private longTasks: Array<{ start: number; duration: number }> = [];
   private ticker: ReturnType<typeof setInterval> | null = null;
   private phases: AppStatus['phases'] = [];
-  private frameGap = { last: 0, longest: 0 };
-  private frames: AppStatus['frames'] = [];
-  private recording = false;
-  private lastFramePixels: Uint8ClampedArray | null = null;
-  /** the iteration being drawn (recordFrame runs inside show(), before `current` is updated) */
-  private pendingIteration = 0;
+  /** what the browser tests measure (frames, frame gaps, long tasks): probe.ts */
+  private readonly probe = new PageProbe();
   private lastRate: number | null = null;
   private lastPlanned: Run['planned'] | null = null;
   /** GFLOP/s of the last run (its evaluations per second x the work of one), for the size note */
@@ -210,7 +120,7 @@ export class App {
     this.buttons.stop.addEventListener('click', () => this.stop());
     this.buttons.download.addEventListener('click', () => this.download().catch(report('The download failed.')));
     this.renderLegend();
-    this.observeLongTasks();
+    this.probe.observeLongTasks();
     this.update();
   }
 
@@ -432,7 +342,7 @@ export class App {
     this.lastRun = run;
     if (!resume) {
       this.phases = [];
-      this.frames = [];
+      this.probe.frames = [];
     }
     this.state = 'preparing';
     this.controls.setLocked(true);
@@ -475,7 +385,7 @@ export class App {
       if (!this.view || this.view.ctx !== ctx) this.view = await CaffeCanvas.create(ctx, this.canvas);
       this.view.setSize(rows, cols);
       const view = this.view;
-      view.afterDraw = (canvas) => this.recordFrame(canvas);
+      view.afterDraw = (canvas) => this.probe.recordFrame(canvas);
 
       result = await styleTransfer(ctx, net, {
         content: content.image,
@@ -608,7 +518,7 @@ export class App {
     const iteration = run.offset.iteration + p.iteration;
     const evaluation = run.offset.evaluation + p.evaluation;
     const terms = p.terms ?? null;
-    this.pendingIteration = iteration;
+    this.probe.pendingIteration = iteration;
     if (p.rows !== view.rows || p.cols !== view.cols) view.setSize(p.rows, p.cols); // a new stage
     // luminance-only transfer: the iterate on the GPU is grey; p.image() gives it the content's colours
     if (run.settings.preserveColors === 'luminance') await view.showImage(await p.image());
@@ -616,10 +526,10 @@ export class App {
 
     if (run.firstReportAt === null) {
       run.firstReportAt = t;
-      this.longTasks = [];
+      this.probe.resetLongTasks();
       this.phases.push({ text: 'first iterate shown', at: Math.round(t) });
       this.phase(null);
-      this.watchFrames(run);
+      this.probe.watchFrames(() => this.run === run);
     }
     if (this.state === 'preparing') this.state = 'running'; // 'pausing' stays until the pause below
     const done = run.planned.unit === 'iteration' ? iteration : evaluation;
@@ -837,51 +747,18 @@ export class App {
     document.body.dataset.state = s;
   }
 
-  /** Measures the longest gap between animation frames while `run` is on (does the tab stay fluid?). */
-  private watchFrames(run: Run): void {
-    this.frameGap = { last: now(), longest: 0 };
-    const tick = (t: number) => {
-      if (this.run !== run) return;
-      this.frameGap.longest = Math.max(this.frameGap.longest, t - this.frameGap.last);
-      this.frameGap.last = t;
-      requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
-  }
-
-  /** With recording on (tests), hashes the canvas right after each draw, in the drawing task. */
-  private recordFrame(canvas: HTMLCanvasElement): void {
-    if (!this.recording) return;
-    const px = canvasPixels(canvas);
-    let sum = 0;
-    for (let i = 0; i < px.length; i += 4) sum += px[i] + px[i + 1] + px[i + 2];
-    this.lastFramePixels = px;
-    this.frames.push({ iteration: this.pendingIteration, hash: hashBytes(px), mean: sum / ((px.length / 4) * 3) });
-  }
-
-  private observeLongTasks(): void {
-    try {
-      new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) this.longTasks.push({ start: e.startTime, duration: e.duration });
-      }).observe({ type: 'longtask', buffered: true });
-    } catch {
-      // no Long Tasks API in this browser
-    }
-  }
-
   // ---------------------------------------------------------------------------------------
   // For tests (window.__app)
   // ---------------------------------------------------------------------------------------
 
   /** Starts (or stops) hashing the canvas after every draw; returns nothing. */
   recordFrames(on: boolean): void {
-    this.recording = on;
+    this.probe.recordFrames(on);
   }
 
   /** The canvas pixels of the last recorded frame, RGBA as a plain array (tests). */
   lastFrame(): { width: number; height: number; data: number[] } | null {
-    const px = this.lastFramePixels;
-    return px ? { width: this.canvas.width, height: this.canvas.height, data: Array.from(px) } : null;
+    return this.probe.lastFrame(this.canvas.width, this.canvas.height);
   }
 
   /** Redraws the canvas from its buffer and reads it in the same task (tests). */
@@ -909,11 +786,11 @@ export class App {
       messages: this.messages.list(),
       weights: this.weightsPhase,
       evalsPerSecond: this.lastRate,
-      longTasksDuringRun: since === null ? [] : this.longTasks.filter((t) => t.start >= since).map((t) => t.duration),
+      longTasksDuringRun: since === null ? [] : this.probe.longTasksSince(since),
       checkpointIteration: this.checkpoint?.iteration ?? null,
       phases: this.phases.map((p) => ({ ...p })),
-      longestFrameGapMs: Math.round(this.frameGap.longest),
-      frames: this.frames.map((f) => ({ ...f })),
+      longestFrameGapMs: this.probe.longestFrameGapMs,
+      frames: this.probe.frames.map((f) => ({ ...f })),
       styles: this.lastRun
         ? { count: this.lastRun.styleFields?.styles.length ?? 1, masks: this.lastRun.styleFields?.styleMasks.filter(Boolean).length ?? 0 }
         : null,
