@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // Kernel tests run on a software Vulkan adapter (lavapipe) on 2 cores: one file at a time,
@@ -10,5 +12,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    // the kernel autotuner's cache (src/kernels/kernel_cache.ts; the CLI tunes by default): never
+    // the user's ~/.cache, one folder per machine so that shapes are tuned once across runs
+    env: { XDG_CACHE_HOME: join(tmpdir(), 'neural-style-test-cache') },
   },
 });

@@ -51,14 +51,14 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
     'forward',
     'v3',
     'same; register tile of 8 pixels x 8 channels, vec4 weight loads (Cout % 4 == 0)',
-    'CPU adapters: block1_conv1 (Cin = 3, where Winograd does not pay) and layers whose v7 scratch does not fit (registry.ts modelConvVersionAt)',
+    'CPU adapters: block1_conv1 (Cin = 3, where Winograd does not pay) and layers whose v7 scratch does not fit (kernel_table.ts modelConvVersionAt)',
   ),
-  convEntry('forward', 'v5', 'same; workgroup-memory tiling, 64 x 64 output tile per 16 x 16 workgroup', 'GPU (hardware) adapters: every layer (registry.ts chooseConvVersion)'),
+  convEntry('forward', 'v5', 'same; workgroup-memory tiling, 64 x 64 output tile per 16 x 16 workgroup', 'GPU (hardware) adapters: every layer (kernel_table.ts chooseConvVersion)'),
   convEntry(
     'forward',
     'v7',
     'Winograd F(2x2, 3x3): input transform, 16 batched GEMMs, output transform + bias + ReLU; 2.25x fewer multiply-adds',
-    'CPU adapters (lavapipe, SwiftShader): every forward conv from block1_conv2 on (registry.ts chooseConvVersion, winogradPays)',
+    'CPU adapters (lavapipe, SwiftShader): every forward conv from block1_conv2 on (kernel_table.ts chooseConvVersion, winogradPays)',
   ),
   {
     name: 'conv3x3_winograd_input_v7',

@@ -83,6 +83,8 @@ export interface CommonOptions {
   maxBufferBytes?: number;
   /** --max-gpu-mib N, in bytes: the GPU memory a run may plan for in all */
   maxGpuBytes?: number;
+  /** --kernels: conv kernel choice, 'tuned' (default) or 'default' (src/cli/kernels.ts shows the table) */
+  kernels: 'default' | 'tuned';
 }
 
 export type InitChoice = { kind: 'content' } | { kind: 'random' } | { kind: 'image'; path: string };
@@ -200,6 +202,7 @@ function addCommonOptions(cmd: Command, mode: 'transfer' | 'eval' | 'example'): 
       '--max-buffer-mib <n>',
       "largest GPU buffer in MiB (default: the device's limit); larger tensors (activations, gradients, the image and the optimizer's vectors) are split into row bands; at least three rows of block1's maps (cols x 768 bytes). The weights (up to 16 MiB a layer, fixed) are not split",
     )
+    .addOption(new Option('--kernels <mode>', 'conv kernels: tuned (measured on this adapter at first use, a few seconds, cached; see `neural-style kernels`) or default (the hand-written choice)').choices(['tuned', 'default']).default('tuned'))
     .option(
       '--max-gpu-mib <n>',
       "GPU memory the run may use in all, in MiB: a size whose plan needs more is refused before it starts, naming the largest rows that fit (default: 75 % of this machine's memory on a CPU adapter such as lavapipe; no limit on a GPU, which does not report its memory)",
@@ -383,6 +386,7 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
     force: raw.force === true,
     maxBufferBytes,
     maxGpuBytes,
+    kernels: raw.kernels as 'default' | 'tuned',
   };
 }
 

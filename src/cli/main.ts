@@ -208,6 +208,7 @@ function transferOptionsOf(
     learningRate: o.learningRate,
     signal,
     maxBufferBytes: o.maxBufferBytes,
+    kernels: o.kernels,
   };
 }
 
@@ -487,6 +488,7 @@ async function runEval(o: EvalCliOptions): Promise<number> {
       resize: o.resize,
       config: o.config,
       maxBufferBytes: o.maxBufferBytes,
+      kernels: o.kernels,
     });
     const seconds = (performance.now() - t0) / 1000;
     const report = {
@@ -531,6 +533,7 @@ async function runEval(o: EvalCliOptions): Promise<number> {
 /** Runs the program on argv (without node and the script); returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
+    if (argv[0] === 'kernels') return await (await import('./kernels.ts')).runKernels(argv.slice(1)); // the kernel table: kernels.ts
     const parsed = parseArgs(argv);
     if (parsed.kind === 'help') {
       process.stdout.write(parsed.text);

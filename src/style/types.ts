@@ -80,6 +80,9 @@ export interface TransferOptions extends StyleControls {
    *  refused before it starts, naming the largest rows that fit. Default: unknown (no check; the
    *  CLI passes the machine's memory on CPU adapters, whose GPU memory is the host's) */
   memoryBytes?: number;
+  /** conv kernel choice (src/kernels/kernel_table.ts): 'default' (hand-written; the library's
+   *  default) or 'tuned' (measured on this adapter on first use, cached). CLI: --kernels */
+  kernels?: 'default' | 'tuned';
 }
 
 export interface TransferProgress {
