@@ -238,6 +238,7 @@ Modes:
                                                            in the style of ${EXAMPLE.style}, into ${EXAMPLE.outDir}/
   ${PROGRAM} sweep --content A --style B --content-weight 1,10 --style-weight 10,100 --tv-weight 0.1 --out sheet.png
                                                            one run per weight combination and a contact sheet
+  ${PROGRAM} kernels [--rows N --cols M] [--json FILE|-]  the conv kernel table for this adapter (--kernels tuned: measured, cached)
 Run "${PROGRAM} eval --help", "${PROGRAM} example --help" or "${PROGRAM} sweep --help" for their flags.
 
 Coarse to fine: --scales 256,512,1024 [--scale-iterations 200,100,50] runs a stage per size, each
