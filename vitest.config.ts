@@ -12,8 +12,9 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default'],
-    // the weights' checksum cache (and any other user cache) of tests and the programs they
-    // spawn goes to a temp folder, never the user's ~/.cache
+    // the user caches of tests and the programs they spawn (the weights' checksum cache, the kernel
+    // autotuner's cache: the CLI tunes by default) go to a temp folder, never the user's ~/.cache;
+    // one folder per machine, so that shapes are tuned once across runs
     env: { XDG_CACHE_HOME: join(tmpdir(), 'neural-style-webgpu-test-cache') },
   },
 });

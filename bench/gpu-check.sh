@@ -10,6 +10,7 @@
 # Steps, each with its own time limit (a step that fails or times out is recorded, the rest run):
 #   adapter   the adapter's info, features and limits              (bench/gpu_check.ts adapter)
 #   tests     the kernel tests only: npx vitest run $GPU_CHECK_TESTS
+#   kernels   the autotuner: neural-style kernels --rows $GPU_CHECK_ROWS --json (the kernel table)
 #   bench     npm run bench -- --only ceiling,eval --size $GPU_CHECK_BENCH_SIZE --eval-budget 60
 #             (tfjs-cpu is skipped when its estimate passes 60 s, which keeps the step short)
 #   transfer  a timed run: neural-style --rows $GPU_CHECK_ROWS --iterations $GPU_CHECK_ITERATIONS --json
@@ -64,6 +65,9 @@ if [ "$TESTS" != "none" ]; then
   # shellcheck disable=SC2086
   step tests npx vitest run $TESTS --reporter=default --reporter=json --outputFile.json="$WORK/tests.json"
 fi
+# the autotuner at the transfer's size: times the candidate kernels per layer (bounded), caches the
+# choices that the bench's and the transfer's runs then use, and writes its table
+step kernels npx neural-style kernels --rows "$ROWS" --json "$WORK/kernels.json"
 step bench npm run bench -- --only ceiling,eval --size "$BENCH_SIZE" --eval-budget 60 --out "$WORK/bench"
 step transfer npx neural-style --content tubingen.jpg --style starry_night.jpg --rows "$ROWS" \
   --iterations "$ITERATIONS" --out "$WORK/transfer.png" --json "$WORK/transfer.json"

@@ -3,7 +3,7 @@
 //                                                 conv version, whether it is a CPU emulation
 //   npx tsx bench/gpu_check.ts report DIR OUT.json assembles the check's one JSON from DIR: adapter.json,
 //                                                 tests.json (vitest --reporter=json), bench/latest.json,
-//                                                 transfer.json (neural-style --json), steps.tsv
+//                                                 kernels.json (neural-style kernels --json), transfer.json (neural-style --json), steps.tsv
 //                                                 (step, exit code, seconds, command), settings.json
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ const readJson = (p: string): unknown => (existsSync(p) ? JSON.parse(readFileSyn
 
 if (cmd === 'adapter') {
   const { acquireGpu } = await import('../src/gpu/device.ts');
-  const { chooseConvVersion } = await import('../src/kernels/registry.ts');
+  const { chooseConvVersion } = await import('../src/kernels/kernel_table.ts');
   const ctx = await acquireGpu();
   const info = ctx.adapter.info;
   const limits: Record<string, number> = {};
@@ -57,6 +57,7 @@ if (cmd === 'adapter') {
     settings: readJson(join(dir, 'settings.json')),
     adapter: readJson(join(dir, 'adapter.json')),
     steps,
+    kernels: readJson(join(dir, 'kernels.json')),
     ok: steps.length > 0 && steps.every((s) => s.ok),
     tests,
     bench: bench && {

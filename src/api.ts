@@ -66,6 +66,8 @@ export interface EvaluateOptions {
   resize?: ResizeMethod;
   /** --max-buffer-mib: largest GPU buffer; larger activations are split into row bands (default: the device's limit) */
   maxBufferMib?: number;
+  /** --kernels: conv kernel choice, 'default' (hand-written; the library's default) or 'tuned' (measured on this adapter on first use, cached; the CLI's default) */
+  kernels?: 'default' | 'tuned';
   /** --max-gpu-mib: GPU memory the run may use in all; a size that needs more is refused before it starts (default: no check) */
   maxGpuMib?: number;
 }
@@ -218,6 +220,7 @@ export async function transferOptionsFrom(o: StyleTransferOptions, platform: Pla
     signal: o.signal,
     maxDispatchesPerSubmit: o.maxDispatchesPerSubmit,
     wrapObjective: o.wrapObjective,
+    kernels: o.kernels,
     maxBufferBytes: mib('maxBufferMib', o.maxBufferMib),
     memoryBytes: mib('maxGpuMib', o.maxGpuMib),
   };
@@ -248,6 +251,7 @@ export async function runEvaluateOnce(gpu: GpuContext, weights: Vgg19Weights | V
     config,
     maxBufferBytes: mib('maxBufferMib', options.maxBufferMib),
     memoryBytes: mib('maxGpuMib', options.maxGpuMib),
+    kernels: options.kernels,
   });
 }
 

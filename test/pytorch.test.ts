@@ -15,7 +15,7 @@ import { relL2 } from '../bench/lib/stats.ts';
 import { loadVgg19WeightsFromDir, resolveWeightsDir } from '../src/model/locate.ts';
 import { ROOT, STARRY, TUBINGEN } from './cli_helpers.ts';
 import { gpu } from './helpers.ts';
-import { chooseConvVersion } from '../src/kernels/registry.ts';
+import { chooseConvVersion } from '../src/kernels/kernel_table.ts';
 
 const status = findPytorch();
 const haveData = existsSync(TUBINGEN) && existsSync(STARRY) && existsSync(resolve(ROOT, '..', 'shared', 'vgg19'));

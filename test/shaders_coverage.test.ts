@@ -11,7 +11,7 @@ import { renderShaderNames, shaderFiles, withIndex } from '../bench/kernel/index
 import { SHADER_NAMES } from '../src/gpu/shader_names.ts';
 
 const root = new URL('..', import.meta.url);
-const COMPOSITES = ['conv3x3_forward_v7', 'conv3x3_backward_v7']; // v7: three shaders, no file of its own
+const COMPOSITES = ['conv3x3_forward_v7', 'conv3x3_backward_v7', 'conv3x3_forward_v8', 'conv3x3_backward_v8']; // v7, v8: three shaders, no file of their own
 
 /** The repository paths an entry field names ("path: what" or "path (...)"; several separated by ", " or "; "). */
 function pathsIn(field: string): string[] {

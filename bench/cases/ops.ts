@@ -145,7 +145,7 @@ export interface OpRunOptions {
   /** one trial (no extra warm-up) for a strategy slower than this per run (seconds) */
   slowRunS: number;
   /**
-   * The conv version the model runs at one shape (registry.ts modelConvVersionAt): its rows are
+   * The conv version the model runs at one shape (kernel_table.ts modelConvVersionAt): its rows are
    * flagged, and are the reference of the difference columns.
    */
   modelConvVersionAt: (s: ConvShape, direction: 'forward' | 'backward') => string;

@@ -7,7 +7,7 @@
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorage, createUniform, type Dispatch, encodeDispatches, getShaderModule, grid1d, makeDispatch, readBuffer, readFloats, submitChecked, uploadStorage } from '../../src/gpu/runtime.ts';
 import type { ShaderName } from '../../src/gpu/shader_names.ts';
-import { CONV_SHADERS, type ConvVersion, conv3x3Backward, conv3x3Forward, convFlops, createWinogradBuffers } from '../../src/kernels/conv3x3.ts';
+import { CONV_SHADERS, type ConvVersion, conv3x3Backward, conv3x3Forward, convFlops, createWinogradBuffers, isWinograd } from '../../src/kernels/conv3x3.ts';
 import { reluBackward } from '../../src/kernels/elementwise.ts';
 import { gramBackward, gramForward } from '../../src/kernels/gram.ts';
 import { contentLoss, styleLoss, tvLoss } from '../../src/kernels/losses.ts';
@@ -106,7 +106,7 @@ async function buildConv(ctx: GpuContext, direction: 'forward' | 'backward', ver
   const w = randomFill(9 * Cin * Cout, 2, -0.2, 0.2);
   const bias = randomFill(Cout, 3, -0.1, 0.1);
   const b: Buffers = { x: uploadStorage(ctx, x, 'x'), w: uploadStorage(ctx, w, 'w'), bias: uploadStorage(ctx, bias, 'bias') };
-  const wino = version === 'v7' ? createWinogradBuffers(ctx, s, direction, w) : undefined;
+  const wino = isWinograd(version) ? createWinogradBuffers(ctx, s, direction, w) : undefined;
   if (wino) Object.assign(b, wino);
   if (direction === 'forward') {
     b.y = createStorage(ctx, H * W * Cout * F, 'y');
@@ -133,8 +133,8 @@ async function buildConv(ctx: GpuContext, direction: 'forward' | 'backward', ver
 function convCase(direction: 'forward' | 'backward', version: ConvVersion): KernelCase {
   const table = CONV_SHADERS[direction] as Partial<Record<ConvVersion, ShaderName>>;
   const shaders: ShaderName[] =
-    version === 'v7'
-      ? [...(direction === 'backward' ? (['relu_backward_vec4'] as const) : []), 'conv3x3_winograd_input_v7', 'conv3x3_winograd_gemm_v7', 'conv3x3_winograd_output_v7']
+    isWinograd(version)
+      ? [...(direction === 'backward' ? (['relu_backward_vec4'] as const) : []), 'conv3x3_winograd_input_v7', `conv3x3_winograd_gemm_${version}`, 'conv3x3_winograd_output_v7']
       : [...(direction === 'backward' ? (['relu_backward_vec4'] as const) : []), table[version]!];
   const narrow = version === 'v4' || version === 'v6';
   return {
@@ -182,17 +182,17 @@ function single(name: ShaderName, dims: string[], shape: number[], tiny: number[
 }
 for (const direction of ['forward', 'backward'] as const) {
   for (const version of Object.keys(CONV_SHADERS[direction]) as ConvVersion[]) cases.push(convCase(direction, version));
-  cases.push(convCase(direction, 'v7'));
+  cases.push(convCase(direction, 'v7'), convCase(direction, 'v8')); // v8: v7 with the subgroup GEMM ('subgroups' only)
 }
 
 cases.push(winogradPieceCase('conv3x3_winograd_input_v7'), winogradPieceCase('conv3x3_winograd_output_v7'));
 
-cases.push(
-  single('conv3x3_winograd_gemm_v7', ['M', 'N', 'K', 'batch'], [1024, 1024, 1024, 1], [9, 12, 7, 3], async (ctx, [M, N, K, batch]) => {
+for (const gemm of ['v7', 'v8'] as const) cases.push(
+  single(`conv3x3_winograd_gemm_${gemm}`, ['M', 'N', 'K', 'batch'], [1024, 1024, 1024, 1], [9, 12, 7, 3], async (ctx, [M, N, K, batch]) => {
   const a = randomFill(batch * M * K, 1);
   const bm = randomFill(batch * K * N, 2);
   const b: Buffers = { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, bm, 'b'), c: createStorage(ctx, batch * M * N * F, 'c') };
-  const d = await matmul(ctx, { M, N, K, batch }, { a: b.a, b: b.b, c: b.c });
+  const d = await matmul(ctx, { M, N, K, batch }, { a: b.a, b: b.b, c: b.c }, `conv3x3_winograd_gemm_${gemm}`, gemm);
   const check = async () => {
     const got = await read(ctx, b.c, batch * M * N);
     const ref = new Float64Array(batch * M * N);

@@ -29,15 +29,15 @@ const profileRow = (label: string) => `per-kernel profile of one evaluation: \`$
 function convEntry(direction: 'forward' | 'backward', v: string, computes: string, model: string): KernelEntry {
   const [op, wrapper, ref] =
     direction === 'forward' ? ['conv3x3 forward', 'conv3x3Forward', 'conv3x3ForwardCpu'] : ['conv3x3 backward (input gradient)', 'conv3x3Backward', 'conv3x3BackwardCpu'];
-  const v7 = v === 'v7';
-  const profiled = v7 || (direction === 'forward' ? v === 'v3' : v === 'v6'); // what the model runs on CPU adapters
+  const v7 = v === 'v7' || v === 'v8'; // the Winograd versions (v8: with the subgroup GEMM)
+  const profiled = v === 'v7' || (direction === 'forward' ? v === 'v3' : v === 'v6'); // what the model runs on CPU adapters
   return {
     name: `conv3x3_${direction}_${v}`,
     op,
     computes,
     wrapper: `${conv}: ${wrapper}${v7 ? ' -> winogradDispatches' : ''}`,
     ref: `src/ref/conv3x3.ts: ${ref}${v7 ? ' (pieces: src/ref/winograd.ts)' : ''}`,
-    test: v7 ? `${convTest}; "v7 in chunks of one tile row"` : convTest,
+    test: v === 'v7' ? `${convTest}; "v7 in chunks of one tile row"` : v === 'v8' ? `${convTest} (skipped without 'subgroups')` : convTest,
     bench: `${opsRow(`conv3x3_${direction}`, `ours ${v}`)}${profiled ? `; ${profileRow(`conv3x3_${direction}_${v}${v7 ? ':<piece>' : ''}`)}` : ''}`,
     model,
   };
@@ -51,14 +51,14 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
     'forward',
     'v3',
     'same; register tile of 8 pixels x 8 channels, vec4 weight loads (Cout % 4 == 0)',
-    'CPU adapters: block1_conv1 (Cin = 3, where Winograd does not pay) and layers whose v7 scratch does not fit (registry.ts modelConvVersionAt)',
+    'CPU adapters: block1_conv1 (Cin = 3, where Winograd does not pay) and layers whose v7 scratch does not fit (kernel_table.ts modelConvVersionAt)',
   ),
-  convEntry('forward', 'v5', 'same; workgroup-memory tiling, 64 x 64 output tile per 16 x 16 workgroup', 'GPU (hardware) adapters: every layer (registry.ts chooseConvVersion)'),
+  convEntry('forward', 'v5', 'same; workgroup-memory tiling, 64 x 64 output tile per 16 x 16 workgroup', 'GPU (hardware) adapters: every layer (kernel_table.ts chooseConvVersion)'),
   convEntry(
     'forward',
     'v7',
     'Winograd F(2x2, 3x3): input transform, 16 batched GEMMs, output transform + bias + ReLU; 2.25x fewer multiply-adds',
-    'CPU adapters (lavapipe, SwiftShader): every forward conv from block1_conv2 on (registry.ts chooseConvVersion, winogradPays)',
+    'CPU adapters (lavapipe, SwiftShader): every forward conv from block1_conv2 on (kernel_table.ts chooseConvVersion, winogradPays)',
   ),
   {
     name: 'conv3x3_winograd_input_v7',
@@ -76,9 +76,19 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
     computes: 'C[z] = A[z] B[z], 8 x 8 register tile: the 16 GEMMs of v7 in one dispatch; alone, the matmul ceiling',
     wrapper: 'src/kernels/matmul.ts: matmul',
     ref: 'src/ref/matmul.ts: matmulCpu',
-    test: 'test/kernels.test.ts: "conv3x3_winograd_gemm_v7 (matmul)" (plain and batched)',
+    test: 'test/kernels.test.ts: "relu_backward and matmul vs CPU reference" (conv3x3_winograd_gemm_v7 cases, plain and batched)',
     bench: `ceiling: \`matmul\` rows; ${profileRow('conv3x3_forward_v7:conv3x3_winograd_gemm_v7')}`,
     model: 'inside conv3x3 v7 (forward and backward): most of an evaluation on CPU adapters',
+  },
+  {
+    name: 'conv3x3_winograd_gemm_v8',
+    op: 'matmul (batched), subgroups',
+    computes: "C[z] = A[z] B[z], 8 x 8 register tile; the 8 rows of A loaded once per subgroup and shared by subgroupShuffle (device feature 'subgroups')",
+    wrapper: 'src/kernels/matmul.ts: matmul (version v8)',
+    ref: 'src/ref/matmul.ts: matmulCpu',
+    test: 'test/kernels.test.ts: "relu_backward and matmul vs CPU reference" (conv3x3_winograd_gemm_v8 cases, plain and batched; skipped without \'subgroups\')',
+    bench: '`--only kernels` rows of conv3x3 v8; `npm run kernel conv3x3_winograd_gemm_v8`',
+    model: 'inside conv3x3 v8, where the autotuner picks it (kernel_table.ts)',
   },
   {
     name: 'conv3x3_winograd_output_v7',
@@ -90,6 +100,12 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
     bench: profileRow('conv3x3_forward_v7:conv3x3_winograd_output_v7'),
     model: 'inside conv3x3 v7 (forward and backward)',
   },
+  convEntry(
+    'forward',
+    'v8',
+    "v7 with the subgroup GEMM conv3x3_winograd_gemm_v8 (A shared by subgroupShuffle); only where the adapter has 'subgroups'",
+    'where the autotuner measures it faster than the default (kernel_table.ts; a candidate on adapters with subgroups)',
+  ),
   // ---- conv3x3 backward: dx = conv(dy * (y > 0), flipTranspose(w))
   convEntry('backward', 'v1', 'dx = conv(dy ⊙ (y > 0), flipTranspose(w)); one output per invocation, applies the ReLU mask itself', 'no (teaching)'),
   convEntry('backward', 'v2', 'same on g = relu_backward(dy, y) with wt = flipTranspose(w); 4 pixels x 8 channels', 'fallback where the chosen version cannot run (versionFor)'),
@@ -98,6 +114,7 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
   convEntry('backward', 'v5', 'same; workgroup-memory tiling, 64 x 64 tile', 'GPU (hardware) adapters: every layer'),
   convEntry('backward', 'v6', 'same for the image (Cin <= 3): 2 rows x 8 pixels x 3 channels, each loaded value shared', "CPU adapters: block1_conv1's input gradient (the image, 3 channels)"),
   convEntry('backward', 'v7', 'relu_backward, then Winograd F(2x2, 3x3) with the flip-transposed kernel (accumulating)', 'CPU adapters: every input gradient from block1_conv2 on'),
+  convEntry('backward', 'v8', "relu_backward, then v7's Winograd with the subgroup GEMM conv3x3_winograd_gemm_v8", 'where the autotuner measures it faster (kernel_table.ts)'),
   {
     name: 'relu_backward',
     op: 'ReLU backward',

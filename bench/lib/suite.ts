@@ -8,7 +8,7 @@ import { createStorage, uploadStorage } from '../../src/gpu/runtime.ts';
 import { GpuTimer } from '../../src/gpu/timer.ts';
 import { MATMUL_SHADER, matmul } from '../../src/kernels/matmul.ts';
 import type { RgbaImage } from '../../src/image/types.ts';
-import { chooseConvVersion, modelConvVersionAt } from '../../src/kernels/registry.ts';
+import { chooseConvVersion, modelConvVersionAt } from '../../src/kernels/kernel_table.ts';
 import type { Vgg19Weights } from '../../src/model/weights.ts';
 import { makeConfig } from '../../src/style/config.ts';
 import { runCeiling } from '../cases/ceiling.ts';

@@ -94,6 +94,8 @@ export interface CommonOptions {
   maxGpuBytes?: number;
   /** --max-pixels N: input images with more pixels are refused before decoding */
   maxPixels: number;
+  /** --kernels: conv kernel choice, 'tuned' (default) or 'default' (src/cli/kernels.ts shows the table) */
+  kernels: 'default' | 'tuned';
 }
 
 export type InitChoice = { kind: 'content' } | { kind: 'random' } | { kind: 'image'; path: string };
@@ -239,6 +241,7 @@ function addCommonOptions(cmd: Command, mode: 'transfer' | 'eval' | 'example'): 
       '--max-buffer-mib <n>',
       "largest GPU buffer in MiB (default: the device's limit); larger tensors (activations, gradients, the image and the optimizer's vectors) are split into row bands; at least three rows of block1's maps (cols x 768 bytes). The weights (up to 16 MiB a layer, fixed) are not split",
     )
+    .addOption(new Option('--kernels <mode>', 'conv kernels: tuned (measured on this adapter at first use, a few seconds, cached; see `neural-style kernels`) or default (the hand-written choice)').choices(['tuned', 'default']).default('tuned'))
     .option(
       '--max-pixels <n>',
       `the most pixels (width x height) an input image may have; larger ones are refused from their header, before decoding (default: ${DEFAULT_MAX_PIXELS}, i.e. ${DEFAULT_MAX_PIXELS / 1e6} megapixels; decoding takes about 16 bytes a pixel)`,
@@ -284,6 +287,7 @@ Modes:
                                                            in the style of ${EXAMPLE.style}, into ${EXAMPLE.outDir}/
   ${PROGRAM} sweep --content A --style B --content-weight 1,10 --style-weight 10,100 --tv-weight 0.1 --out sheet.png
                                                            one run per weight combination and a contact sheet
+  ${PROGRAM} kernels [--rows N --cols M] [--json FILE|-]  the conv kernel table for this adapter (--kernels tuned: measured, cached)
 Run "${PROGRAM} eval --help", "${PROGRAM} example --help" or "${PROGRAM} sweep --help" for their flags.
 
 Coarse to fine: --scales 256,512,1024 [--scale-iterations 200,100,50] runs a stage per size, each
@@ -449,6 +453,7 @@ function commonFrom(raw: Raw, mode: 'transfer' | 'eval' | 'example'): CommonOpti
     maxBufferBytes,
     maxGpuBytes,
     maxPixels,
+    kernels: raw.kernels as 'default' | 'tuned',
   };
 }
 

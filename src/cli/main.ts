@@ -303,6 +303,7 @@ function transferOptionsOf(
     learningRate: o.learningRate,
     signal,
     maxBufferMib: o.maxBufferBytes === undefined ? undefined : o.maxBufferBytes / 2 ** 20,
+    kernels: o.kernels,
   };
 }
 
@@ -694,6 +695,7 @@ async function runEval(o: EvalCliOptions): Promise<number> {
         resize: o.resize,
         ...configFields(o.config),
         maxBufferMib: o.maxBufferBytes === undefined ? undefined : o.maxBufferBytes / 2 ** 20,
+        kernels: o.kernels,
       })
       .catch((e: unknown) => {
         throw nonFiniteStartError(e);
@@ -742,6 +744,7 @@ async function runEval(o: EvalCliOptions): Promise<number> {
 /** Runs the program on argv (without node and the script); returns the exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
+    if (argv[0] === 'kernels') return await (await import('./kernels.ts')).runKernels(argv.slice(1)); // the kernel table: kernels.ts
     const parsed = parseArgs(argv);
     if (parsed.kind === 'help') {
       process.stdout.write(parsed.text);

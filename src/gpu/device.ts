@@ -15,6 +15,11 @@ export interface GpuContext {
   description: string;
   /** true when 'timestamp-query' was enabled on the device */
   hasTimestamps: boolean;
+  /**
+   * the subgroup sizes when the 'subgroups' feature was enabled on the device (WGSL
+   * `enable subgroups;`, kernels such as conv3x3_winograd_gemm_v8), else null
+   */
+  subgroups: { minSize: number; maxSize: number } | null;
   /** true when the adapter is a CPU emulation (lavapipe, SwiftShader) */
   isCpuAdapter: boolean;
   /** set when the device is lost; every later submit throws with this message */
@@ -105,7 +110,7 @@ export function cleanGpuMessage(message: string): string {
 
 /**
  * Returns a device with the adapter's largest maxStorageBufferBindingSize and maxBufferSize,
- * 'timestamp-query' when available, and 'shader-f16' when available.
+ * 'timestamp-query' and 'subgroups' when the adapter offers them.
  */
 export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuContext> {
   const gpu = await getGpu();
@@ -114,6 +119,7 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
   if (!adapter) throw new Error(isNode ? NO_ADAPTER_HELP_NODE : NO_WEBGPU_HELP_BROWSER);
   const features: GPUFeatureName[] = [];
   if (adapter.features.has('timestamp-query')) features.push('timestamp-query');
+  if (adapter.features.has('subgroups')) features.push('subgroups' as GPUFeatureName); // not yet in @webgpu/types' GPUFeatureName
   const l = adapter.limits;
   const device = await adapter.requestDevice({
     label: 'neural-style',
@@ -135,6 +141,7 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
     adapter,
     description,
     hasTimestamps: device.features.has('timestamp-query'),
+    subgroups: device.features.has('subgroups') ? subgroupSizes(adapter) : null,
     isCpuAdapter: /llvmpipe|lavapipe|swiftshader|software|cpu/i.test(description) || adapter.info?.architecture === 'swiftshader',
     lost: null,
     uncapturedErrors: [],
@@ -155,6 +162,12 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
     report(msg);
   });
   return ctx;
+}
+
+/** The adapter's subgroup sizes (GPUAdapterInfo.subgroupMinSize/MaxSize; 4..128 where not reported). */
+function subgroupSizes(adapter: GPUAdapter): { minSize: number; maxSize: number } {
+  const info = adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  return { minSize: info.subgroupMinSize || 4, maxSize: info.subgroupMaxSize || 128 };
 }
 
 /** Rejects with `what` after ms milliseconds unless p settles first (lavapipe has no watchdog). */

@@ -15,6 +15,7 @@ export const SHADER_NAMES = [
   'conv3x3_forward_v3',
   'conv3x3_forward_v5',
   'conv3x3_winograd_gemm_v7',
+  'conv3x3_winograd_gemm_v8',
   'conv3x3_winograd_input_v7',
   'conv3x3_winograd_output_v7',
   'display_caffe',

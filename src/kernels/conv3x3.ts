@@ -22,13 +22,19 @@
 //       (matmul.ts), then conv3x3_winograd_output_v7. 2.25x fewer multiply-adds than direct;
 //       needs the transformed kernel (winogradWeights, at load) and two scratch buffers
 //       (winogradScratchFloats).
+//   v8  v7 with the subgroup GEMM conv3x3_winograd_gemm_v8 (A shared by subgroupShuffle) in
+//       place of conv3x3_winograd_gemm_v7; only on devices with the 'subgroups' feature
+//       (convUnavailable says why not). Same transforms, buffers and shapes as v7.
+//
+// Which version runs at each VGG19 layer and direction is decided in one place:
+// src/kernels/kernel_table.ts (hand-written defaults, or the autotuner's measured choice).
 
 import type { GpuContext } from '../gpu/device.ts';
 import type { ShaderName } from '../gpu/shader_names.ts';
 import { createStorage, createUniform, type Dispatch, grid1d, makeDispatch, uploadStorage } from '../gpu/runtime.ts';
 import { flipTranspose, winogradWeights } from '../model/conv_weights.ts';
 import { reluBackward } from './elementwise.ts';
-import { matmul } from './matmul.ts';
+import { gemmUnavailable, matmul } from './matmul.ts';
 
 /**
  * The WGSL file of each one-file version. v7 has none of its own: it runs
@@ -60,8 +66,18 @@ export interface ConvShape {
   Cout: number;
 }
 
-export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7'] as const;
+export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8'] as const;
 export type ConvVersion = (typeof CONV_VERSIONS)[number];
+
+/** The Winograd versions (three shaders, transformed kernel, scratch): v7 and its subgroup variant v8. */
+export function isWinograd(v: ConvVersion): v is 'v7' | 'v8' {
+  return v === 'v7' || v === 'v8';
+}
+
+/** Why a version cannot run on this device at all (v8 needs 'subgroups'), or null when it can. */
+export function convUnavailable(ctx: GpuContext, v: ConvVersion): string | null {
+  return v === 'v8' ? gemmUnavailable(ctx, 'v8') : null;
+}
 
 /** FLOPs of one forward (or input-gradient) conv: 2*H*W*Cin*Cout*9. */
 export function convFlops(s: ConvShape): number {
@@ -83,7 +99,7 @@ function checkShape(s: ConvShape) {
  * channels; v4 and v6 are input gradients for narrow inputs only (the image).
  */
 export function supports(version: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): boolean {
-  if (version === 'v3' || version === 'v7') return (direction === 'forward' ? s.Cout : s.Cin) % 4 === 0;
+  if (version === 'v3' || isWinograd(version)) return (direction === 'forward' ? s.Cout : s.Cin) % 4 === 0;
   if (version === 'v4') return direction === 'backward' && s.Cin <= 4;
   if (version === 'v6') return direction === 'backward' && s.Cin <= 3;
   return true;
@@ -209,6 +225,7 @@ async function winogradDispatches(
   sh: { H: number; W: number; K: number; N: number },
   b: { src: GPUBuffer; dst: GPUBuffer; bias: GPUBuffer | null } & WinogradBuffers,
   accumulate: boolean,
+  gemm: 'v7' | 'v8' = 'v7',
 ): Promise<Dispatch[]> {
   const tilesX = Math.ceil(sh.W / 2); // F(2x2, 3x3) tiles: ceil(H/2) rows of ceil(W/2)
   const tileRows = Math.ceil(sh.H / 2);
@@ -227,7 +244,7 @@ async function winogradDispatches(
     // conv (and chunk) they belong to
     const part = [
       await makeDispatch(ctx, { shader: 'conv3x3_winograd_input_v7' }, [createUniform(ctx, chunk(sh.K), `${label} input params`), b.src, b.v], grid1d(tiles * sh.K)),
-      await matmul(ctx, { M: tiles, N: sh.N, K: sh.K, batch: 16 }, { a: b.v, b: b.u, c: b.m }, `${label} gemm`),
+      await matmul(ctx, { M: tiles, N: sh.N, K: sh.K, batch: 16 }, { a: b.v, b: b.u, c: b.m }, `${label} gemm`, gemm),
       await makeDispatch(
         ctx,
         { shader: 'conv3x3_winograd_output_v7', constants: { RELU: b.bias ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 } },
@@ -255,9 +272,9 @@ export async function conv3x3Forward(
 ): Promise<Dispatch[]> {
   checkShape(s);
   checkSupported(version, s, 'forward');
-  if (version === 'v7') {
+  if (isWinograd(version)) {
     const wino = needWinograd(version, 'forward', b.winograd);
-    return winogradDispatches(ctx, `conv3x3_forward_${version}`, { H: s.H, W: s.W, K: s.Cin, N: s.Cout }, { src: b.x, dst: b.y, bias: b.bias, ...wino }, false);
+    return winogradDispatches(ctx, `conv3x3_forward_${version}`, { H: s.H, W: s.W, K: s.Cin, N: s.Cout }, { src: b.x, dst: b.y, bias: b.bias, ...wino }, false, version);
   }
   const shader = convShader('forward', version);
   const grid = version === 'v1' ? grid1d(s.H * s.W * s.Cout) : version === 'v5' ? wgTiledGrid(s, s.Cout) : tiledGrid(s.H, s.W, s.Cout, version === 'v3' ? 8 : 4);
@@ -279,11 +296,11 @@ export async function conv3x3Backward(
   checkShape(s);
   checkSupported(version, s, 'backward');
   const constants = { ACCUMULATE: accumulate ? 1 : 0 };
-  if (version === 'v7') {
+  if (isWinograd(version)) {
     const wino = needWinograd(version, 'backward', b.winograd);
     return [
       await reluBackward(ctx, s.H * s.W * s.Cout, { dy: b.dy, y: b.y, g: b.g }),
-      ...(await winogradDispatches(ctx, `conv3x3_backward_${version}`, { H: s.H, W: s.W, K: s.Cout, N: s.Cin }, { src: b.g, dst: b.dx, bias: null, ...wino }, accumulate)),
+      ...(await winogradDispatches(ctx, `conv3x3_backward_${version}`, { H: s.H, W: s.W, K: s.Cout, N: s.Cin }, { src: b.g, dst: b.dx, bias: null, ...wino }, accumulate, version)),
     ];
   }
   const shader = convShader('backward', version);

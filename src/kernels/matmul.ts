@@ -16,8 +16,21 @@ export interface MatmulShape {
   batch?: number;
 }
 
-/** The shader this module runs. */
+/** The shader this module runs by default (v7: register-tiled, runs everywhere). */
 export const MATMUL_SHADER: ShaderName = 'conv3x3_winograd_gemm_v7';
+
+/**
+ * The GEMM versions: v7 (shaders/conv3x3_winograd_gemm_v7.wgsl) runs everywhere; v8
+ * (conv3x3_winograd_gemm_v8.wgsl) shares A through subgroup shuffles and needs the device
+ * feature 'subgroups' (ctx.subgroups).
+ */
+export type GemmVersion = 'v7' | 'v8';
+
+/** Why a GEMM version cannot run on this device, or null when it can. */
+export function gemmUnavailable(ctx: GpuContext, version: GemmVersion): string | null {
+  if (version === 'v8' && !ctx.subgroups) return "the adapter has no 'subgroups' feature";
+  return null;
+}
 
 /** FLOPs of one call: 2*M*N*K per product. */
 export function matmulFlops(s: MatmulShape): number {
@@ -25,8 +38,26 @@ export function matmulFlops(s: MatmulShape): number {
 }
 
 /** One dispatch computing C = A x B (per product); `label` names its params buffer. */
-export async function matmul(ctx: GpuContext, s: MatmulShape, b: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer }, label: string = MATMUL_SHADER): Promise<Dispatch> {
-  if (s.N % 4 !== 0) throw new Error(`${MATMUL_SHADER}: N must be a multiple of 4 (B is read as vec4 rows), got N=${s.N}`);
+export async function matmul(
+  ctx: GpuContext,
+  s: MatmulShape,
+  b: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer },
+  label: string = MATMUL_SHADER,
+  version: GemmVersion = 'v7',
+): Promise<Dispatch> {
+  const shader: ShaderName = version === 'v8' ? 'conv3x3_winograd_gemm_v8' : MATMUL_SHADER;
+  if (s.N % 4 !== 0) throw new Error(`${shader}: N must be a multiple of 4 (B is read as vec4 rows), got N=${s.N}`);
+  const why = gemmUnavailable(ctx, version);
+  if (why) throw new Error(`${shader}: ${why}`);
   const params = createUniform(ctx, [s.M, s.N, s.K], `${label} params`);
+  if (version === 'v8') {
+    // lanes along N: a power of two covering ceil(N/8) column blocks, at most 64, and a multiple
+    // of every subgroup size the adapter may pick (so that every subgroup is full)
+    const blocks = Math.ceil(s.N / 8);
+    const wx = Math.max(Math.min(2 ** Math.ceil(Math.log2(blocks)), 64), ctx.subgroups!.maxSize);
+    const groupsY = Math.ceil(s.M / 8);
+    if (groupsY > 65535) throw new Error(`${shader}: M=${s.M} needs ${groupsY} workgroups in y, over the limit of 65535`);
+    return makeDispatch(ctx, { shader, constants: { WX: wx } }, [params, b.a, b.b, b.c], [Math.ceil(blocks / wx), groupsY, s.batch ?? 1]);
+  }
   return makeDispatch(ctx, { shader: MATMUL_SHADER }, [params, b.a, b.b, b.c], [Math.ceil(Math.ceil(s.N / 8) / 8), Math.ceil(Math.ceil(s.M / 8) / 8), s.batch ?? 1]);
 }

@@ -25,23 +25,27 @@ import { createStorage, type Dispatch, encodeDispatches, submitChecked, uploadSt
 import {
   type ConvVersion,
   supports,
-  versionFor,
+  isWinograd,
   type WinogradBuffers,
   winogradScratchFloats,
   winogradScratchLimit,
 } from '../kernels/conv3x3.ts';
 import type { PoolMode } from '../kernels/pool2x2.ts';
 import { type BandScratch, convBackwardBanded, convForwardBanded, convKernelRows, poolBackwardBanded, poolForwardBanded, type Step } from './banded_ops.ts';
-import { type Banded, BandPool, copyRows, createBanded, single } from './bands.ts';
-import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/registry.ts';
+import { type Banded, BandPool, bandRanges, copyRows, createBanded, single } from './bands.ts';
+import { chooseConvVersion, type ConvSite, type KernelMode, type KernelRow, kernelTable, winogradPays } from '../kernels/kernel_table.ts';
 import { flipTranspose, winogradWeights } from './conv_weights.ts';
 import { layerIndex, VGG19_LAYERS, vgg19Geometry } from './vgg19_layers.ts';
 import { fitWorkingSize } from './working_size.ts';
 import type { Vgg19Weights } from './weights.ts';
 
 export interface Vgg19Options {
-  /** conv kernel version; default: the registry's choice for this adapter */
+  /** force this conv version where it can run (fallbacks as in kernel_table.ts); default: the kernel table's choice */
   convVersion?: ConvVersion;
+  /** how the kernel table picks versions: 'default' (hand-written, the default) or 'tuned' (measured, cached) */
+  kernels?: KernelMode;
+  /** tuned: called with one line per shape the autotuner times */
+  onTune?: (line: string) => void;
   /** 'max' (Keras VGG19, the notebook) or 'avg' (the paper's variant) */
   pooling?: PoolMode;
   /** upload the layers up to this one only (default: all 16); plans may use no deeper layer */
@@ -54,6 +58,7 @@ interface GpuLayer {
   bias: GPUBuffer; // [Cout]
   uForward: GPUBuffer | null; // [16, Cin, Cout] Winograd-transformed w (v7 only)
   uBackward: GPUBuffer | null; // [16, Cout, Cin] Winograd-transformed wt (v7 only, Cin % 4 == 0)
+  host: { kernel: ArrayLike<number>; wt: ArrayLike<number> }; // to upload a Winograd transform a tuned table asks for
 }
 
 export type { Step } from './banded_ops.ts';
@@ -82,6 +87,10 @@ export class Vgg19 {
     private readonly layers: GpuLayer[],
     readonly convVersion: ConvVersion,
     readonly pooling: PoolMode,
+    /** the version forced by Vgg19Options.convVersion, else null (the kernel table picks) */
+    readonly forcedVersion: ConvVersion | null = null,
+    readonly kernels: KernelMode = 'default',
+    readonly onTune?: (line: string) => void,
   ) {}
 
   /** Uploads all 16 conv layers (kernel, its flip-transpose, bias; for v7 their Winograd transforms). */
@@ -94,16 +103,17 @@ export class Vgg19 {
       const wt = flipTranspose(lw.kernel, spec.cin, spec.cout);
       const s = { H: 1, W: 1, Cin: spec.cin, Cout: spec.cout };
       // only where the model may run v7 (whether it fits the device depends on the image size)
-      const wino = (dir: 'forward' | 'backward') => version === 'v7' && supports('v7', s, dir) && winogradPays(s, dir);
+      const wino = (dir: 'forward' | 'backward') => isWinograd(version) && supports(version, s, dir) && winogradPays(s, dir);
       return {
         w: uploadStorage(ctx, lw.kernel, `${spec.name}/kernel`),
         wt: uploadStorage(ctx, wt, `${spec.name}/kernel_flipT`),
         bias: uploadStorage(ctx, lw.bias, `${spec.name}/bias`),
         uForward: wino('forward') ? uploadStorage(ctx, winogradWeights(lw.kernel, spec.cin, spec.cout), `${spec.name}/kernel_winograd`) : null,
         uBackward: wino('backward') ? uploadStorage(ctx, winogradWeights(wt, spec.cout, spec.cin), `${spec.name}/kernel_flipT_winograd`) : null,
+        host: { kernel: lw.kernel, wt },
       };
     });
-    return new Vgg19(ctx, layers, version, opts.pooling ?? 'max');
+    return new Vgg19(ctx, layers, version, opts.pooling ?? 'max', opts.convVersion ?? null, opts.kernels ?? 'default', opts.onTune);
   }
 
   /**
@@ -120,7 +130,7 @@ export class Vgg19 {
     }
     if (!Number.isInteger(W)) throw new Error(`Vgg19.plan: the width must be an integer, got ${W}`);
     fitWorkingSize({ rows: H, cols: W, deepest: VGG19_LAYERS[deepest].name });
-    return Vgg19Plan.build(this, this.layers, H, W, wanted, deepest, opts.maxBufferBytes ?? deviceBufferLimit(this.ctx), opts.injectors ?? new Map());
+    return Vgg19Plan.build(this, this.layers, H, W, wanted, deepest, opts.maxBufferBytes ?? deviceBufferLimit(this.ctx), opts.injectors ?? new Map(), opts.kernels ?? this.kernels);
   }
 }
 
@@ -135,6 +145,8 @@ export interface PlanOptions {
    * has no gradient there.
    */
   injectors?: Map<string, Injector>;
+  /** the kernel table's mode for this plan (default: the network's, Vgg19Options.kernels) */
+  kernels?: KernelMode;
 }
 
 /** Steps that write a layer's loss gradient into dst, given the layer's output y (both [h, w, c]). */
@@ -144,6 +156,32 @@ export type Injector = (y: Banded, dst: Banded) => Promise<Step[]>;
 export function deviceBufferLimit(ctx: GpuContext): number {
   const l = ctx.device.limits;
   return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize);
+}
+
+/**
+ * The convs a plan of an H x W input up to layer `deepest` (index) runs, forward and backward,
+ * each with the shape one kernel call runs: all rows, or a chunk of rows (plus halo) where the
+ * layer's tensors are banded under maxBytes (what Vgg19Plan.build runs; `neural-style kernels`
+ * shows the same without allocating).
+ */
+export function convSites(H: number, W: number, deepest: number, maxBytes: number): ConvSite[] {
+  const geo = vgg19Geometry(H, W).slice(0, deepest + 1);
+  const bands = (h: number, w: number, c: number) => bandRanges(h, w, c, maxBytes).length;
+  let maxFloats = H * W * 3;
+  let inBands = bands(H, W, 3);
+  const banded = geo.map((g, i) => {
+    maxFloats = Math.max(maxFloats, g.h * g.w * g.cout);
+    const pooledBands = g.pooled && i < deepest ? bands(g.pooled[0], g.pooled[1], g.cout) : 1;
+    const b = inBands > 1 || bands(g.h, g.w, g.cout) > 1 || pooledBands > 1;
+    inBands = g.pooled && i < deepest ? pooledBands : bands(g.h, g.w, g.cout);
+    return b;
+  });
+  const scratchBytes = banded.some(Boolean) ? Math.min(maxBytes, BAND_SCRATCH_MAX, 4 * maxFloats) : 0;
+  return geo.flatMap((g, i) => {
+    const s = { H: g.h, W: g.w, Cin: g.cin, Cout: g.cout };
+    const shape = { ...s, H: convKernelRows(s, banded[i], scratchBytes) };
+    return (['forward', 'backward'] as const).map((direction) => ({ layer: g.name, direction, shape }));
+  });
 }
 
 /** Bytes of each of the four band-scratch buffers: at most 64 MiB (halo rows then cost <= 3 % at 2048 rows). */
@@ -171,6 +209,8 @@ export class Vgg19Plan {
   private backwardSteps: Step[] = [];
   private readonly grads = new Map<string, Banded>();
   private readonly byName = new Map<string, LayerBuffers>();
+  /** the kernel table of this plan: per layer, forward then backward, the version that runs and why */
+  kernelRows: KernelRow[] = [];
 
   private constructor(
     readonly net: Vgg19,
@@ -201,6 +241,7 @@ export class Vgg19Plan {
     deepest: number,
     maxBytes: number,
     injectors: Map<string, Injector>,
+    kernels: KernelMode = 'default',
   ): Promise<Vgg19Plan> {
     const ctx = net.ctx;
     if (!(maxBytes >= 16)) throw new Error(`buffer limit must be at least 16 bytes, got ${maxBytes}`);
@@ -229,25 +270,30 @@ export class Vgg19Plan {
       const l = plan.byName.get(name)!;
       plan.grads.set(name, createBanded(ctx, l.H, l.W, l.cout, maxBytes, `${name} loss gradient`));
     }
-    const version = net.convVersion;
     const pooling = net.pooling;
-    // The version each conv runs (registry.ts: v7 where it pays and fits the limits), and one
-    // pair of v7 scratch buffers sized for the largest image a v7 kernel runs at (a banded layer
+    // The version each conv runs: the kernel table's (kernel_table.ts: the default, v7 where it
+    // pays and fits on CPU adapters, or the autotuner's measured choice), and one pair of
+    // Winograd scratch buffers sized for the largest image a v7/v8 kernel runs at (a banded layer
     // runs its kernels on chunks of rows), shared by all of them.
     const shapes = layers.map((l) => ({ H: l.H, W: l.W, Cin: l.cin, Cout: l.cout }));
-    const kernelShapes = shapes.map((s, i) => ({ ...s, H: convKernelRows(s, banded[i], scratch?.bytes ?? 0) }));
+    const sites = convSites(H, W, deepest, maxBytes);
+    const table = await kernelTable(ctx, sites, { mode: kernels, preferred: net.forcedVersion ?? undefined, maxBytes, onTune: net.onTune });
+    plan.kernelRows = table;
+    const kernelShapes = shapes.map((_, i) => sites[2 * i].shape);
     const winoLimit = winogradScratchLimit(ctx, maxBytes);
-    const uOf = (i: number, dir: 'forward' | 'backward') => (dir === 'forward' ? weights[i].uForward : weights[i].uBackward);
-    const pick = (i: number, dir: 'forward' | 'backward'): ConvVersion => {
-      const v = modelConvVersionAt(ctx, version, kernelShapes[i], dir, maxBytes);
-      return v === 'v7' && !uOf(i, dir) ? versionFor('v3', shapes[i], dir) : v;
+    const uOf = (i: number, dir: 'forward' | 'backward') => {
+      // a Winograd transform the default did not upload (a tuned choice): uploaded once, kept
+      const w = weights[i];
+      const spec = VGG19_LAYERS[i];
+      if (dir === 'forward') return (w.uForward ??= uploadStorage(ctx, winogradWeights(w.host.kernel, spec.cin, spec.cout), `${spec.name}/kernel_winograd`));
+      return (w.uBackward ??= uploadStorage(ctx, winogradWeights(w.host.wt, spec.cout, spec.cin), `${spec.name}/kernel_flipT_winograd`));
     };
-    const chosen = shapes.map((_, i) => ({ forward: pick(i, 'forward'), backward: pick(i, 'backward') }));
+    const chosen = shapes.map((_, i) => ({ forward: table[2 * i].version, backward: table[2 * i + 1].version }));
     let scratchV = 0;
     let scratchM = 0;
     for (let i = 0; i <= deepest; i++) {
       for (const dir of ['forward', 'backward'] as const) {
-        if (chosen[i][dir] !== 'v7') continue;
+        if (!isWinograd(chosen[i][dir])) continue;
         const f = winogradScratchFloats(kernelShapes[i], dir, winoLimit);
         scratchV = Math.max(scratchV, f.v);
         scratchM = Math.max(scratchM, f.m);
@@ -255,8 +301,7 @@ export class Vgg19Plan {
     }
     const wScratch = scratchV ? { v: createStorage(ctx, scratchV * 4, 'vgg19 winograd V'), m: createStorage(ctx, scratchM * 4, 'vgg19 winograd M') } : null;
     const winograd = (i: number, dir: 'forward' | 'backward'): WinogradBuffers | undefined => {
-      const u = uOf(i, dir);
-      return chosen[i][dir] === 'v7' && u && wScratch ? { u, ...wScratch } : undefined;
+      return isWinograd(chosen[i][dir]) && wScratch ? { u: uOf(i, dir), ...wScratch } : undefined;
     };
     // Forward.
     for (let i = 0; i <= deepest; i++) {

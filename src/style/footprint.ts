@@ -10,7 +10,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { supports, winogradScratchFloats, winogradScratchLimit } from '../kernels/conv3x3.ts';
 import { gramSplits } from '../kernels/gram.ts';
-import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/registry.ts';
+import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/kernel_table.ts';
 import { convKernelRows } from '../model/banded_ops.ts';
 import { bandRanges } from '../model/bands.ts';
 import { BAND_SCRATCH_MAX, deviceBufferLimit } from '../model/vgg19.ts';

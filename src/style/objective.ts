@@ -301,7 +301,7 @@ export class StyleObjective {
       const same = st.rows === H && st.cols === W;
       const scope = same ? null : gpuMemory(ctx).beginScope();
       try {
-        const p = same ? plan : await net.plan(st.rows, st.cols, [...cfg.styleLayers], planOpts);
+        const p = same ? plan : await net.plan(st.rows, st.cols, [...cfg.styleLayers], { ...planOpts, kernels: 'default' }); // forward once: not worth tuning
         const grams = await styleGrams(ctx, p, cfg.styleLayers, st.pixels);
         targets.push(
           grams.map((g, i) => {

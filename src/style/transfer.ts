@@ -331,11 +331,12 @@ async function buildObjective(
   prep: PreparedImages,
   maxBufferBytes?: number,
   memoryBytes?: number,
+  kernels?: 'default' | 'tuned',
 ): Promise<StyleObjective> {
   const styleScale = Math.max(...prep.styles.map((s) => Math.max(s.rows / prep.rows, s.cols / prep.cols)));
   const counts = { count: prep.styles.length, masked: prep.styles.filter((s) => s.mask).length, scale: styleScale };
   checkWorkingSize(ctx, prep.rows, prep.cols, config, maxBufferBytes, memoryBytes, counts);
-  const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: config.pooling, upTo: deepestLayer(config) });
+  const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: config.pooling, upTo: deepestLayer(config), kernels });
   for (const s of prep.styles) if (s.rows !== prep.rows || s.cols !== prep.cols) checkWorkingSize(ctx, s.rows, s.cols, config, maxBufferBytes);
   // The first evaluation is at the content image (eval, and a transfer's default start): its
   // forward gives the content target (checked; otherwise computed first).
@@ -396,7 +397,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
   const memory = gpuMemory(ctx);
   memory.resetPeak();
   const runScope = memory.beginScope(); // the network, if made here
-  const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: cfg.pooling, upTo: deepestLayer(cfg) });
+  const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: cfg.pooling, upTo: deepestLayer(cfg), kernels: opts.kernels });
   runScope.close();
 
   const optimizer = opts.optimizer ?? 'lbfgs';
@@ -530,13 +531,13 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
 export async function evaluateOnce(
   ctx: GpuContext,
   weights: Vgg19Weights | Vgg19,
-  opts: StyleControls & { content: RgbaImage; rows: number; resize?: ResizeMethod; config: StyleConfig; maxBufferBytes?: number; memoryBytes?: number },
+  opts: StyleControls & { content: RgbaImage; rows: number; resize?: ResizeMethod; config: StyleConfig; maxBufferBytes?: number; memoryBytes?: number; kernels?: 'default' | 'tuned' },
 ): Promise<{ rows: number; cols: number; loss: LossBreakdown; grad: Float32Array; memory: MemoryReport; bands: Record<string, number>; firstEvaluationAt: number }> {
   gpuMemory(ctx).resetPeak();
   fitWorkingSize({ rows: opts.rows, image: opts.content, deepest: deepestLayer(opts.config) });
   const ctl = resolveStyles(opts.content, opts);
   const prep = prepareImages(ctl.content, ctl, opts.rows, opts.resize ?? defaultResize(opts.config), minInputSide(deepestLayer(opts.config)));
-  const objective = await buildObjective(ctx, weights, opts.config, prep, opts.maxBufferBytes, opts.memoryBytes);
+  const objective = await buildObjective(ctx, weights, opts.config, prep, opts.maxBufferBytes, opts.memoryBytes, opts.kernels);
   const x = uploadVector(ctx, prep.content, objective.segments, 'x');
   const g = createVectorOf(ctx, objective.segments, 'gradient');
   const firstEvaluationAt = performance.now();

@@ -91,6 +91,9 @@ export interface TransferOptions extends StyleControls {
   /** instrumentation: wraps the objective the optimizer sees (the tests use it to make the loss
    *  non-finite after some evaluations; the CLI's NEURAL_STYLE_TEST_FAULT does the same) */
   wrapObjective?: (objective: Objective) => Objective;
+  /** conv kernel choice (src/kernels/kernel_table.ts): 'default' (hand-written; the library's
+   *  default) or 'tuned' (measured on this adapter on first use, cached). CLI: --kernels */
+  kernels?: 'default' | 'tuned';
 }
 
 export interface TransferProgress {
