@@ -7,14 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { EXIT } from '../src/cli/args.ts';
 import { createProgress, formatProgressLine, RateMeter } from '../src/cli/progress.ts';
 import { Writable } from 'node:stream';
 import { jsonBytes, messageOf } from '../src/cli/main.ts';
 import { cleanGpuMessage } from '../src/gpu/device.ts';
-import { crc32, encodePng } from '../src/image/decode.ts';
+import { encodePng } from '../src/image/decode.ts';
 import { cli, noStack, ours, ROOT, STARRY, TUBINGEN, usageError } from './cli_helpers.ts';
+import { headerPng } from './helpers.ts';
 
 let tmp: string;
 beforeAll(() => {
@@ -24,23 +24,6 @@ afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-/** A PNG whose IHDR says width x height (RGB 8-bit) and whose IDAT inflates to `raw`. */
-function headerPng(width: number, height: number, raw: Uint8Array): Uint8Array {
-  const chunk = (type: string, data: Uint8Array) => {
-    const c = Buffer.alloc(12 + data.length);
-    c.writeUInt32BE(data.length, 0);
-    c.write(type, 4, 'latin1');
-    c.set(data, 8);
-    c.writeUInt32BE(crc32(c.subarray(4, 8 + data.length)), 8 + data.length);
-    return c;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return new Uint8Array(Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]));
-}
 
 const grey = (w: number, h: number) => encodePng({ width: w, height: h, data: new Uint8ClampedArray(w * h * 4).fill(128) });
 

@@ -14,7 +14,7 @@
 
 import { deflateSync, inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
-import { crc32, decodeImage, encodePng, imageHeaderSize, pngDataLength } from '../src/image/decode.ts';
+import { crc32, decodeImage, encodePng, imageHeaderSize, pngChunk, pngDataLength } from '../src/image/decode.ts';
 
 const cases = Number(process.argv[2] ?? 400);
 let state = Number(process.argv[3] ?? 20261205) >>> 0;
@@ -37,15 +37,7 @@ function pattern(w: number, h: number): Uint8ClampedArray {
   return d;
 }
 
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, data.length);
-  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
-  out.set(data, 8);
-  dv.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
-}
+const chunk = pngChunk;
 const concat = (parts: Uint8Array[]) => {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;

@@ -14,7 +14,8 @@ import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 
 import type { RgbaImage } from '../src/image/types.ts';
-import { crc32, decodeImage, DEFAULT_MAX_PIXELS, encodePng, imageHeaderSize, jpegExifOrientation, readPngText } from '../src/image/decode.ts';
+import { crc32, decodeImage, DEFAULT_MAX_PIXELS, encodePng, imageHeaderSize, jpegExifOrientation, pngChunk, readPngText } from '../src/image/decode.ts';
+import { headerPng } from './helpers.ts';
 import { inflatedLength } from '../src/image/inflate.ts';
 import { resize, workingSize } from '../src/image/resize.ts';
 import { CAFFE_MEAN_BGR, fromCaffe, randomCaffe, toCaffe } from '../src/image/preprocess.ts';
@@ -59,14 +60,7 @@ function handPng(
   width: number, height: number, depth: number, colorType: number,
   packedRows: Uint8Array[], extra: [string, Uint8Array][] = [],
 ): Uint8Array {
-  const chunk = (type: string, data: Uint8Array) => {
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    out.write(type, 4, 'latin1');
-    out.set(data, 8);
-    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-    return out;
-  };
+  const chunk = pngChunk;
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -323,23 +317,6 @@ describe('decodeImage error messages', () => {
 // Hostile images: decompression bombs, short pixel data, the pixel limit, fuzzing
 // ---------------------------------------------------------------------------
 
-/** A PNG whose IHDR says width x height (RGB 8-bit) and whose IDAT holds `z` (default: raw deflated). */
-function headerPng(width: number, height: number, raw: Uint8Array, z: Uint8Array = deflateSync(raw)): Uint8Array {
-  const chunk = (type: string, data: Uint8Array) => {
-    const c = Buffer.alloc(12 + data.length);
-    c.writeUInt32BE(data.length, 0);
-    c.write(type, 4, 'latin1');
-    c.set(data, 8);
-    c.writeUInt32BE(crc32(c.subarray(4, 8 + data.length)), 8 + data.length);
-    return c;
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);
-  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return new Uint8Array(Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', z), chunk('IEND', new Uint8Array(0))]));
-}
 
 describe('hostile images', () => {
   it('a 68-byte PNG whose header says 20000×20000 is refused at once, before any allocation', () => {

@@ -478,7 +478,7 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
 }
 
 /** One PNG chunk: length (u32 BE), type, data, CRC-32 over type + data. */
-function makeChunk(type: string, data: Uint8Array): Uint8Array {
+export function pngChunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, data.length);
@@ -513,10 +513,10 @@ function textChunk(keyword: string, value: string): Uint8Array {
   }
   const k = latin1Bytes(keyword);
   if (/^[\x01-\xff]*$/.test(value)) {
-    return makeChunk('tEXt', concat([k, new Uint8Array([0]), latin1Bytes(value)]));
+    return pngChunk('tEXt', concat([k, new Uint8Array([0]), latin1Bytes(value)]));
   }
   const utf8 = new TextEncoder().encode(value);
-  return makeChunk('iTXt', concat([k, new Uint8Array([0, 0, 0, 0, 0]), utf8]));
+  return pngChunk('iTXt', concat([k, new Uint8Array([0, 0, 0, 0, 0]), utf8]));
 }
 
 /**
