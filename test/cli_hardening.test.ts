@@ -14,7 +14,7 @@ import { jsonBytes, messageOf } from '../src/cli/main.ts';
 import { cleanGpuMessage } from '../src/gpu/device.ts';
 import { encodePng } from '../src/image/decode.ts';
 import { cli, noStack, ours, ROOT, STARRY, TUBINGEN, usageError } from './cli_helpers.ts';
-import { headerPng } from './helpers.ts';
+import { headerPng } from './png_fixtures.ts';
 
 let tmp: string;
 beforeAll(() => {

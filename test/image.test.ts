@@ -15,7 +15,7 @@ import { PNG } from 'pngjs';
 
 import type { RgbaImage } from '../src/image/types.ts';
 import { crc32, decodeImage, DEFAULT_MAX_PIXELS, encodePng, imageHeaderSize, jpegExifOrientation, pngChunk, readPngText } from '../src/image/decode.ts';
-import { headerPng } from './helpers.ts';
+import { headerPng } from './png_fixtures.ts';
 import { inflatedLength } from '../src/image/inflate.ts';
 import { resize, workingSize } from '../src/image/resize.ts';
 import { CAFFE_MEAN_BGR, fromCaffe, randomCaffe, toCaffe } from '../src/image/preprocess.ts';

@@ -8,7 +8,7 @@
 // or { error, cases (those finished), done: true } when something threw.
 import { acquireGpu } from '../../src/gpu/device.ts';
 import { createStorage, readFloats, runDispatches, uploadStorage } from '../../src/gpu/runtime.ts';
-import { CONV_VERSIONS, conv3x3Backward, conv3x3Forward, createWinogradBuffers, supports } from '../../src/kernels/conv3x3.ts';
+import { CONV_VERSIONS, type ConvShape, type ConvVersion, conv3x3Backward, conv3x3Forward, createWinogradBuffers, isWinograd, supports } from '../../src/kernels/conv3x3.ts';
 import { pool2x2Backward, pool2x2Forward } from '../../src/kernels/pool2x2.ts';
 import { conv3x3BackwardCpu, conv3x3ForwardCpu, flipTransposeCpu } from '../../src/ref/conv3x3.ts';
 import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../../src/ref/pool2x2.ts';
@@ -49,10 +49,15 @@ const CONV_SHAPES = [
   { H: 7, W: 13, Cin: 12, Cout: 68 }, // every version runs (v3 needs channels % 4 == 0)
   { H: 9, W: 10, Cin: 3, Cout: 64 }, // block1_conv1-like: the narrow backwards v4 and v6 run
 ];
-/** Cases planned: forward and backward of every version that supports each shape, 2 per pool shape. */
-function expectedCases(): number {
+/** Whether the page runs version v at shape s: it supports the shape, and v8 only where the device has subgroups. */
+function runs(v: ConvVersion, s: ConvShape, dir: 'forward' | 'backward', subgroups: boolean): boolean {
+  return supports(v, s, dir) && (v !== 'v8' || subgroups);
+}
+
+/** Cases planned: forward and backward of every version that runs at each shape, 2 per pool shape. */
+function expectedCases(subgroups: boolean): number {
   let n = 0;
-  for (const s of CONV_SHAPES) for (const v of CONV_VERSIONS) n += (supports(v, s, 'forward') ? 1 : 0) + (supports(v, s, 'backward') ? 1 : 0);
+  for (const s of CONV_SHAPES) for (const v of CONV_VERSIONS) n += (runs(v, s, 'forward', subgroups) ? 1 : 0) + (runs(v, s, 'backward', subgroups) ? 1 : 0);
   return n + 2 * POOL_SHAPES.length;
 }
 
@@ -69,7 +74,7 @@ function log(line: string): void {
   logEl.textContent = lines.join('\n');
 }
 
-async function run(cases: KernelCase[]): Promise<{ adapter: string; isCpuAdapter: boolean }> {
+async function run(cases: KernelCase[]): Promise<{ adapter: string; isCpuAdapter: boolean; subgroups: boolean }> {
   const ctx = await acquireGpu();
   log(`adapter: ${ctx.description}`);
   let t0 = performance.now();
@@ -105,15 +110,15 @@ async function run(cases: KernelCase[]): Promise<{ adapter: string; isCpuAdapter
       for (const v of CONV_VERSIONS) {
         const shape = `${H}x${W} ${Cin}->${Cout}`;
         t0 = performance.now();
-        const wino = (dir: 'forward' | 'backward') => (v === 'v7' ? createWinogradBuffers(ctx, s, dir, w) : undefined);
-        if (supports(v, s, 'forward')) {
+        const wino = (dir: 'forward' | 'backward') => (isWinograd(v) ? createWinogradBuffers(ctx, s, dir, w) : undefined);
+        if (runs(v, s, 'forward', !!ctx.subgroups)) {
           const winograd = wino('forward');
           await runDispatches(ctx, await conv3x3Forward(ctx, v, s, { ...B, winograd }));
           if (winograd) for (const b of Object.values(winograd)) b.destroy();
           const ft = convTol(9 * Cin);
           add(`conv3x3_forward_${v} ${shape}`, compare(await readFloats(ctx, B.y, yRef.length), yRef, ft.atol, ft.rtol));
         }
-        if (!supports(v, s, 'backward')) continue;
+        if (!runs(v, s, 'backward', !!ctx.subgroups)) continue;
         t0 = performance.now();
         const winograd = wino('backward');
         await runDispatches(ctx, await conv3x3Backward(ctx, v, s, { ...B, y: B.yRef, winograd }));
@@ -155,16 +160,16 @@ async function run(cases: KernelCase[]): Promise<{ adapter: string; isCpuAdapter
 
   if (ctx.uncapturedErrors.length) throw new Error(`uncaptured WebGPU errors: ${ctx.uncapturedErrors.join('; ')}`);
   ctx.device.destroy();
-  return { adapter: ctx.description, isCpuAdapter: ctx.isCpuAdapter };
+  return { adapter: ctx.description, isCpuAdapter: ctx.isCpuAdapter, subgroups: !!ctx.subgroups };
 }
 
 const start = performance.now();
 const cases: KernelCase[] = [];
 run(cases).then(
-  ({ adapter, isCpuAdapter }) => {
+  ({ adapter, isCpuAdapter, subgroups }) => {
     const failed = cases.filter((c) => !c.ok).length;
     log(`done: ${cases.length - failed}/${cases.length} ok in ${(performance.now() - start).toFixed(0)} ms`);
-    window.__results = { done: true, adapter, isCpuAdapter, cases, totalMs: performance.now() - start, expected: expectedCases() };
+    window.__results = { done: true, adapter, isCpuAdapter, cases, totalMs: performance.now() - start, expected: expectedCases(subgroups) };
   },
   (e: unknown) => {
     const error = e instanceof Error ? `${e.message}${e.stack ? `\n${e.stack}` : ''}` : String(e);
