@@ -66,7 +66,7 @@ export interface EvaluateOptions {
   resize?: ResizeMethod;
   /** --max-buffer-mib: largest GPU buffer; larger activations are split into row bands (default: the device's limit) */
   maxBufferMib?: number;
-  /** --kernels: conv kernel choice, 'default' (hand-written; the library's default) or 'tuned' (measured on this adapter on first use, cached; the CLI's default) */
+  /** --kernels: conv kernel choice, 'default' (hand-written; the default) or 'tuned' (measured on this adapter on first use, cached; opt-in: see README, Kernel choice) */
   kernels?: 'default' | 'tuned';
   /** --max-gpu-mib: GPU memory the run may use in all; a size that needs more is refused before it starts (default: no check) */
   maxGpuMib?: number;

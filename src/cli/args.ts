@@ -94,7 +94,7 @@ export interface CommonOptions {
   maxGpuBytes?: number;
   /** --max-pixels N: input images with more pixels are refused before decoding */
   maxPixels: number;
-  /** --kernels: conv kernel choice, 'tuned' (default) or 'default' (src/cli/kernels.ts shows the table) */
+  /** --kernels: conv kernel choice, 'default' (the default) or 'tuned' (src/cli/kernels.ts shows the table) */
   kernels: 'default' | 'tuned';
 }
 
@@ -241,7 +241,7 @@ function addCommonOptions(cmd: Command, mode: 'transfer' | 'eval' | 'example'): 
       '--max-buffer-mib <n>',
       "largest GPU buffer in MiB (default: the device's limit); larger tensors (activations, gradients, the image and the optimizer's vectors) are split into row bands; at least three rows of block1's maps (cols x 768 bytes). The weights (up to 16 MiB a layer, fixed) are not split",
     )
-    .addOption(new Option('--kernels <mode>', 'conv kernels: tuned (measured on this adapter at first use, a few seconds, cached; see `neural-style kernels`) or default (the hand-written choice)').choices(['tuned', 'default']).default('tuned'))
+    .addOption(new Option('--kernels <mode>', 'conv kernels: default (the hand-written choice) or tuned (measured on this adapter at first use, a few seconds, cached; see `neural-style kernels`)').choices(['default', 'tuned']).default('default'))
     .option(
       '--max-pixels <n>',
       `the most pixels (width x height) an input image may have; larger ones are refused from their header, before decoding (default: ${DEFAULT_MAX_PIXELS}, i.e. ${DEFAULT_MAX_PIXELS / 1e6} megapixels; decoding takes about 16 bytes a pixel)`,
