@@ -418,7 +418,7 @@ export class App {
         'info',
         result.stopped ? 'Stopped.' : 'Done.',
         `${result.iterations + run.offset.iteration} iterations, ${result.evaluations + run.offset.evaluation} evaluations, loss ${formatLoss(result.loss.total)} ` +
-          `(content ${formatLoss(result.loss.content)}, style ${formatLoss(result.loss.style)}, TV ${formatLoss(result.loss.tv)}). ${result.reason}` +
+          `(content ${formatLoss(result.loss.content)}, style ${formatLoss(result.loss.style)}, TV ${formatLoss(result.loss.tv)}). ${result.reason.replace(/\.?$/, '.')}` +
           (result.firstEvaluationAt !== null ? ` Set-up (Start to the first evaluation): ${((result.firstEvaluationAt - run.startedAt) / 1000).toFixed(1)} s.` : ''),
         [],
         'info',
