@@ -60,6 +60,13 @@ describe('conv3x3 forward and backward vs CPU reference', () => {
             dx: createStorage(ctx, H * W * Cin * 4, 'dx'),
           };
           const s = { H, W, Cin, Cout };
+          // Every conv shader runs in this loop, by version (named here so that a grep finds its test;
+          // test/shaders_coverage.test.ts checks that each shader's name stands in its test file):
+          //   v1 conv3x3_forward_v1, conv3x3_backward_v1     v2 conv3x3_forward_v2, conv3x3_backward_v2
+          //   v3 conv3x3_forward_v3, conv3x3_backward_v3     v4 conv3x3_backward_v4 (backward only)
+          //   v5 conv3x3_forward_v5, conv3x3_backward_v5     v6 conv3x3_backward_v6 (backward only)
+          //   v7 conv3x3_winograd_input_v7, conv3x3_winograd_gemm_v7, conv3x3_winograd_output_v7
+          //   v8 the same with conv3x3_winograd_gemm_v8 (only where the device has 'subgroups')
           for (const v of CONV_VERSIONS) {
             // v7 and v8 (Winograd) read the transformed kernel and two scratch buffers
             const wf = isWinograd(v) && supports(v, s, 'forward') ? createWinogradBuffers(ctx, s, 'forward', w) : undefined;
@@ -193,6 +200,7 @@ describe('Winograd F(2x2, 3x3) pieces (conv3x3 v7)', () => {
   });
 });
 
+// shaders pool2x2_forward and pool2x2_backward (max and avg, through src/kernels/pool2x2.ts)
 describe('pool2x2 forward and backward vs CPU reference', () => {
   const shapes: Array<[number, number, number]> = [
     [1, 1, 3],

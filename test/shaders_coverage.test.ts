@@ -31,6 +31,12 @@ describe('every shader has a CPU reference, a test and an index entry', () => {
     const readme = readFileSync(new URL('shaders/README.md', root), 'utf8');
     expect(readme).toBe(withIndex(readme));
   });
+  it("every shader's name stands in a test file its entry names (a grep for the shader finds its test)", () => {
+    const missing = KERNEL_INDEX.filter((e) => !COMPOSITES.includes(e.name))
+      .filter((e) => !pathsIn(e.test).some((p) => p.startsWith('test/') && existsSync(new URL(p, root)) && readFileSync(new URL(p, root), 'utf8').includes(e.name)))
+      .map((e) => `${e.name} (test: ${e.test})`);
+    expect(missing).toEqual([]);
+  });
   it('`npm run kernel` has a case for every index entry', () => {
     expect([...KERNEL_CASES.keys()].sort()).toEqual(KERNEL_INDEX.map((e) => e.name).sort());
   });

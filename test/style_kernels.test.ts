@@ -17,6 +17,7 @@ import { compare, gpu, printRecorded, randomArray, record } from './helpers.ts';
 
 afterAll(() => printRecorded('Gram / loss kernels and objective vs CPU reference:'));
 
+// shaders gram_forward + gram_reduce (the Gram matrix in splits, then their sum) and gram_backward
 describe('gram forward/backward vs CPU reference', () => {
   // N crosses the split-K boundaries (2048 positions per split); C is odd and not a tile multiple.
   const cases: Array<[number, number]> = [
@@ -49,6 +50,7 @@ describe('gram forward/backward vs CPU reference', () => {
   }
 });
 
+// shaders content_loss, style_loss and tv_loss, each followed by reduce_sum (its partial sums into a scalar slot)
 describe('loss kernels vs CPU reference', () => {
   it('style loss (C=130)', async () => {
     const ctx = await gpu();
