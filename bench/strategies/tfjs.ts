@@ -14,7 +14,7 @@
 // of the call. Every GPU wait has a time limit.
 
 import type * as TF from '@tensorflow/tfjs';
-import type { GpuVec } from '../../src/optim/vecops.ts';
+import { asVector, type GpuVec } from '../../src/optim/vecops.ts';
 import { type GpuContext, withTimeout } from '../../src/gpu/device.ts';
 import { submitChecked } from '../../src/gpu/runtime.ts';
 import type { Objective } from '../../src/optim/types.ts';
@@ -353,7 +353,7 @@ export class TfjsGpuObjective implements Objective {
 
   /** x and grad: one buffer each (this objective is never banded), or a one-segment vector. */
   async evaluate(xv: GPUBuffer | GpuVec, gradv: GPUBuffer | GpuVec): Promise<number> {
-    const [x, grad] = [xv, gradv].map((v) => (Array.isArray(v) ? (v as GpuVec)[0] : (v as GPUBuffer)));
+    const [x, grad] = [xv, gradv].map((v) => asVector(v, 1, (n) => `TfjsGpuObjective: ${n} buffers given; this objective is never banded`)[0]);
     const { tf, ctx } = this;
     const { H, W } = this.objective;
     await useBackend(tf, this.backend);

@@ -7,7 +7,7 @@
 // as row bands, see src/model/bands.ts and GpuVec in vecops.ts). The optimizers own x: they
 // copy the caller's x0 into their own buffers and hand back buffers the caller then owns.
 
-import type { GpuVec } from './vecops.ts';
+import { asVector, type GpuVec } from './vecops.ts';
 
 /** A differentiable function of n variables evaluated on the GPU. */
 export interface Objective {
@@ -121,7 +121,5 @@ export type StartPoint = GPUBuffer | GpuVec;
 
 /** x0 as a GpuVec with one buffer per segment of `segments`. */
 export function startVector(x0: StartPoint, segments: readonly number[]): GpuVec {
-  const v = Array.isArray(x0) ? (x0 as GpuVec) : [x0 as GPUBuffer];
-  if (v.length !== segments.length) throw new Error(`x0 has ${v.length} buffer(s) but the objective has ${segments.length} segment(s)`);
-  return v;
+  return asVector(x0, segments.length, (n) => `x0 has ${n} buffer(s) but the objective has ${segments.length} segment(s)`);
 }

@@ -73,6 +73,16 @@ export interface DotResult {
 /** A vector of N f32 on the GPU: one buffer per segment of its VecOps (one buffer when unsegmented). */
 export type GpuVec = readonly GPUBuffer[];
 
+/**
+ * v as one buffer per segment (a plain buffer is a one-segment vector); throws mismatch(n) when it
+ * has n buffers instead of `segments`.
+ */
+export function asVector(v: GPUBuffer | GpuVec, segments: number, mismatch: (n: number) => string): GpuVec {
+  const parts = Array.isArray(v) ? (v as GpuVec) : [v as GPUBuffer];
+  if (parts.length !== segments) throw new Error(mismatch(parts.length));
+  return parts;
+}
+
 export interface VecOpsOptions {
   /** Most workgroups of the first vec_dot pass (the partials count P). Default 256. */
   maxPartials?: number;

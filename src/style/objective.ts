@@ -41,7 +41,7 @@ import { withTimeout } from '../gpu/device.ts';
 import { gramBackward, gramForward, gramSplits } from '../kernels/gram.ts';
 import { contentLoss, styleLoss } from '../kernels/losses.ts';
 import { tvLossBanded } from '../model/banded_ops.ts';
-import { type GpuVec, readVector } from '../optim/vecops.ts';
+import { asVector, type GpuVec, readVector } from '../optim/vecops.ts';
 import { type Banded, bandRanges, copyRows, createBanded } from '../model/bands.ts';
 import { deviceBufferLimit, encodeSteps, type Injector, type PlanOptions, type Step, type Vgg19, type Vgg19Plan } from '../model/vgg19.ts';
 import { layerIndex, layerSize, VGG19_LAYERS } from '../model/vgg19_layers.ts';
@@ -398,9 +398,7 @@ export class StyleObjective {
 
   /** x or the gradient as one buffer per segment (a plain buffer: the one segment of an unbanded image). */
   private vec(v: GPUBuffer | GpuVec, what: string): GpuVec {
-    const parts = Array.isArray(v) ? (v as GpuVec) : [v as GPUBuffer];
-    if (parts.length !== this.segments.length) throw new Error(`StyleObjective: ${what} has ${parts.length} buffer(s), the image is stored in ${this.segments.length} row band(s)`);
-    return parts;
+    return asVector(v, this.segments.length, (n) => `StyleObjective: ${what} has ${n} buffer(s), the image is stored in ${this.segments.length} row band(s)`);
   }
 
   /**

@@ -58,7 +58,7 @@ export function checkWorkingSize(
   // three rows of block1's maps: a chunk's output row and its halo (every deeper map's row holds
   // at most as many floats: each pooling halves the width and at most doubles the channels)
   const bandBytes = (c: number) => 3 * c * 64 * 4;
-  const imageFits = (_r: number, c: number) => bandBytes(c) <= limit;
+  const bandsFit = (c: number) => bandBytes(c) <= limit;
   const footprint = (r: number, c: number) => {
     try {
       return transferFootprint(ctx, r, c, config, { maxBufferBytes: limit, styles }).bytes;
@@ -66,7 +66,7 @@ export function checkWorkingSize(
       return Infinity; // a row wider than the buffer limit: cannot be banded
     }
   };
-  const fits = (r: number, c: number) => imageFits(r, c) && (memoryBytes === Infinity || footprint(r, c) <= memoryBytes);
+  const fits = (r: number, c: number) => bandsFit(c) && (memoryBytes === Infinity || footprint(r, c) <= memoryBytes);
   /** "the largest that fits ... is --rows N" (both limits grow with rows: bisection), or that none does. */
   const largest = () => {
     if (!fits(min, Math.max(min, Math.trunc(min * aspect)))) return `no working size fits, not even the smallest (${min} rows)`;
@@ -78,7 +78,7 @@ export function checkWorkingSize(
     }
     return `the largest that fits at this aspect ratio is --rows ${lo}`;
   };
-  if (!imageFits(rows, cols)) {
+  if (!bandsFit(cols)) {
     throw new Error(
       `working size ${rows}x${cols}: the narrowest row bands need ${mib(bandBytes(cols))} MiB buffers (three rows of block1's ${cols}x64 maps, a row and its 3x3 halo), over the buffer limit of ${mib(limit)} MiB${maxBufferBytes ? ' (--max-buffer-mib)' : ''}; ${largest()}`,
     );

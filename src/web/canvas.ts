@@ -112,11 +112,10 @@ export class CaffeCanvas {
 
   /**
    * Copies x ([rows, cols, 3] f32, the current size; one buffer per row band of `segments`
-   * floats, one buffer when absent) into the display buffer and draws it.
+   * floats) into the display buffer and draws it.
    */
-  async show(x: GPUBuffer | readonly GPUBuffer[], segments: readonly number[] = [this.rows * this.cols * 3]): Promise<void> {
+  async show(parts: readonly GPUBuffer[], segments: readonly number[]): Promise<void> {
     if (!this.display) throw new Error('CaffeCanvas.show before setSize');
-    const parts = Array.isArray(x) ? (x as readonly GPUBuffer[]) : [x as GPUBuffer];
     if (parts.length !== segments.length || segments.reduce((a, b) => a + b, 0) !== this.rows * this.cols * 3) {
       throw new Error(`CaffeCanvas.show: ${parts.length} buffer(s) of ${segments.join('+')} floats for a ${this.rows}x${this.cols} image`);
     }
