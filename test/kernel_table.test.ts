@@ -25,15 +25,15 @@ afterAll(() => {
 });
 
 describe('kernel table: the hand-written default', () => {
-  it('at 400x533 to block5_conv2 on a CPU adapter: v3/v6 at block1_conv1, v7 everywhere else (as before the table)', async () => {
+  it('at 400x533 to block5_conv2 on a CPU adapter: v3/v6 at block1_conv1, v9 everywhere else', async () => {
     const ctx = await gpu();
     const sites = convSites(400, 533, layerIndex('block5_conv2'), 128 * 2 ** 20);
     expect(sites).toHaveLength(28);
     const rows = await kernelTable(ctx, sites, { mode: 'default', maxBytes: 128 * 2 ** 20 });
     const v = rows.map((r) => `${r.layer} ${r.direction} ${r.version}`);
     if (ctx.isCpuAdapter) {
-      expect(v.slice(0, 4)).toEqual(['block1_conv1 forward v3', 'block1_conv1 backward v6', 'block1_conv2 forward v7', 'block1_conv2 backward v7']);
-      expect(rows.slice(2).every((r) => r.version === 'v7')).toBe(true);
+      expect(v.slice(0, 4)).toEqual(['block1_conv1 forward v3', 'block1_conv1 backward v6', 'block1_conv2 forward v9', 'block1_conv2 backward v9']);
+      expect(rows.slice(2).every((r) => r.version === 'v9')).toBe(true);
       expect(rows[0].why).toMatch(/Winograd does not pay below 16 input channels/);
     } else expect(rows.every((r) => r.version === 'v5')).toBe(true);
     expect(rows.every((r) => !r.measured && r.version === r.defaultVersion)).toBe(true);

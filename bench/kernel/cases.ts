@@ -15,7 +15,7 @@ import { maskApply } from '../../src/kernels/mask.ts';
 import { matmul, matmulFlops } from '../../src/kernels/matmul.ts';
 import { pool2x2Backward, pool2x2Forward, type PoolMode } from '../../src/kernels/pool2x2.ts';
 import { flipTranspose } from '../../src/model/conv_weights.ts';
-import { conv3x3BackwardCpu, conv3x3ForwardCpu } from '../../src/ref/conv3x3.ts';
+import { conv3x3BackwardCpu, conv3x3ForwardCpu, convTolerance } from '../../src/ref/conv3x3.ts';
 import { displayCaffeBytesCpu } from '../../src/ref/display.ts';
 import { reluBackwardCpu } from '../../src/ref/elementwise.ts';
 import { contentLossCpu, gramBackwardCpu, gramCpu, styleLossCpu, tvLossCpu } from '../../src/ref/gram.ts';
@@ -93,7 +93,6 @@ function only(list: Dispatch[], name: ShaderName): Dispatch[] {
 }
 
 const read = (ctx: GpuContext, b: GPUBuffer, n: number) => readFloats(ctx, b, n);
-const convTol = (K: number) => ({ atol: 4e-7 * Math.sqrt(K), rtol: 1e-5 });
 const F = 4; // bytes per f32
 
 // ---------------------------------------------------------------------------------------------
@@ -106,12 +105,12 @@ async function buildConv(ctx: GpuContext, direction: 'forward' | 'backward', ver
   const w = randomFill(9 * Cin * Cout, 2, -0.2, 0.2);
   const bias = randomFill(Cout, 3, -0.1, 0.1);
   const b: Buffers = { x: uploadStorage(ctx, x, 'x'), w: uploadStorage(ctx, w, 'w'), bias: uploadStorage(ctx, bias, 'bias') };
-  const wino = isWinograd(version) ? createWinogradBuffers(ctx, s, direction, w) : undefined;
+  const wino = isWinograd(version) ? createWinogradBuffers(ctx, s, direction, w, undefined, version) : undefined;
   if (wino) Object.assign(b, wino);
   if (direction === 'forward') {
     b.y = createStorage(ctx, H * W * Cout * F, 'y');
     const list = await conv3x3Forward(ctx, version, s, { x: b.x, w: b.w, bias: b.bias, y: b.y, winograd: wino });
-    const tol = convTol(9 * Cin);
+    const tol = convTolerance(9 * Cin, version);
     const check = async () => [{ label: 'y', got: await read(ctx, b.y, H * W * Cout), ref: conv3x3ForwardCpu(x, w, bias, H, W, Cin, Cout), ...tol }];
     return { list, built: fromDispatches(ctx, list, b, check, { flops: convFlops(s), bytes: (H * W * (Cin + Cout) + 9 * Cin * Cout) * F }) };
   }
@@ -125,16 +124,22 @@ async function buildConv(ctx: GpuContext, direction: 'forward' | 'backward', ver
     dx: createStorage(ctx, H * W * Cin * F, 'dx'),
   });
   const list = await conv3x3Backward(ctx, version, s, { dy: b.dy, y: b.y, w: b.w, wt: b.wt, g: b.g, dx: b.dx, winograd: wino });
-  const tol = convTol(9 * Cout);
+  const tol = convTolerance(9 * Cout, version);
   const check = async () => [{ label: 'dx', got: await read(ctx, b.dx, H * W * Cin), ref: conv3x3BackwardCpu(dy, y, w, H, W, Cin, Cout), ...tol }];
   return { list, built: fromDispatches(ctx, list, b, check, { flops: convFlops(s), bytes: (H * W * (Cin + 2 * Cout) + 9 * Cin * Cout) * F }) };
+}
+
+/** The three shaders of a Winograd version, in the order they run. */
+function winogradShaderList(version: 'v7' | 'v8' | 'v9'): ShaderName[] {
+  if (version === 'v9') return ['conv3x3_winograd4_input_v9', 'conv3x3_winograd_gemm_v7', 'conv3x3_winograd4_output_v9'];
+  return ['conv3x3_winograd_input_v7', `conv3x3_winograd_gemm_${version}`, 'conv3x3_winograd_output_v7'];
 }
 
 function convCase(direction: 'forward' | 'backward', version: ConvVersion): KernelCase {
   const table = CONV_SHADERS[direction] as Partial<Record<ConvVersion, ShaderName>>;
   const shaders: ShaderName[] =
     isWinograd(version)
-      ? [...(direction === 'backward' ? (['relu_backward_vec4'] as const) : []), 'conv3x3_winograd_input_v7', `conv3x3_winograd_gemm_${version}`, 'conv3x3_winograd_output_v7']
+      ? [...(direction === 'backward' ? (['relu_backward_vec4'] as const) : []), ...winogradShaderList(version)]
       : [...(direction === 'backward' ? (['relu_backward_vec4'] as const) : []), table[version]!];
   const narrow = version === 'v4' || version === 'v6';
   return {
@@ -148,25 +153,29 @@ function convCase(direction: 'forward' | 'backward', version: ConvVersion): Kern
   };
 }
 
-/** A Winograd transform: the input transform alone; the output transform inside the whole v7 forward, timed alone. */
-function winogradPieceCase(name: 'conv3x3_winograd_input_v7' | 'conv3x3_winograd_output_v7'): KernelCase {
+/** A Winograd transform: the input transform alone; the output transform inside the whole forward of its version, timed alone. */
+function winogradPieceCase(name: 'conv3x3_winograd_input_v7' | 'conv3x3_winograd_output_v7' | 'conv3x3_winograd4_input_v9' | 'conv3x3_winograd4_output_v9'): KernelCase {
+  const version = name.endsWith('v9') ? 'v9' : 'v7';
+  const m = version === 'v9' ? 4 : 2;
+  const gemms = (m + 2) ** 2;
   return {
-    ...convCase('forward', 'v7'),
+    ...convCase('forward', version),
     name,
     shaders: [name],
     async build(ctx, shape) {
       const [H, W, Cin, Cout] = shape;
-      const { tilesX, tiles } = winogradTiles(H, W);
-      if (name === 'conv3x3_winograd_input_v7') {
+      const { tilesX, tiles } = winogradTiles(H, W, m);
+      if (name.includes('_input_')) {
         const x = randomFill(H * W * Cin, 1);
-        const b: Buffers = { x: uploadStorage(ctx, x, 'x'), v: createStorage(ctx, 16 * tiles * Cin * F, 'v') };
-        const d = await makeDispatch(ctx, { shader: name }, [createUniform(ctx, [H, W, Cin, tilesX, 0, Math.ceil(H / 2)], `${name} params`), b.x, b.v], grid1d(tiles * Cin));
-        // sums of 4 inputs with coefficients +-1: exact up to 3 roundings
-        const check = async () => [{ label: 'V', got: await read(ctx, b.v, 16 * tiles * Cin), ref: winogradInputCpu(x, H, W, Cin), atol: 1e-6, rtol: 0 }];
-        return fromDispatches(ctx, [d], b, check, { bytes: (H * W + 16 * tiles) * Cin * F });
+        const b: Buffers = { x: uploadStorage(ctx, x, 'x'), v: createStorage(ctx, gemms * tiles * Cin * F, 'v') };
+        const threads = version === 'v9' ? tiles * (Cin / 4) : tiles * Cin; // v9: 4 channels per invocation
+        const d = await makeDispatch(ctx, { shader: name }, [createUniform(ctx, [H, W, Cin, tilesX, 0, Math.ceil(H / m)], `${name} params`), b.x, b.v], grid1d(threads));
+        // v7: sums of 4 inputs with coefficients +-1, exact up to 3 roundings; v9: see its test
+        const check = async () => [{ label: 'V', got: await read(ctx, b.v, gemms * tiles * Cin), ref: winogradInputCpu(x, H, W, Cin, m), atol: version === 'v9' ? 2e-5 : 1e-6, rtol: 0 }];
+        return fromDispatches(ctx, [d], b, check, { bytes: (H * W + gemms * tiles) * Cin * F });
       }
-      const { built, list } = await buildConv(ctx, 'forward', 'v7', shape);
-      return { ...built, encodeTimed: (enc, tw) => encodeDispatches(enc, only(list, name), tw), flops: undefined, bytes: (16 * tiles + H * W) * Cout * F };
+      const { built, list } = await buildConv(ctx, 'forward', version, shape);
+      return { ...built, encodeTimed: (enc, tw) => encodeDispatches(enc, only(list, name), tw), flops: undefined, bytes: (gemms * tiles + H * W) * Cout * F };
     },
   };
 }
@@ -182,10 +191,11 @@ function single(name: ShaderName, dims: string[], shape: number[], tiny: number[
 }
 for (const direction of ['forward', 'backward'] as const) {
   for (const version of Object.keys(CONV_SHADERS[direction]) as ConvVersion[]) cases.push(convCase(direction, version));
-  cases.push(convCase(direction, 'v7'), convCase(direction, 'v8')); // v8: v7 with the subgroup GEMM ('subgroups' only)
+  cases.push(convCase(direction, 'v7'), convCase(direction, 'v8'), convCase(direction, 'v9')); // v8: v7 with the subgroup GEMM ('subgroups' only)
 }
 
 cases.push(winogradPieceCase('conv3x3_winograd_input_v7'), winogradPieceCase('conv3x3_winograd_output_v7'));
+cases.push(winogradPieceCase('conv3x3_winograd4_input_v9'), winogradPieceCase('conv3x3_winograd4_output_v9'));
 
 for (const gemm of ['v7', 'v8'] as const) cases.push(
   single(`conv3x3_winograd_gemm_${gemm}`, ['M', 'N', 'K', 'batch'], [1024, 1024, 1024, 1], [9, 12, 7, 3], async (ctx, [M, N, K, batch]) => {

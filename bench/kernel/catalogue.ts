@@ -1,10 +1,10 @@
-// The kernel index: every shader (and conv3x3 v7, which is three) with its op, what it computes,
+// The kernel index: every shader (and the Winograd conv3x3 versions, three each) with its op, what it computes,
 // its TS wrapper, CPU reference, test, benchmark row and where the model runs it. shaders/README.md's
 // table is generated from this (`npm run shaders:index`), and test/shaders_coverage.test.ts checks
 // that every path named here exists, that every shader has an entry, and that the README is current.
 
 export interface KernelEntry {
-  /** a shader in shaders/ (without .wgsl), or conv3x3_forward_v7 / conv3x3_backward_v7 */
+  /** a shader in shaders/ (without .wgsl), or a conv version such as conv3x3_forward_v7 (three shaders) */
   name: string;
   op: string;
   computes: string;
@@ -29,15 +29,15 @@ const profileRow = (label: string) => `per-kernel profile of one evaluation: \`$
 function convEntry(direction: 'forward' | 'backward', v: string, computes: string, model: string): KernelEntry {
   const [op, wrapper, ref] =
     direction === 'forward' ? ['conv3x3 forward', 'conv3x3Forward', 'conv3x3ForwardCpu'] : ['conv3x3 backward (input gradient)', 'conv3x3Backward', 'conv3x3BackwardCpu'];
-  const v7 = v === 'v7' || v === 'v8'; // the Winograd versions (v8: with the subgroup GEMM)
-  const profiled = v === 'v7' || (direction === 'forward' ? v === 'v3' : v === 'v6'); // what the model runs on CPU adapters
+  const v7 = v === 'v7' || v === 'v8' || v === 'v9'; // the Winograd versions (v8: v7 with the subgroup GEMM; v9: F(4x4, 3x3))
+  const profiled = v === 'v9' || (direction === 'forward' ? v === 'v3' : v === 'v6'); // what the model runs on CPU adapters
   return {
     name: `conv3x3_${direction}_${v}`,
     op,
     computes,
     wrapper: `${conv}: ${wrapper}${v7 ? ' -> winogradDispatches' : ''}`,
     ref: `src/ref/conv3x3.ts: ${ref}${v7 ? ' (pieces: src/ref/winograd.ts)' : ''}`,
-    test: v === 'v7' ? `${convTest}; "v7 in chunks of one tile row"` : v === 'v8' ? `${convTest} (skipped without 'subgroups')` : convTest,
+    test: v === 'v7' || v === 'v9' ? `${convTest}; "${v} in chunks of one tile row"` : v === 'v8' ? `${convTest} (skipped without 'subgroups')` : convTest,
     bench: `${opsRow(`conv3x3_${direction}`, `ours ${v}`)}${profiled ? `; ${profileRow(`conv3x3_${direction}_${v}${v7 ? ':<piece>' : ''}`)}` : ''}`,
     model,
   };
@@ -51,15 +51,41 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
     'forward',
     'v3',
     'same; register tile of 8 pixels x 8 channels, vec4 weight loads (Cout % 4 == 0)',
-    'CPU adapters: block1_conv1 (Cin = 3, where Winograd does not pay) and layers whose v7 scratch does not fit (kernel_table.ts modelConvVersionAt)',
+    'CPU adapters: block1_conv1 (Cin = 3, where Winograd does not pay) and layers whose Winograd scratch does not fit (kernel_table.ts modelConvVersionAt)',
   ),
   convEntry('forward', 'v5', 'same; workgroup-memory tiling, 64 x 64 output tile per 16 x 16 workgroup', 'GPU (hardware) adapters: every layer (kernel_table.ts chooseConvVersion)'),
   convEntry(
     'forward',
     'v7',
     'Winograd F(2x2, 3x3): input transform, 16 batched GEMMs, output transform + bias + ReLU; 2.25x fewer multiply-adds',
+    'where the autotuner measures it faster than the default (kernel_table.ts); the CPU adapters\' default before v9',
+  ),
+  convEntry(
+    'forward',
+    'v9',
+    'Winograd F(4x4, 3x3): input transform, 36 batched GEMMs, output transform + bias + ReLU; 4x fewer multiply-adds than direct, 1.78x fewer than v7; larger float32 error (convTolerance)',
     'CPU adapters (lavapipe, SwiftShader): every forward conv from block1_conv2 on (kernel_table.ts chooseConvVersion, winogradPays)',
   ),
+  {
+    name: 'conv3x3_winograd4_input_v9',
+    op: 'conv3x3 v9, step 1',
+    computes: 'V = Bᵀ d B for every 6x6 input patch d and 4 channels: [36, tiles, C] (points 0, ±1, 2, -1/2, ∞)',
+    wrapper: `${conv}: winogradDispatches`,
+    ref: 'src/ref/winograd.ts: winogradInputCpu (m = 4)',
+    test: 'test/kernels.test.ts: "conv3x3_winograd4_input_v9 on the GPU vs its CPU reference"',
+    bench: profileRow('conv3x3_forward_v9:conv3x3_winograd4_input_v9'),
+    model: 'inside conv3x3 v9 (forward and backward)',
+  },
+  {
+    name: 'conv3x3_winograd4_output_v9',
+    op: 'conv3x3 v9, step 3',
+    computes: 'Y = Aᵀ M A per 4x4 tile, then bias + ReLU (forward) or plain / accumulate (input gradient)',
+    wrapper: `${conv}: winogradDispatches`,
+    ref: 'src/ref/winograd.ts: winogradConvCpu (m = 4, composition), src/ref/conv3x3.ts',
+    test: `${convTest} (v9)`,
+    bench: profileRow('conv3x3_forward_v9:conv3x3_winograd4_output_v9'),
+    model: 'inside conv3x3 v9 (forward and backward)',
+  },
   {
     name: 'conv3x3_winograd_input_v7',
     op: 'conv3x3 v7, step 1',
@@ -73,12 +99,12 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
   {
     name: 'conv3x3_winograd_gemm_v7',
     op: 'matmul (batched)',
-    computes: 'C[z] = A[z] B[z], 8 x 8 register tile: the 16 GEMMs of v7 in one dispatch; alone, the matmul ceiling',
+    computes: 'C[z] = A[z] B[z], 8 x 8 register tile: the 16 GEMMs of v7 (36 of v9) in one dispatch; alone, the matmul ceiling',
     wrapper: 'src/kernels/matmul.ts: matmul',
     ref: 'src/ref/matmul.ts: matmulCpu',
     test: 'test/kernels.test.ts: "relu_backward and matmul vs CPU reference" (conv3x3_winograd_gemm_v7 cases, plain and batched)',
-    bench: `ceiling: \`matmul\` rows; ${profileRow('conv3x3_forward_v7:conv3x3_winograd_gemm_v7')}`,
-    model: 'inside conv3x3 v7 (forward and backward): most of an evaluation on CPU adapters',
+    bench: `ceiling: \`matmul\` rows; ${profileRow('conv3x3_forward_v9:conv3x3_winograd_gemm_v7')}`,
+    model: 'inside conv3x3 v7 and v9 (forward and backward): most of an evaluation on CPU adapters',
   },
   {
     name: 'conv3x3_winograd_gemm_v8',
@@ -109,11 +135,12 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
   // ---- conv3x3 backward: dx = conv(dy * (y > 0), flipTranspose(w))
   convEntry('backward', 'v1', 'dx = conv(dy ⊙ (y > 0), flipTranspose(w)); one output per invocation, applies the ReLU mask itself', 'no (teaching)'),
   convEntry('backward', 'v2', 'same on g = relu_backward(dy, y) with wt = flipTranspose(w); 4 pixels x 8 channels', 'fallback where the chosen version cannot run (versionFor)'),
-  convEntry('backward', 'v3', 'same; 8 pixels x 8 channels, vec4 weight loads (Cin % 4 == 0)', 'CPU adapters: where v7 does not pay or fit'),
+  convEntry('backward', 'v3', 'same; 8 pixels x 8 channels, vec4 weight loads (Cin % 4 == 0)', 'CPU adapters: where Winograd does not pay or fit'),
   convEntry('backward', 'v4', 'same for narrow inputs (Cin <= 4): 16 pixels x 4 channels', 'no longer (superseded by v6 for 3 channels; versionFor picks it for Cin = 4)'),
   convEntry('backward', 'v5', 'same; workgroup-memory tiling, 64 x 64 tile', 'GPU (hardware) adapters: every layer'),
   convEntry('backward', 'v6', 'same for the image (Cin <= 3): 2 rows x 8 pixels x 3 channels, each loaded value shared', "CPU adapters: block1_conv1's input gradient (the image, 3 channels)"),
-  convEntry('backward', 'v7', 'relu_backward, then Winograd F(2x2, 3x3) with the flip-transposed kernel (accumulating)', 'CPU adapters: every input gradient from block1_conv2 on'),
+  convEntry('backward', 'v7', 'relu_backward, then Winograd F(2x2, 3x3) with the flip-transposed kernel (accumulating)', 'where the autotuner measures it faster than the default (kernel_table.ts)'),
+  convEntry('backward', 'v9', 'relu_backward, then Winograd F(4x4, 3x3) with the flip-transposed kernel (accumulating)', 'CPU adapters: every input gradient from block1_conv2 on'),
   convEntry('backward', 'v8', "relu_backward, then v7's Winograd with the subgroup GEMM conv3x3_winograd_gemm_v8", 'where the autotuner measures it faster (kernel_table.ts)'),
   {
     name: 'relu_backward',
@@ -123,7 +150,7 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
     ref: 'src/ref/elementwise.ts: reluBackwardCpu',
     test: 'test/kernels.test.ts: "relu_backward on 1001 values"',
     bench: profileRow('relu_backward'),
-    model: 'before every conv backward (v2-v7) whose element count is not a multiple of 4',
+    model: 'before every conv backward (v2-v9) whose element count is not a multiple of 4',
   },
   {
     name: 'relu_backward_vec4',
@@ -133,7 +160,7 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
     ref: 'src/ref/elementwise.ts: reluBackwardCpu',
     test: 'test/kernels.test.ts: "relu_backward on 1000 values"',
     bench: profileRow('relu_backward_vec4'),
-    model: 'before every conv backward (v2-v7): VGG19 channel counts make it the usual one',
+    model: 'before every conv backward (v2-v9): VGG19 channel counts make it the usual one',
   },
   {
     name: 'pool2x2_forward',

@@ -363,7 +363,7 @@ async function setUpGpu(o: CommonOptions, rows: number, cols: number): Promise<G
   const { checkWorkingSize } = await import('../style/transfer.ts');
   try {
     const styles = { count: o.styles.length, masked: o.styleMasks?.length ?? 0, scale: o.styleScale };
-    checkWorkingSize(ctx, rows, cols, o.config, o.maxBufferBytes, o.maxGpuBytes ?? memoryBudget(ctx), styles);
+    checkWorkingSize(ctx, rows, cols, o.config, o.maxBufferBytes, o.maxGpuBytes ?? memoryBudget(ctx), styles, o.kernels);
   } catch (e) {
     ctx.device.destroy();
     const m = messageOf(e);

@@ -14,6 +14,8 @@ export const SHADER_NAMES = [
   'conv3x3_forward_v2',
   'conv3x3_forward_v3',
   'conv3x3_forward_v5',
+  'conv3x3_winograd4_input_v9',
+  'conv3x3_winograd4_output_v9',
   'conv3x3_winograd_gemm_v7',
   'conv3x3_winograd_gemm_v8',
   'conv3x3_winograd_input_v7',

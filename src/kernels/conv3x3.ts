@@ -25,6 +25,10 @@
 //   v8  v7 with the subgroup GEMM conv3x3_winograd_gemm_v8 (A shared by subgroupShuffle) in
 //       place of conv3x3_winograd_gemm_v7; only on devices with the 'subgroups' feature
 //       (convUnavailable says why not). Same transforms, buffers and shapes as v7.
+//   v9  Winograd F(4x4, 3x3): conv3x3_winograd4_input_v9, 36 GEMMs in one batched
+//       conv3x3_winograd_gemm_v7 dispatch, conv3x3_winograd4_output_v9. 4x fewer multiply-adds
+//       than direct (1.78x fewer than v7); larger float32 rounding error than v7 (measured in
+//       test/kernels.test.ts); needs Cin and Cout % 4 == 0 (its transforms move vec4 of channels).
 //
 // Which version runs at each VGG19 layer and direction is decided in one place:
 // src/kernels/kernel_table.ts (hand-written defaults, or the autotuner's measured choice).
@@ -66,12 +70,24 @@ export interface ConvShape {
   Cout: number;
 }
 
-export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8'] as const;
+export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8', 'v9'] as const;
 export type ConvVersion = (typeof CONV_VERSIONS)[number];
 
-/** The Winograd versions (three shaders, transformed kernel, scratch): v7 and its subgroup variant v8. */
-export function isWinograd(v: ConvVersion): v is 'v7' | 'v8' {
-  return v === 'v7' || v === 'v8';
+/** The Winograd versions (three shaders, transformed kernel, scratch): v7, its subgroup variant v8, and v9 (F(4x4, 3x3)). */
+export function isWinograd(v: ConvVersion): v is 'v7' | 'v8' | 'v9' {
+  return v === 'v7' || v === 'v8' || v === 'v9';
+}
+
+/** The output tile of a Winograd version: m of F(m x m, 3x3) (v7, v8: 2; v9: 4; the others: 2, unused). */
+export function winogradTile(v: ConvVersion): 2 | 4 {
+  return v === 'v9' ? 4 : 2;
+}
+
+/** The shaders of a Winograd version's three steps. */
+function winogradShaders(v: ConvVersion): { input: ShaderName; output: ShaderName; gemm: 'v7' | 'v8' } {
+  return v === 'v9'
+    ? { input: 'conv3x3_winograd4_input_v9', output: 'conv3x3_winograd4_output_v9', gemm: 'v7' }
+    : { input: 'conv3x3_winograd_input_v7', output: 'conv3x3_winograd_output_v7', gemm: v === 'v8' ? 'v8' : 'v7' };
 }
 
 /** Why a version cannot run on this device at all (v8 needs 'subgroups'), or null when it can. */
@@ -99,6 +115,7 @@ function checkShape(s: ConvShape) {
  * channels; v4 and v6 are input gradients for narrow inputs only (the image).
  */
 export function supports(version: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): boolean {
+  if (version === 'v9') return s.Cin % 4 === 0 && s.Cout % 4 === 0;
   if (version === 'v3' || isWinograd(version)) return (direction === 'forward' ? s.Cout : s.Cin) % 4 === 0;
   if (version === 'v4') return direction === 'backward' && s.Cin <= 4;
   if (version === 'v6') return direction === 'backward' && s.Cin <= 3;
@@ -109,6 +126,7 @@ export function supports(version: ConvVersion, s: ConvShape, direction: 'forward
 function requirement(version: ConvVersion, direction: 'forward' | 'backward'): string {
   if (version === 'v4') return direction === 'forward' ? 'is a backward-only kernel' : 'needs Cin <= 4';
   if (version === 'v6') return direction === 'forward' ? 'is a backward-only kernel' : 'needs Cin <= 3';
+  if (version === 'v9') return 'needs Cin % 4 == 0 and Cout % 4 == 0';
   return direction === 'forward' ? 'needs Cout % 4 == 0' : 'needs Cin % 4 == 0';
 }
 
@@ -143,29 +161,28 @@ function checkSupported(version: ConvVersion, s: ConvShape, direction: 'forward'
 }
 
 // ---------------------------------------------------------------------------------------------
-// v7: Winograd F(2x2, 3x3)
+// v7, v8, v9: Winograd F(m x m, 3x3), m = winogradTile(version)
 
-/** What v7 needs besides the usual buffers: the transformed kernel and two scratch buffers. */
+/** What a Winograd version needs besides the usual buffers: the transformed kernel and two scratch buffers. */
 export interface WinogradBuffers {
-  /** [16, K, N] transformed kernel: winogradWeights(w) forward, winogradWeights(wt) backward (src/model/conv_weights.ts) */
+  /** [(m+2)^2, K, N] transformed kernel: winogradWeights(w, .., m) forward, winogradWeights(wt, .., m) backward (src/model/conv_weights.ts) */
   u: GPUBuffer;
-  /** scratch of at least winogradScratchFloats(s, direction).v floats (the GEMMs' A) */
+  /** scratch of at least winogradScratchFloats(s, direction, .., version).v floats (the GEMMs' A) */
   v: GPUBuffer;
-  /** scratch of at least winogradScratchFloats(s, direction).m floats (the GEMMs' C) */
+  /** scratch of at least winogradScratchFloats(s, direction, .., version).m floats (the GEMMs' C) */
   m: GPUBuffer;
 }
 
-
 /**
- * The most bytes each of v7's two scratch buffers has by default: 32 MiB. Larger images run in
- * more chunks of tile rows; each chunk's GEMMs are still thousands of rows tall (at 400x533,
- * block1: 29 tile rows x 267 tiles per chunk). It was 128 MiB until the memory footprint became
- * a stated figure: at 512x512 the two buffers took 256 MiB of a 1.4 GiB run.
+ * The most bytes each of the two Winograd scratch buffers has by default: 32 MiB. Larger images
+ * run in more chunks of tile rows; each chunk's GEMMs are still thousands of rows tall (at
+ * 400x533, block1, v7: 29 tile rows x 267 tiles per chunk). It was 128 MiB until the memory
+ * footprint became a stated figure: at 512x512 the two buffers took 256 MiB of a 1.4 GiB run.
  */
 export const WINOGRAD_SCRATCH_MAX = 32 * 2 ** 20;
 
 /**
- * The most bytes one v7 scratch buffer may have: WINOGRAD_SCRATCH_MAX, the device's binding
+ * The most bytes one Winograd scratch buffer may have: WINOGRAD_SCRATCH_MAX, the device's binding
  * limit, and `maxBytes` (the plan's buffer limit, --max-buffer-mib), whichever is least.
  */
 export function winogradScratchLimit(ctx: GpuContext, maxBytes = Infinity): number {
@@ -173,29 +190,35 @@ export function winogradScratchLimit(ctx: GpuContext, maxBytes = Infinity): numb
   return Math.min(l.maxStorageBufferBindingSize, l.maxBufferSize, WINOGRAD_SCRATCH_MAX, maxBytes);
 }
 
+/** F(m x m, 3x3) tiles of an H x W output: `tileRows` rows of `tilesX`, and (m+2)^2 GEMMs. */
+function winogradGrid(H: number, W: number, version: ConvVersion): { tilesX: number; tileRows: number; gemms: number } {
+  const m = winogradTile(version);
+  return { tilesX: Math.ceil(W / m), tileRows: Math.ceil(H / m), gemms: (m + 2) ** 2 };
+}
+
 /**
- * Floats of v7's two scratch buffers for a shape: v = 16*tiles*K, m = 16*tiles*N, where tiles
- * are those of the largest chunk of tile rows that keeps both within `maxBytes` (v7 runs the
- * image in such chunks). `rows` = tile rows per chunk; 0 if not even one row fits.
+ * Floats of the two scratch buffers of a Winograd version at a shape: v = gemms*tiles*K,
+ * m = gemms*tiles*N (gemms = 16 for v7/v8, 36 for v9), where tiles are those of the largest chunk
+ * of tile rows that keeps both within `maxBytes` (the image runs in such chunks). `rows` = tile
+ * rows per chunk; 0 if not even one row fits.
  */
-export function winogradScratchFloats(s: ConvShape, direction: 'forward' | 'backward', maxBytes = Infinity): { v: number; m: number; rows: number } {
-  const tilesX = Math.ceil(s.W / 2); // F(2x2, 3x3) tiles: ceil(H/2) rows of ceil(W/2)
-  const tileRows = Math.ceil(s.H / 2);
+export function winogradScratchFloats(s: ConvShape, direction: 'forward' | 'backward', maxBytes = Infinity, version: ConvVersion = 'v7'): { v: number; m: number; rows: number } {
+  const { tilesX, tileRows, gemms } = winogradGrid(s.H, s.W, version);
   const [K, N] = direction === 'forward' ? [s.Cin, s.Cout] : [s.Cout, s.Cin];
-  const rows = Math.min(tileRows, Math.floor(maxBytes / (4 * 16 * tilesX * Math.max(K, N))));
-  return { v: 16 * rows * tilesX * K, m: 16 * rows * tilesX * N, rows };
+  const rows = Math.min(tileRows, Math.floor(maxBytes / (4 * gemms * tilesX * Math.max(K, N))));
+  return { v: gemms * rows * tilesX * K, m: gemms * rows * tilesX * N, rows };
 }
 
-/** Whether v7 can run this shape within the device's limits and maxBytes (at least one tile row per chunk). */
-export function winogradFits(ctx: GpuContext, s: ConvShape, direction: 'forward' | 'backward', maxBytes = Infinity): boolean {
-  return winogradScratchFloats(s, direction, winogradScratchLimit(ctx, maxBytes)).rows > 0;
+/** Whether a Winograd version can run this shape within the device's limits and maxBytes (at least one tile row per chunk). */
+export function winogradFits(ctx: GpuContext, s: ConvShape, direction: 'forward' | 'backward', maxBytes = Infinity, version: ConvVersion = 'v7'): boolean {
+  return winogradScratchFloats(s, direction, winogradScratchLimit(ctx, maxBytes), version).rows > 0;
 }
 
 /**
- * Stand-alone v7 buffers for one conv (tests, the benchmark): uploads the transformed kernel of
- * the host kernel `w` (HWIO) — of its flip-transpose for the backward — and allocates the scratch
- * (chunked to `maxScratchBytes`, default the device's limit). The model shares one scratch pair
- * across its layers instead. The caller destroys them.
+ * Stand-alone Winograd buffers for one conv (tests, the benchmark): uploads the transformed kernel
+ * of the host kernel `w` (HWIO) — of its flip-transpose for the backward — for `version`'s tile,
+ * and allocates the scratch (chunked to `maxScratchBytes`, default the device's limit). The model
+ * shares one scratch pair across its layers instead. The caller destroys them.
  */
 export function createWinogradBuffers(
   ctx: GpuContext,
@@ -203,21 +226,23 @@ export function createWinogradBuffers(
   direction: 'forward' | 'backward',
   w: ArrayLike<number>,
   maxScratchBytes = winogradScratchLimit(ctx),
+  version: ConvVersion = 'v7',
 ): WinogradBuffers {
-  const u = direction === 'forward' ? winogradWeights(w, s.Cin, s.Cout) : winogradWeights(flipTranspose(w, s.Cin, s.Cout), s.Cout, s.Cin);
-  const f = winogradScratchFloats(s, direction, maxScratchBytes);
-  if (!f.rows) throw new Error(`conv3x3 v7: one row of tiles of ${s.H}x${s.W} needs more than ${maxScratchBytes} bytes of scratch`);
+  const m = winogradTile(version);
+  const u = direction === 'forward' ? winogradWeights(w, s.Cin, s.Cout, m) : winogradWeights(flipTranspose(w, s.Cin, s.Cout), s.Cout, s.Cin, m);
+  const f = winogradScratchFloats(s, direction, maxScratchBytes, version);
+  if (!f.rows) throw new Error(`conv3x3 ${version}: one row of tiles of ${s.H}x${s.W} needs more than ${maxScratchBytes} bytes of scratch`);
   return {
-    u: uploadStorage(ctx, u, `conv3x3 ${direction} winograd kernel`),
+    u: uploadStorage(ctx, u, `conv3x3 ${direction} winograd${m === 4 ? '4' : ''} kernel`),
     v: createStorage(ctx, f.v * 4, `conv3x3 ${direction} winograd V`),
     m: createStorage(ctx, f.m * 4, `conv3x3 ${direction} winograd M`),
   };
 }
 
 /**
- * The steps of v7 from an input `src` [H, W, K] to `dst` [H, W, N], for each chunk of tile rows
- * that the scratch buffers hold: input transform, the 16 GEMMs (one batched
- * conv3x3_winograd_gemm_v7 dispatch, built by matmul()), output transform (bias + ReLU, or plain / accumulate).
+ * The steps of a Winograd version from an input `src` [H, W, K] to `dst` [H, W, N], for each chunk
+ * of tile rows that the scratch buffers hold: input transform, the (m+2)^2 GEMMs (one batched
+ * dispatch, built by matmul()), output transform (bias + ReLU, or plain / accumulate).
  */
 async function winogradDispatches(
   ctx: GpuContext,
@@ -225,14 +250,14 @@ async function winogradDispatches(
   sh: { H: number; W: number; K: number; N: number },
   b: { src: GPUBuffer; dst: GPUBuffer; bias: GPUBuffer | null } & WinogradBuffers,
   accumulate: boolean,
-  gemm: 'v7' | 'v8' = 'v7',
+  version: ConvVersion,
 ): Promise<Dispatch[]> {
-  const tilesX = Math.ceil(sh.W / 2); // F(2x2, 3x3) tiles: ceil(H/2) rows of ceil(W/2)
-  const tileRows = Math.ceil(sh.H / 2);
-  const rowsPerChunk = Math.min(tileRows, Math.floor(b.v.size / (4 * 16 * tilesX * sh.K)), Math.floor(b.m.size / (4 * 16 * tilesX * sh.N)));
+  const { tilesX, tileRows, gemms } = winogradGrid(sh.H, sh.W, version);
+  const shaders = winogradShaders(version);
+  const rowsPerChunk = Math.min(tileRows, Math.floor(b.v.size / (4 * gemms * tilesX * sh.K)), Math.floor(b.m.size / (4 * gemms * tilesX * sh.N)));
   if (rowsPerChunk < 1) {
     throw new Error(
-      `${label}: scratch buffers too small for one row of tiles (need ${16 * tilesX * sh.K} and ${16 * tilesX * sh.N} floats, got ${b.v.size / 4} and ${b.m.size / 4})`,
+      `${label}: scratch buffers too small for one row of tiles (need ${gemms * tilesX * sh.K} and ${gemms * tilesX * sh.N} floats, got ${b.v.size / 4} and ${b.m.size / 4})`,
     );
   }
   const steps: Dispatch[] = [];
@@ -240,14 +265,16 @@ async function winogradDispatches(
     const rows = Math.min(rowsPerChunk, tileRows - row0);
     const tiles = rows * tilesX;
     const chunk = (C: number) => [sh.H, sh.W, C, tilesX, row0, rows];
+    // v9's input transform moves 4 channels per invocation, v7's one
+    const inputThreads = version === 'v9' ? tiles * (sh.K / 4) : tiles * sh.K;
     // labelled "<conv shader>:<step>[ [tile rows a-b of n]]" so that errors and profiles name the
     // conv (and chunk) they belong to
     const part = [
-      await makeDispatch(ctx, { shader: 'conv3x3_winograd_input_v7' }, [createUniform(ctx, chunk(sh.K), `${label} input params`), b.src, b.v], grid1d(tiles * sh.K)),
-      await matmul(ctx, { M: tiles, N: sh.N, K: sh.K, batch: 16 }, { a: b.v, b: b.u, c: b.m }, `${label} gemm`, gemm),
+      await makeDispatch(ctx, { shader: shaders.input }, [createUniform(ctx, chunk(sh.K), `${label} input params`), b.src, b.v], grid1d(inputThreads)),
+      await matmul(ctx, { M: tiles, N: sh.N, K: sh.K, batch: gemms }, { a: b.v, b: b.u, c: b.m }, `${label} gemm`, shaders.gemm),
       await makeDispatch(
         ctx,
-        { shader: 'conv3x3_winograd_output_v7', constants: { RELU: b.bias ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 } },
+        { shader: shaders.output, constants: { RELU: b.bias ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 } },
         [createUniform(ctx, chunk(sh.N), `${label} output params`), b.m, b.bias ?? b.m, b.dst],
         grid1d(tiles * (sh.N / 4)),
       ),
@@ -263,7 +290,7 @@ function needWinograd(version: ConvVersion, direction: string, wino: WinogradBuf
   return wino;
 }
 
-/** y = relu(conv(x, w) + b). Returns the dispatches to run in order (v7: three, else one). */
+/** y = relu(conv(x, w) + b). Returns the dispatches to run in order (Winograd: three per chunk of tile rows, else one). */
 export async function conv3x3Forward(
   ctx: GpuContext,
   version: ConvVersion,
@@ -283,7 +310,7 @@ export async function conv3x3Forward(
 
 /**
  * dx (+)= d/dx of sum(dy * y). `w` is the HWIO kernel (v1), `wt` its flip-transpose (v2-v6);
- * `g` is a scratch buffer of H*W*Cout floats (v2-v7); v7 reads `winograd` (u = the transformed
+ * `g` is a scratch buffer of H*W*Cout floats (v2-v9); the Winograd versions read `winograd` (u = the transformed
  * flip-transpose). Returns the dispatches to run in order.
  */
 export async function conv3x3Backward(

@@ -7,15 +7,17 @@
 //            unless a candidate is > 5 % faster over repeated timings, and caches the choice per adapter and shape (kernel_cache.ts)
 //
 // The hand-written default, as measured when it was written:
-// conv3x3 on CPU adapters (lavapipe, SwiftShader): v7, Winograd F(2x2, 3x3) — its 16 GEMMs run on
+// conv3x3 on CPU adapters (lavapipe, SwiftShader): v9, Winograd F(4x4, 3x3) — its 36 GEMMs run on
+// the same core as v7's 16 with 1.78x fewer multiply-adds in all (see bench/README.md for the
+// whole-evaluation figures that made it the default). Before it, v7, Winograd F(2x2, 3x3) — its 16 GEMMs run on
 // the same 8x8 register-tiled core as v3 with 2.25x fewer multiply-adds; same-run A/B on
 // lavapipe: 1.5x v3 at 128x170 64->64, 1.9-2.0x at 256->256 and 512->512 (the transforms are
 // memory passes, relatively cheaper the more channels). Before it, v3 (8x8 register tile, vec4
 // weights) measured 1.4-1.5x faster than v2 (4x8), ~10x faster than v1, and faster than the
 // workgroup-tiled v5, whose barriers and staging copies cost more than they save when every
-// "thread" is a SIMD lane of a CPU core. v7 needs two scratch buffers (at most 32 MiB each: it
-// runs large images in chunks of tile rows) and does not pay below 16 input channels
-// (winogradPays); modelConvVersionAt says which version the model runs at each shape.
+// "thread" is a SIMD lane of a CPU core. The Winograd versions need two scratch buffers (at most
+// 32 MiB each: they run large images in chunks of tile rows) and do not pay below 16 input
+// channels (winogradPays); modelConvVersionAt says which version the model runs at each shape.
 // On real GPUs: v5 (workgroup-memory tiling: coalesced loads, each global value read once per
 // 64x64 tile), the standard GPU GEMM design. No GPU was available when this was written, so this
 // choice is by design, not yet by measurement: `npm run bench` times every version on the adapter
@@ -29,7 +31,7 @@ import type { GpuContext } from '../gpu/device.ts';
 import { type ConvShape, type ConvVersion, convUnavailable, isWinograd, supports, versionFor, winogradFits } from './conv3x3.ts';
 
 export function chooseConvVersion(ctx: GpuContext): ConvVersion {
-  return ctx.isCpuAdapter ? 'v7' : 'v5';
+  return ctx.isCpuAdapter ? 'v9' : 'v5';
 }
 
 /**
@@ -44,8 +46,9 @@ export function winogradPays(s: { Cin: number; Cout: number }, direction: 'forwa
 
 /**
  * The version the model runs at one conv shape when `preferred` is its version: versionFor's
- * fallbacks (v6/v4/v2 where the preferred cannot run), and v3 instead of v7 where Winograd does
- * not pay or its scratch would not fit the device (Vgg19Plan and the benchmark both use this).
+ * fallbacks (v6/v4/v2 where the preferred cannot run), and where a Winograd version cannot run,
+ * does not pay or its scratch would not fit the device, v3 (or v3's own fallbacks) (Vgg19Plan
+ * and the benchmark both use this).
  */
 export function modelConvVersionAt(
   ctx: GpuContext,
@@ -54,8 +57,8 @@ export function modelConvVersionAt(
   direction: 'forward' | 'backward',
   maxBytes = Infinity,
 ): ConvVersion {
-  const v = versionFor(preferred, s, direction);
-  return isWinograd(v) && !(winogradPays(s, direction) && winogradFits(ctx, s, direction, maxBytes)) ? versionFor('v3', s, direction) : v;
+  if (!isWinograd(preferred)) return versionFor(preferred, s, direction);
+  return supports(preferred, s, direction) && winogradPays(s, direction) && winogradFits(ctx, s, direction, maxBytes, preferred) ? preferred : versionFor('v3', s, direction);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -88,7 +91,7 @@ export interface KernelRow extends ConvSite {
 
 /** Whether `v` can run site shape `s` on this device within maxBytes (Winograd's scratch must fit). */
 export function runnable(ctx: GpuContext, v: ConvVersion, s: ConvShape, direction: Direction, maxBytes = Infinity): boolean {
-  return supports(v, s, direction) && !convUnavailable(ctx, v) && (!isWinograd(v) || winogradFits(ctx, s, direction, maxBytes));
+  return supports(v, s, direction) && !convUnavailable(ctx, v) && (!isWinograd(v) || winogradFits(ctx, s, direction, maxBytes, v));
 }
 
 /** The hand-written default at one shape and why (`preferred`: the model's version, chooseConvVersion by default). */
@@ -96,21 +99,19 @@ export function defaultChoice(ctx: GpuContext, s: ConvShape, direction: Directio
   const version = modelConvVersionAt(ctx, preferred, s, direction, maxBytes);
   const adapter = ctx.isCpuAdapter ? 'CPU adapter' : 'GPU adapter';
   if (version === preferred) return { version, why: `default for a ${adapter}` };
-  if (isWinograd(preferred) && supports(preferred, s, direction)) {
-    const why = !winogradPays(s, direction) ? `Winograd does not pay below 16 ${direction === 'forward' ? 'input' : 'output'} channels` : 'Winograd scratch does not fit the buffer limit';
-    return { version, why: `default: ${why}` };
-  }
-  return { version, why: `default: ${preferred} cannot run here (${direction === 'forward' ? `Cout=${s.Cout}` : `Cin=${s.Cin}`})` };
+  if (isWinograd(preferred) && !winogradPays(s, direction)) return { version, why: `default: Winograd does not pay below 16 ${direction === 'forward' ? 'input' : 'output'} channels` };
+  if (isWinograd(preferred) && supports(preferred, s, direction)) return { version, why: 'default: Winograd scratch does not fit the buffer limit' };
+  return { version, why: `default: ${preferred} cannot run here (Cin=${s.Cin}, Cout=${s.Cout})` };
 }
 
 /**
  * The versions the autotuner times at a shape: the default and, where they can run, v3 and the
- * Winograd versions v7/v8 (v8 only with subgroups), v5 on GPU adapters (on CPU adapters its
+ * Winograd versions v7/v8/v9 (v8 only with subgroups), v5 on GPU adapters (on CPU adapters its
  * barriers lose to register tiling everywhere: see the header), the narrow backward kernels v6/v4
  * where they apply.
  */
 export function candidates(ctx: GpuContext, s: ConvShape, direction: Direction, maxBytes = Infinity, def = defaultChoice(ctx, s, direction, maxBytes).version): ConvVersion[] {
-  const all: ConvVersion[] = [def, 'v3', 'v7', 'v8', ...(ctx.isCpuAdapter ? [] : (['v5'] as ConvVersion[])), 'v6', 'v4'];
+  const all: ConvVersion[] = [def, 'v3', 'v7', 'v8', 'v9', ...(ctx.isCpuAdapter ? [] : (['v5'] as ConvVersion[])), 'v6', 'v4'];
   return [...new Set(all)].filter((v) => runnable(ctx, v, s, direction, maxBytes));
 }
 

@@ -27,6 +27,7 @@ import {
   supports,
   isWinograd,
   type WinogradBuffers,
+  winogradTile,
   winogradScratchFloats,
   winogradScratchLimit,
 } from '../kernels/conv3x3.ts';
@@ -56,12 +57,29 @@ interface GpuLayer {
   w: GPUBuffer; // [3, 3, Cin, Cout] HWIO
   wt: GPUBuffer; // [3, 3, Cout, Cin] flip-transposed, for the v2 backward
   bias: GPUBuffer; // [Cout]
-  uForward: GPUBuffer | null; // [16, Cin, Cout] Winograd-transformed w (v7 only)
-  uBackward: GPUBuffer | null; // [16, Cout, Cin] Winograd-transformed wt (v7 only, Cin % 4 == 0)
+  /**
+   * Winograd-transformed kernels by direction and tile ("forward 2", "backward 4"): forward
+   * [(m+2)^2, Cin, Cout] from w, backward [(m+2)^2, Cout, Cin] from wt. Uploaded at create for the
+   * model's version where it may run, later for the versions a tuned table picks.
+   */
+  u: Map<string, GPUBuffer>;
   host: { kernel: ArrayLike<number>; wt: ArrayLike<number> }; // to upload a Winograd transform a tuned table asks for
 }
 
 export type { Step } from './banded_ops.ts';
+
+/** A layer's Winograd-transformed kernel for `version`'s tile and a direction: uploaded on first use, then kept. */
+function winogradKernel(ctx: GpuContext, layer: GpuLayer, spec: { name: string; cin: number; cout: number }, dir: 'forward' | 'backward', version: ConvVersion): GPUBuffer {
+  const m = winogradTile(version);
+  const key = `${dir} ${m}`;
+  let u = layer.u.get(key);
+  if (!u) {
+    const host = dir === 'forward' ? winogradWeights(layer.host.kernel, spec.cin, spec.cout, m) : winogradWeights(layer.host.wt, spec.cout, spec.cin, m);
+    u = uploadStorage(ctx, host, `${spec.name}/kernel${dir === 'forward' ? '' : '_flipT'}_winograd${m === 4 ? '4' : ''}`);
+    layer.u.set(key, u);
+  }
+  return u;
+}
 
 /** Encodes steps: consecutive dispatches share a compute pass; copies go between passes. */
 export function encodeSteps(encoder: GPUCommandEncoder, steps: Step[]): void {
@@ -93,7 +111,7 @@ export class Vgg19 {
     readonly onTune?: (line: string) => void,
   ) {}
 
-  /** Uploads all 16 conv layers (kernel, its flip-transpose, bias; for v7 their Winograd transforms). */
+  /** Uploads all 16 conv layers (kernel, its flip-transpose, bias; for a Winograd version their transforms). */
   static async create(ctx: GpuContext, weights: Vgg19Weights, opts: Vgg19Options = {}): Promise<Vgg19> {
     const version = opts.convVersion ?? chooseConvVersion(ctx);
     const count = opts.upTo === undefined ? VGG19_LAYERS.length : layerIndex(opts.upTo) + 1;
@@ -102,16 +120,16 @@ export class Vgg19 {
       if (!lw) throw new Error(`weights from ${weights.source} lack layer ${spec.name}`);
       const wt = flipTranspose(lw.kernel, spec.cin, spec.cout);
       const s = { H: 1, W: 1, Cin: spec.cin, Cout: spec.cout };
-      // only where the model may run v7 (whether it fits the device depends on the image size)
-      const wino = (dir: 'forward' | 'backward') => isWinograd(version) && supports(version, s, dir) && winogradPays(s, dir);
-      return {
+      const layer: GpuLayer = {
         w: uploadStorage(ctx, lw.kernel, `${spec.name}/kernel`),
         wt: uploadStorage(ctx, wt, `${spec.name}/kernel_flipT`),
         bias: uploadStorage(ctx, lw.bias, `${spec.name}/bias`),
-        uForward: wino('forward') ? uploadStorage(ctx, winogradWeights(lw.kernel, spec.cin, spec.cout), `${spec.name}/kernel_winograd`) : null,
-        uBackward: wino('backward') ? uploadStorage(ctx, winogradWeights(wt, spec.cout, spec.cin), `${spec.name}/kernel_flipT_winograd`) : null,
+        u: new Map(),
         host: { kernel: lw.kernel, wt },
       };
+      // only where the model may run its Winograd version (whether it fits the device depends on the image size)
+      for (const dir of ['forward', 'backward'] as const) if (isWinograd(version) && supports(version, s, dir) && winogradPays(s, dir)) winogradKernel(ctx, layer, spec, dir, version);
+      return layer;
     });
     return new Vgg19(ctx, layers, version, opts.pooling ?? 'max', opts.convVersion ?? null, opts.kernels ?? 'default', opts.onTune);
   }
@@ -281,27 +299,21 @@ export class Vgg19Plan {
     plan.kernelRows = table;
     const kernelShapes = shapes.map((_, i) => sites[2 * i].shape);
     const winoLimit = winogradScratchLimit(ctx, maxBytes);
-    const uOf = (i: number, dir: 'forward' | 'backward') => {
-      // a Winograd transform the default did not upload (a tuned choice): uploaded once, kept
-      const w = weights[i];
-      const spec = VGG19_LAYERS[i];
-      if (dir === 'forward') return (w.uForward ??= uploadStorage(ctx, winogradWeights(w.host.kernel, spec.cin, spec.cout), `${spec.name}/kernel_winograd`));
-      return (w.uBackward ??= uploadStorage(ctx, winogradWeights(w.host.wt, spec.cout, spec.cin), `${spec.name}/kernel_flipT_winograd`));
-    };
     const chosen = shapes.map((_, i) => ({ forward: table[2 * i].version, backward: table[2 * i + 1].version }));
     let scratchV = 0;
     let scratchM = 0;
     for (let i = 0; i <= deepest; i++) {
       for (const dir of ['forward', 'backward'] as const) {
         if (!isWinograd(chosen[i][dir])) continue;
-        const f = winogradScratchFloats(kernelShapes[i], dir, winoLimit);
+        const f = winogradScratchFloats(kernelShapes[i], dir, winoLimit, chosen[i][dir]);
         scratchV = Math.max(scratchV, f.v);
         scratchM = Math.max(scratchM, f.m);
       }
     }
     const wScratch = scratchV ? { v: createStorage(ctx, scratchV * 4, 'vgg19 winograd V'), m: createStorage(ctx, scratchM * 4, 'vgg19 winograd M') } : null;
     const winograd = (i: number, dir: 'forward' | 'backward'): WinogradBuffers | undefined => {
-      return isWinograd(chosen[i][dir]) && wScratch ? { u: uOf(i, dir), ...wScratch } : undefined;
+      // a transform the model did not upload at create (a tuned choice) is uploaded once and kept
+      return isWinograd(chosen[i][dir]) && wScratch ? { u: winogradKernel(ctx, weights[i], VGG19_LAYERS[i], dir, chosen[i][dir]), ...wScratch } : undefined;
     };
     // Forward.
     for (let i = 0; i <= deepest; i++) {

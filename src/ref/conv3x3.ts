@@ -77,3 +77,18 @@ export function flipTransposeCpu(w: Arr, Cin: number, Cout: number): Float32Arra
           wt[((ky * 3 + kx) * Cout + co) * Cin + ci] = w[(((2 - ky) * 3 + (2 - kx)) * Cin + ci) * Cout + co];
   return wt;
 }
+
+/**
+ * The tolerance of a conv kernel against these references (|got - ref| <= atol + rtol*|ref|),
+ * from measured float32 error: a dot product of K terms of size ~1 accumulates rounding of order
+ * eps32*sqrt(K) (eps32 = 1.2e-7); the worst measured error of the direct and F(2x2, 3x3) kernels
+ * over test/kernels.test.ts's shapes (lavapipe) was 0.13 of 1e-6*sqrt(K): atol = 4e-7*sqrt(K),
+ * rtol = 1e-5, a ~3x margin for adapters that order the sums differently. F(4x4, 3x3) (v9)
+ * multiplies its inputs by transform entries up to 5/2 per direction before the GEMM and its
+ * outputs by up to 8, so its rounding error is larger: 5-7x v7's, worst 3.8e-5 at 100x133,
+ * 128 -> 128 channels (K = 1152; `npm run kernel -- conv3x3_forward --version v9`), 2.8x v7's atol:
+ * 8x v7's atol keeps the ~3x margin for v9.
+ */
+export function convTolerance(K: number, version = 'v7'): { atol: number; rtol: number } {
+  return { atol: (version === 'v9' ? 3.2e-6 : 4e-7) * Math.sqrt(K), rtol: 1e-5 };
+}

@@ -8,9 +8,9 @@
 // table for sizes that cannot run on the machine at hand.
 
 import type { GpuContext } from '../gpu/device.ts';
-import { supports, winogradScratchFloats, winogradScratchLimit } from '../kernels/conv3x3.ts';
+import { isWinograd, supports, winogradScratchFloats, winogradScratchLimit, winogradTile } from '../kernels/conv3x3.ts';
 import { gramSplits } from '../kernels/gram.ts';
-import { chooseConvVersion, modelConvVersionAt, winogradPays } from '../kernels/kernel_table.ts';
+import { candidates, chooseConvVersion, type KernelMode, modelConvVersionAt, winogradPays } from '../kernels/kernel_table.ts';
 import { convKernelRows } from '../model/banded_ops.ts';
 import { bandRanges } from '../model/bands.ts';
 import { BAND_SCRATCH_MAX, deviceBufferLimit } from '../model/vgg19.ts';
@@ -36,6 +36,12 @@ export interface FootprintOptions {
   history?: number;
   /** the style images (default: one, unmasked, scale 1) */
   styles?: StyleCounts;
+  /**
+   * how the kernel table picks (--kernels): 'default' (the default) counts the Winograd transforms
+   * and scratch of the hand-written choice; 'tuned' counts, at each conv, the most that any
+   * Winograd candidate of the autotuner would need (its choice is known only once measured), a bound
+   */
+  kernels?: KernelMode;
 }
 
 /** How many style images, how many of them masked, and their scale (--style-scale). */
@@ -58,14 +64,17 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
     if (part !== 'weights') largestBuffer = Math.max(largestBuffer, r16(bytes));
   };
   // Weights (the layers up to the deepest used, as styleTransfer uploads them): kernel,
-  // flip-transposed kernel, bias; Winograd transforms where v7 may run.
+  // flip-transposed kernel, bias; Winograd transforms ((m+2)^2 / 9 of the kernel each) where the
+  // model's version may run (uploaded at create) and where the table runs another Winograd tile.
   const deepest = layerIndex(deepestLayer(cfg));
+  const transforms = new Set<string>(); // "layer direction m", counted after the scratch below
+  const tuned = opts.kernels === 'tuned';
+  const addTransform = (layer: string, dir: string, v: Parameters<typeof winogradTile>[0]) => transforms.add(`${layer} ${dir} ${winogradTile(v)}`);
   for (const l of VGG19_LAYERS.slice(0, deepest + 1)) {
-    const k = 9 * l.cin * l.cout * 4;
-    add('weights', k, 2);
+    add('weights', 9 * l.cin * l.cout * 4, 2);
     add('weights', l.cout * 4);
     const s = { H: 1, W: 1, Cin: l.cin, Cout: l.cout };
-    for (const dir of ['forward', 'backward'] as const) if (version === 'v7' && supports('v7', s, dir) && winogradPays(s, dir)) add('weights', (16 * k) / 9);
+    for (const dir of ['forward', 'backward'] as const) if (isWinograd(version) && supports(version, s, dir) && winogradPays(s, dir)) addTransform(l.name, dir, version);
   }
   // The network's tensors, as Vgg19Plan.build lays them out.
   const n = rows * cols * 3;
@@ -78,7 +87,7 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
   addImage('activations'); // input image
   addImage('gradients'); // input gradient
   const bands: Record<string, number> = { input: bandsOf(rows, cols, 3).length };
-  const shapes: Array<{ H: number; W: number; Cin: number; Cout: number; banded: boolean }> = [];
+  const shapes: Array<{ name: string; H: number; W: number; Cin: number; Cout: number; banded: boolean }> = [];
   let inBands = bands.input; // the first layer reads the image
   let maxFloats = n;
   for (const [i, l] of vgg19Geometry(rows, cols).slice(0, deepest + 1).entries()) {
@@ -93,27 +102,35 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
       pooledBands = bandsOf(pooled[0], pooled[1], l.cout).length;
       addBanded('activations', pooled[0], pooled[1], l.cout);
     }
-    shapes.push({ H: h, W: w, Cin: l.cin, Cout: l.cout, banded: inBands > 1 || yBands > 1 || pooledBands > 1 });
+    shapes.push({ name: l.name, H: h, W: w, Cin: l.cin, Cout: l.cout, banded: inBands > 1 || yBands > 1 || pooledBands > 1 });
     if (l.name === cfg.contentLayer) addBanded('gradients', h, w, l.cout); // loss-gradient slot (style layers use injectors)
     inBands = pooled ? pooledBands : yBands;
   }
   const anyBanded = shapes.some((s) => s.banded);
   const scratchBytes = anyBanded ? Math.min(maxBytes, BAND_SCRATCH_MAX, 4 * maxFloats) : 0;
   if (anyBanded) add('scratch', scratchBytes, 4);
-  // Winograd scratch: the largest V and M over the convs that run v7.
+  // Winograd scratch: the largest V and M over the convs that run a Winograd version.
   let v = 0;
   let m = 0;
   for (const s of shapes) {
-    const ks = { ...s, H: convKernelRows(s, s.banded, scratchBytes) };
+    const ks = { H: convKernelRows(s, s.banded, scratchBytes), W: s.W, Cin: s.Cin, Cout: s.Cout };
     for (const dir of ['forward', 'backward'] as const) {
-      if (version !== 'v7' || !winogradPays(s, dir) || modelConvVersionAt(ctx, version, ks, dir, maxBytes) !== 'v7') continue;
-      const f = winogradScratchFloats(ks, dir, winogradScratchLimit(ctx, maxBytes));
-      v = Math.max(v, f.v);
-      m = Math.max(m, f.m);
+      const runs = tuned ? candidates(ctx, ks, dir, maxBytes) : [modelConvVersionAt(ctx, version, ks, dir, maxBytes)];
+      for (const chosen of runs.filter(isWinograd)) {
+        const f = winogradScratchFloats(ks, dir, winogradScratchLimit(ctx, maxBytes), chosen);
+        v = Math.max(v, f.v);
+        m = Math.max(m, f.m);
+        if (tuned) addTransform(s.name, dir, chosen);
+      }
     }
   }
   if (v) add('scratch', v * 4);
   if (m) add('scratch', m * 4);
+  for (const t of transforms) {
+    const [name, , tile] = t.split(' ');
+    const l = VGG19_LAYERS[layerIndex(name)];
+    add('weights', (Number(tile) + 2) ** 2 * l.cin * l.cout * 4);
+  }
   // The backward's two ping-pong pools (as many buffers as the most bands a gradient has) and
   // the relu scratch of the unchunked layers.
   const poolBytes = Math.min(maxBytes, maxFloats * 4);

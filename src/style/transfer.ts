@@ -23,6 +23,7 @@ import type { IterationInfo, Objective, OptimizeResult } from '../optim/types.ts
 import { createVectorOf, destroyVector, type GpuVec, readVector, uploadVector } from '../optim/vecops.ts';
 import { deepestLayer, type StyleConfig } from './config.ts';
 import { type StyleCounts, transferFootprint } from './footprint.ts';
+import type { KernelMode } from '../kernels/kernel_table.ts';
 import { normaliseBlend, StyleObjective, type StyleInput } from './objective.ts';
 import { maskFromImage } from './masks.ts';
 import { histogramMatch, luminanceInputs, PRESERVE_COLORS, type PreserveColors, recombineLuminance } from '../image/colour.ts';
@@ -49,6 +50,7 @@ export function checkWorkingSize(
   maxBufferBytes?: number,
   memoryBytes = Infinity,
   styles?: StyleCounts,
+  kernels: KernelMode = 'default',
 ): void {
   fitWorkingSize({ rows, cols, deepest: deepestLayer(config) });
   const min = minInputSide(deepestLayer(config));
@@ -61,7 +63,7 @@ export function checkWorkingSize(
   const bandsFit = (c: number) => bandBytes(c) <= limit;
   const footprint = (r: number, c: number) => {
     try {
-      return transferFootprint(ctx, r, c, config, { maxBufferBytes: limit, styles }).bytes;
+      return transferFootprint(ctx, r, c, config, { maxBufferBytes: limit, styles, kernels }).bytes;
     } catch {
       return Infinity; // a row wider than the buffer limit: cannot be banded
     }
@@ -335,7 +337,7 @@ async function buildObjective(
 ): Promise<StyleObjective> {
   const styleScale = Math.max(...prep.styles.map((s) => Math.max(s.rows / prep.rows, s.cols / prep.cols)));
   const counts = { count: prep.styles.length, masked: prep.styles.filter((s) => s.mask).length, scale: styleScale };
-  checkWorkingSize(ctx, prep.rows, prep.cols, config, maxBufferBytes, memoryBytes, counts);
+  checkWorkingSize(ctx, prep.rows, prep.cols, config, maxBufferBytes, memoryBytes, counts, kernels);
   const net = weights instanceof Vgg19 ? weights : await Vgg19.create(ctx, weights, { pooling: config.pooling, upTo: deepestLayer(config), kernels });
   for (const s of prep.styles) if (s.rows !== prep.rows || s.cols !== prep.cols) checkWorkingSize(ctx, s.rows, s.cols, config, maxBufferBytes);
   // The first evaluation is at the content image (eval, and a transfer's default start): its
@@ -393,7 +395,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
     ctl.preserveColors === 'luminance' ? recombineLuminance(img, resize(ctl.original, img.height, img.width, method)) : img;
   const sizes = scales.map((r) => fitWorkingSize({ rows: r, image: opts.content, deepest: deepestLayer(cfg) }));
   const counts = { count: ctl.styles.length, masked: ctl.masks.filter(Boolean).length, scale: ctl.scale };
-  for (const { rows, cols } of sizes) checkWorkingSize(ctx, rows, cols, cfg, opts.maxBufferBytes, opts.memoryBytes, counts);
+  for (const { rows, cols } of sizes) checkWorkingSize(ctx, rows, cols, cfg, opts.maxBufferBytes, opts.memoryBytes, counts, opts.kernels);
   const memory = gpuMemory(ctx);
   memory.resetPeak();
   const runScope = memory.beginScope(); // the network, if made here
