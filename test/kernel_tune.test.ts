@@ -92,6 +92,22 @@ describe('kernel tuner: band and confirmation (fake timer)', () => {
     expect(r.entry.ms.v8! / r.entry.ms.v7!).toBeCloseTo(0.7, 6);
   });
 
+  it('the confirmation asks for the fastest run too: one lucky fast run of the default keeps it, and the reason says so', async () => {
+    const base = fakeTimer((v, rows) => (v === 'v8' ? 0.7 : 1) * rows);
+    let n = 0;
+    const timer: TuneTimer = {
+      now: base.timer.now,
+      async measure(s, d, versions, reps, mustRun, dropped) {
+        const t = await base.timer.measure(s, d, versions, reps, mustRun, dropped);
+        if (n++ === 1) t.get('v7')![1] = 0.6 * s.H; // the default's second run at the larger band: faster than any of v8's
+        return t;
+      },
+    };
+    const [r] = await tuneShapes(cpu, [{ shape: S, direction: 'forward', defaultVersion: 'v7', candidates: ['v7', 'v8'] }], undefined, timer);
+    expect(r.entry.version).toBe('v7');
+    expect(r.entry.why).toMatch(/v8 won the band but not the confirmation \(4 rows 1\.43x, \d+ rows 1\.43x \(fastest runs 0\.87x\)/);
+  });
+
   it('no band winner: no confirmation; a band that is the full shape needs none either', async () => {
     const f1 = fakeTimer((v, rows) => (v === 'v3' ? 0.97 : 1) * rows); // 3 % faster: not a winner
     const [a] = await tuneShapes(cpu, [{ shape: S, direction: 'forward', defaultVersion: 'v7', candidates: ['v7', 'v3'] }], undefined, f1.timer);
