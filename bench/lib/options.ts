@@ -76,7 +76,7 @@ Options:
   --bands N            banding section: bands of block1 (default 4); --banding-trials N (default 3)
   --no-e2e             skip the end-to-end section
   --size HxW           per-op working size (default 400x533, the notebook's tubingen at 400 rows)
-  --trials N           timed trials per op row after warm-up (default 3, quick 2)
+  --trials N           timed trials per op row and per kernels candidate after warm-up (default 3, quick 2)
   --warmup N           discarded warm-up runs per row (default 1; GPU strategies always >= 1)
   --versions v1,v2     our conv kernel versions to time (default: all registered)
   --backends LIST      tfjs backends: webgpu,wasm,cpu (default all)
@@ -86,7 +86,7 @@ Options:
   --slow-run S         one trial for an op strategy slower than S seconds per run (default 10, quick 1)
   --preset NAME        notebook (default) or paper, for eval and e2e
   --eval-size HxW      evaluation size, also of kernels (banding: its rows) (default: --size; --quick without --size: 96x128)
-  --eval-trials N      timed evaluations per implementation (default 2, quick 1)
+  --eval-trials N      timed evaluations per implementation, and per kernel table (default 2, quick 1)
   --eval-warmup N      discarded evaluations first (default 1; ours, webgpu and wasm always >= 1: pipeline
                        compilation, wasm heap growth; cpu none)
   --eval-budget S      skip tfjs-cpu when its estimated targets + one evaluation exceed S seconds

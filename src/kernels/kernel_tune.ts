@@ -13,9 +13,11 @@
 //     default (CPU adapters 100 ms, GPU 5 ms), at least CONFIRM_FACTOR (4) x the band, the full
 //     shape when that is cheaper. Why: on lavapipe at 400x533 the 4-row bands said v8 was
 //     1.1-1.9x faster than v7 at several shapes, yet a whole evaluation with those choices was not
-//     faster (7.67 s vs 7.5 s): a 4-row band of a 64-channel map fits the CPU's caches, the full
-//     map does not, and the band's few dispatches weigh differently. The confirmed pair's ms in
-//     the entry are the confirmation's (extrapolated from the larger band), the others the band's.
+//     faster (7.67 s vs 7.5 s). Likely causes, not measured apart: a 4-row band of a 64-channel
+//     map fits the CPU's caches where the full map does not, and a band has few dispatches and
+//     tile rows; noise under load does the rest on 3 runs. The confirmed pair's ms in the entry
+//     are the confirmation's (extrapolated from the larger band), the others the band's.
+//     `npm run bench -- --only kernels` checks the result at the full shape.
 // Each candidate is run once to compile its pipelines (lavapipe compiles at the first dispatch),
 // then REPS times, the candidates interleaved so that a change in the machine's load hits them
 // alike. All the shapes of one call share a wall-clock budget (CPU adapters 5 s, GPU 1 s),
