@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --size 400x533] [-- --only ops|eval|e2e|ceiling] [-- --help]
+// npm run bench [-- --quick] [-- --size 400x533] [-- --only ops|eval|e2e|ceiling|memory|banding|kernels] [-- --help]
 //
 // This engine against TensorFlow.js on the same machine, in one run (bench/README.md):
 //   ceiling  GFLOP/s of our best tiled matmul on this adapter
@@ -8,6 +8,8 @@
 //   eval     one loss-and-gradient evaluation (notebook preset) vs each tfjs backend, plain tf.grad
 //            and the tuned formulation; loss and gradient differences; our per-kernel profile
 //   e2e      the optimization end to end, ours vs tfjs-webgpu under our L-BFGS, and the Adams
+//   kernels  the conv kernel table at the eval size: per conv site the default, the autotuner's
+//            choice (private cache) and every candidate's ms at the full shape; one evaluation per table
 // Prints the tables and writes bench/results/bench-<date>.json, latest.json (summary:
 // matmulGflops, convFractionOfCeiling, ..., speedupVsTfjsWebgpu, speedupVsTfjsWebgpuTuned,
 // speedupVsTfjsWasm), report.md and chart.svg.

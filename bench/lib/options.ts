@@ -10,7 +10,7 @@ import { OP_NAMES } from '../cases/ops.ts';
 import { TFJS_BACKENDS, type TfjsBackendName } from './tfjs_backends.ts';
 import type { OpName } from './types.ts';
 
-export const SECTIONS = ['ceiling', 'ops', 'eval', 'e2e', 'memory', 'banding'] as const;
+export const SECTIONS = ['ceiling', 'ops', 'eval', 'e2e', 'memory', 'banding', 'kernels'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -50,7 +50,7 @@ export interface BenchOptions {
 }
 
 export const HELP = `npm run bench -- [options]          (npm run bench:browser -- [options]: the same suite in headless Chromium)
-Sections (default: all; --quick: ceiling, ops, eval):
+Sections (default: all; --quick: ceiling, ops, eval, memory, kernels):
   ceiling   GFLOP/s of our best tiled matmul on this adapter (conv rows are a fraction of it)
   ops       per op at the VGG19 shapes: conv3x3 forward / backward-to-input, pooling forward /
             backward (max, avg), Gram forward / backward: ours (every kernel version) vs each
@@ -62,17 +62,21 @@ Sections (default: all; --quick: ceiling, ops, eval):
   memory    GPU bytes of a transfer (L-BFGS m = 10) at 256, 400, 512, 512x512, 1024, 2048 rows:
             from the plan, and counted in a 1-iteration run up to --memory-measure-rows
   banding   one evaluation at the eval size unbanded vs block1 forced into --bands row bands
+  kernels   the conv kernel table at the eval size: per conv site (layer x direction) the default
+            version, the autotuner's choice (tuned from scratch, private cache: yours is untouched)
+            and median ms of every candidate version at the full shape (--trials, --warmup), whether
+            tuned is slower than default; one evaluation with each table (--eval-trials, --eval-warmup)
 Options:
   --quick              a few minutes on 2 CPU cores: ops at 128x170 (trials 2; one trial for a strategy
-                       slower than 1 s per run; skipped where it would take over 3 s), eval at 96x128
-                       (1 trial; tfjs-cpu only if its targets + evaluation fit 60 s), no e2e
+                       slower than 1 s per run; skipped where it would take over 3 s), eval and kernels
+                       at 96x128 (1 evaluation trial; tfjs-cpu only if its targets + evaluation fit 60 s), no e2e
   --only LIST          sections to run, e.g. --only eval or --only ops,ceiling
   --memory-sizes LIST  memory section sizes (default 256,400,512,512x512,1024,2048)
   --memory-measure-rows N  run the sizes up to N rows for a counted peak (default 512; quick 256)
   --bands N            banding section: bands of block1 (default 4); --banding-trials N (default 3)
   --no-e2e             skip the end-to-end section
   --size HxW           per-op working size (default 400x533, the notebook's tubingen at 400 rows)
-  --trials N           timed trials per op row after warm-up (default 3, quick 2)
+  --trials N           timed trials per op row and per kernels candidate after warm-up (default 3, quick 2)
   --warmup N           discarded warm-up runs per row (default 1; GPU strategies always >= 1)
   --versions v1,v2     our conv kernel versions to time (default: all registered)
   --backends LIST      tfjs backends: webgpu,wasm,cpu (default all)
@@ -81,8 +85,8 @@ Options:
                        trial) exceeds S seconds (default 240, quick 3)
   --slow-run S         one trial for an op strategy slower than S seconds per run (default 10, quick 1)
   --preset NAME        notebook (default) or paper, for eval and e2e
-  --eval-size HxW      evaluation size (default: --size; --quick without --size: 96x128)
-  --eval-trials N      timed evaluations per implementation (default 2, quick 1)
+  --eval-size HxW      evaluation size, also of kernels (banding: its rows) (default: --size; --quick without --size: 96x128)
+  --eval-trials N      timed evaluations per implementation, and per kernel table (default 2, quick 1)
   --eval-warmup N      discarded evaluations first (default 1; ours, webgpu and wasm always >= 1: pipeline
                        compilation, wasm heap growth; cpu none)
   --eval-budget S      skip tfjs-cpu when its estimated targets + one evaluation exceed S seconds
@@ -150,7 +154,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
   const get = (k: string) => (typeof flags.get(k) === 'string' ? (flags.get(k) as string) : undefined);
   const quick = flags.has('quick');
   const size = parseSize(get('size') ?? (quick ? '128x170' : '400x533'), '--size');
-  let sections: SectionName[] = get('only') ? parseList(get('only')!, SECTIONS, '--only') : quick ? ['ceiling', 'ops', 'eval', 'memory'] : [...SECTIONS];
+  let sections: SectionName[] = get('only') ? parseList(get('only')!, SECTIONS, '--only') : quick ? ['ceiling', 'ops', 'eval', 'memory', 'kernels'] : [...SECTIONS];
   if (flags.has('no-e2e')) sections = sections.filter((s) => s !== 'e2e');
   const preset = (get('preset') ?? 'notebook') as PresetName;
   if (preset !== 'notebook' && preset !== 'paper') throw new Error(`--preset must be notebook or paper, got "${preset}"`);

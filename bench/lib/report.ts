@@ -3,7 +3,7 @@
 // browser run) and the markdown report (bench/results/report.md, with chart.svg).
 
 import { table } from './table.ts';
-import type { BenchResult, EvalRow, OpRow } from './types.ts';
+import type { BenchResult, EvalRow, KernelSiteRow, OpRow } from './types.ts';
 
 /** The issue's targets: full evaluation vs tfjs-webgpu (plain, tuned), conv rows vs the matmul ceiling. */
 export const TARGETS = { speedupVsTfjsWebgpu: 3, speedupVsTfjsWebgpuTuned: 2, convFractionOfCeiling: 0.5 } as const;
@@ -67,11 +67,29 @@ export function computeSummary(r: BenchResult, modelConvVersion?: string): Recor
     speedupVsPytorchCpu: speedup(pick('pytorch-cpu', 'autograd')),
     ...(sp === null && r.sections.eval ? { speedupVsTfjsWebgpuMissing: why('webgpu', 'plain') } : {}),
     ...(r.sections.eval && !wasmBest ? { speedupVsTfjsWasmMissing: why('wasm', 'plain') } : {}),
+    ...kernelsSummary(r),
     targets: {
       speedupVsTfjsWebgpu: target(sp, TARGETS.speedupVsTfjsWebgpu),
       speedupVsTfjsWebgpuTuned: target(spt, TARGETS.speedupVsTfjsWebgpuTuned),
       convFractionOfCeiling: target(convFraction, TARGETS.convFractionOfCeiling),
     },
+  };
+}
+
+/** The kernels section's summary: sites where the tuned choice was slower than the default, and the whole evaluations. */
+function kernelsSummary(r: BenchResult): Record<string, unknown> {
+  const k = r.sections.kernels;
+  if (!k) return {};
+  const slower = k.rows.filter((x) => x.tunedSlower);
+  const worst = slower.reduce<KernelSiteRow | null>((a, b) => (!a || b.tunedVsDefault! > a.tunedVsDefault! ? b : a), null);
+  const tunedEval = k.evaluation.find((x) => x.table === 'tuned');
+  return {
+    kernelsSize: sizeStr(k.size),
+    kernelsSites: k.rows.length,
+    kernelsSitesTunedChanged: k.rows.filter((x) => x.tunedVersion !== x.defaultVersion).length,
+    kernelsTunedSlowerSites: slower.length,
+    kernelsWorstTunedSite: worst ? `${worst.layer} ${worst.direction} ${worst.tunedVersion} vs ${worst.defaultVersion}: ${worst.tunedVsDefault!.toFixed(2)}x` : null,
+    kernelsTunedEvalVsDefault: tunedEval?.vsDefault ?? null,
   };
 }
 
@@ -167,6 +185,13 @@ function summaryLines(r: BenchResult): string[] {
     const w = s.speedupVsTfjsWasm as number | null;
     if (w !== null && w !== undefined && w < 1) out.push(`  tfjs-wasm is ${(1 / w).toFixed(2)}x FASTER than ours here (${s.speedupVsTfjsWasmFormulation})`);
   }
+  if (r.sections.kernels) {
+    const ev = s.kernelsTunedEvalVsDefault as number | null | undefined;
+    out.push(
+      `kernel table at ${s.kernelsSize}: the tuner changed ${s.kernelsSitesTunedChanged} of ${s.kernelsSites} conv sites; tuned slower than the default at ${s.kernelsTunedSlowerSites} ` +
+        `(full-shape medians${s.kernelsWorstTunedSite ? `; worst ${s.kernelsWorstTunedSite}` : ''}); one evaluation, tuned / default table: ${ev ? `${ev.toFixed(3)}x` : 'n/a'}`,
+    );
+  }
   for (const [k, t] of Object.entries(s.targets ?? {})) {
     if (t.measured === null) continue;
     const v = k === 'convFractionOfCeiling' ? pct(t.measured) : `${t.measured.toFixed(2)}x`;
@@ -217,6 +242,7 @@ export function formatResult(r: BenchResult): string {
     );
   }
   for (const t of memoryTables(r)) out.push(`\n${t.title}`, table(t.headers, t.cells));
+  for (const t of kernelsTables(r)) out.push(`\n${t.title}`, table(t.headers, t.cells));
   const sl = summaryLines(r);
   if (sl.length) out.push(`\nSummary\n${sl.join('\n')}`);
   return out.join('\n');
@@ -263,6 +289,53 @@ export function memoryTables(r: BenchResult): Array<{ title: string; headers: st
   return out;
 }
 
+/** The kernels section as titled tables: one row per conv site, then one whole evaluation per table. */
+export function kernelsTables(r: BenchResult): Array<{ title: string; headers: string[]; cells: string[][] }> {
+  const k = r.sections.kernels;
+  if (!k) return [];
+  // every version timed at some site, in version order (whatever candidates() returned)
+  const versions = [...new Set(k.rows.flatMap((x) => Object.keys(x.ms)))].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  const cell = (x: KernelSiteRow, v: string) => {
+    if (!(v in x.ms)) return '';
+    const st = x.ms[v];
+    if (!st) return 'failed';
+    const mark = [v === x.defaultVersion ? 'D' : '', v === x.tunedVersion ? 'T' : ''].join('');
+    return `${fmtMs(st.median)}${mark ? ` ${mark}` : ''}`;
+  };
+  return [
+    {
+      title: `The conv kernel table at ${sizeStr(k.size)}: per site, every candidate's median ms at the full shape (trials interleaved; D = default, T = tuned; the tuner ran from scratch with a private cache, ${k.tuneSeconds.toFixed(1)} s)${carried(k)}`,
+      headers: ['layer', 'direction', 'shape', 'default', 'tuned', ...versions.map((v) => `${v} ms`), 'fastest', 'tuned / default', 'tuned slower', 'tuner'],
+      cells: k.rows.map((x) => [
+        x.layer,
+        x.direction,
+        x.shape,
+        x.defaultVersion,
+        x.tunedVersion,
+        ...versions.map((v) => cell(x, v)),
+        x.fastest ?? '',
+        x.tunedVsDefault === null ? '' : `${x.tunedVsDefault.toFixed(2)}x`,
+        x.tunedSlower === null ? '' : x.tunedSlower ? 'SLOWER' : 'no',
+        `${x.tunedWhy}${x.note ? `; ${x.note}` : ''}`,
+      ]),
+    },
+    {
+      title: `One loss-and-gradient evaluation at ${sizeStr(k.size)} (${k.options.preset}) with each kernel table (trials interleaved; wall time)${carried(k)}`,
+      headers: ['kernel table', 'size', 'median', 'min', 'vs default', 'sites changed', 'loss', 'note'],
+      cells: k.evaluation.map((x) => [
+        x.table,
+        `${x.size[0]}x${x.size[1]}`,
+        x.ms ? fmtTime(x.ms.median) : '',
+        x.ms ? fmtTime(x.ms.min) : '',
+        x.vsDefault === null ? '' : `${x.vsDefault.toFixed(3)}x`,
+        String(x.sitesChanged),
+        x.loss === null ? '' : x.loss.toPrecision(7),
+        x.note ?? '',
+      ]),
+    },
+  ];
+}
+
 /** bench/results/report.md: generated from latest.json by `npm run bench`. */
 export function markdownReport(r: BenchResult): string {
   const out: string[] = [];
@@ -294,6 +367,7 @@ export function markdownReport(r: BenchResult): string {
     out.push(`## Per op (${o ? `VGG19 shapes of ${sizeStr(o.size)}; ${o.date}${carried(o)}` : 'ceiling only'})`, '', mdTable(t.headers, t.cells), '');
   }
   for (const t of memoryTables(r)) out.push(`## ${t.title}`, '', mdTable(t.headers, t.cells), '');
+  for (const t of kernelsTables(r)) out.push(`## ${t.title}`, '', mdTable(t.headers, t.cells), '');
   const x = r.sections.e2e;
   if (x) {
     out.push(`## End to end (${x.date}${carried(x)})`, '');

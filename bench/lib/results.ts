@@ -13,7 +13,7 @@ import { chartSvg } from './chart.ts';
 import { computeSummary, markdownReport } from './report.ts';
 import type { BenchResult } from './types.ts';
 
-const SECTION_KEYS = ['ceiling', 'ops', 'eval', 'e2e', 'memory', 'banding'] as const;
+const SECTION_KEYS = ['ceiling', 'ops', 'eval', 'e2e', 'memory', 'banding', 'kernels'] as const;
 
 function readLatest(file: string): BenchResult | null {
   if (!existsSync(file)) return null;

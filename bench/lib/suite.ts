@@ -14,6 +14,7 @@ import { makeConfig } from '../../src/style/config.ts';
 import { runCeiling } from '../cases/ceiling.ts';
 import { parseE2eConfigs, runE2e } from '../cases/e2e.ts';
 import { runEval } from '../cases/eval.ts';
+import { runKernelsBench } from '../cases/kernels.ts';
 import { runBanding, runMemory } from '../cases/memory.ts';
 import { opCases, runOpCases } from '../cases/ops.ts';
 import type { Tf, TfjsVgg19Weights } from '../reference/tfjs_vgg19_core.ts';
@@ -119,7 +120,7 @@ export async function runSuite(env: SuiteEnv, o: BenchOptions): Promise<BenchRes
     sections.ops = section(s0, rows, { trials: o.trials, warmup: o.warmup, versions: o.versions, rowBudgetS: o.rowBudgetS, quick: o.quick, ops: o.ops }, o.size);
   }
 
-  const images = o.sections.some((s) => s === 'eval' || s === 'e2e' || s === 'memory' || s === 'banding') ? { content: await env.loadImage('tubingen.jpg'), style: await env.loadImage('starry_night.jpg') } : null;
+  const images = o.sections.some((s) => s === 'eval' || s === 'e2e' || s === 'memory' || s === 'banding' || s === 'kernels') ? { content: await env.loadImage('tubingen.jpg'), style: await env.loadImage('starry_night.jpg') } : null;
   const ourWeights = images ? await env.loadOurWeights() : null;
   const cfg = makeConfig(o.preset);
   const pytorch = o.pytorch && ourWeights ? (env.pytorch?.(ourWeights.source) ?? { skipped: `not available in ${env.kind === 'browser' ? 'a browser' : 'this environment'}` }) : null;
@@ -146,6 +147,17 @@ export async function runSuite(env: SuiteEnv, o: BenchOptions): Promise<BenchRes
       ...section(s0, r.rows, { preset: o.preset, trials: o.evalTrials, warmup: o.evalWarmup, evalBudgetS: o.evalBudgetS, formulations: o.formulations, tunedInputGrad: o.tunedInputGrad ?? 'per backend' }, o.evalSize),
       breakdown: r.breakdown,
       ...(r.tfjsProfiles.length ? { tfjsProfiles: r.tfjsProfiles } : {}),
+    };
+  }
+
+  if (o.sections.includes('kernels')) {
+    log(`kernels: the kernel table at ${o.evalSize.join('x')}: default vs tuned (private cache) vs every candidate at each conv site; one evaluation per table`);
+    const s0 = performance.now();
+    const r = await runKernelsBench(ctx, ourWeights!, images!, { cfg, H: o.evalSize[0], W: o.evalSize[1], warmup: o.warmup, trials: o.trials, evalWarmup: o.evalWarmup, evalTrials: o.evalTrials, log });
+    sections.kernels = {
+      ...section(s0, r.rows, { preset: o.preset, trials: o.trials, warmup: o.warmup, evalTrials: o.evalTrials, evalWarmup: o.evalWarmup }, o.evalSize),
+      evaluation: r.evaluation,
+      tuneSeconds: r.tuneSeconds,
     };
   }
 

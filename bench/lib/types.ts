@@ -135,6 +135,43 @@ export interface E2eRow {
   note?: string;
 }
 
+/** The kernels section: one conv site (layer x direction) at the eval size (bench/cases/kernels.ts). */
+export interface KernelSiteRow {
+  layer: string;
+  direction: 'forward' | 'backward';
+  /** the shape one kernel call runs: "ROWSxCOLS Cin->Cout" (rows per call: a banded layer runs chunks) */
+  shape: string;
+  /** the hand-written default's version at this site */
+  defaultVersion: string;
+  /** the autotuner's choice (private cache, tuned from scratch in this run) and its reason */
+  tunedVersion: string;
+  tunedWhy: string;
+  /** every runnable candidate (candidates() in kernel_table.ts) at the full shape, trials interleaved; null: it failed (note) */
+  ms: Record<string, Stats | null>;
+  /** the tuner's own full-shape estimates (extrapolated from its bands) */
+  tunerMs?: Record<string, number>;
+  /** the fastest candidate by median here */
+  fastest: string | null;
+  /** tuned median / default median at the full shape (1 when they are the same version) */
+  tunedVsDefault: number | null;
+  /** the target: the tuned choice is never slower than the default — true where its median is */
+  tunedSlower: boolean | null;
+  note?: string;
+}
+
+/** The kernels section: one whole evaluation with one kernel table. */
+export interface KernelEvalRow {
+  table: 'default' | 'tuned';
+  size: [number, number];
+  ms: Stats | null;
+  loss: number | null;
+  /** conv sites where this table's version is not the default's */
+  sitesChanged: number;
+  /** median / the default table's median */
+  vsDefault: number | null;
+  note?: string;
+}
+
 export interface Section<T> {
   date: string;
   size?: [number, number];
@@ -165,5 +202,6 @@ export interface BenchResult {
     e2e?: Section<E2eRow>;
     memory?: Section<MemoryRow>;
     banding?: Section<BandingRow>;
+    kernels?: Section<KernelSiteRow> & { evaluation: KernelEvalRow[]; tuneSeconds: number };
   };
 }

@@ -21,6 +21,7 @@ import {
   type WinogradBuffers,
 } from '../../src/kernels/conv3x3.ts';
 import { gramBackward, gramForward } from '../../src/kernels/gram.ts';
+import type { KernelMode } from '../../src/kernels/kernel_table.ts';
 import { pool2x2Backward, pool2x2Forward } from '../../src/kernels/pool2x2.ts';
 import { encodeSteps, type Step, Vgg19 } from '../../src/model/vgg19.ts';
 import { layerIndex, VGG19_LAYERS } from '../../src/model/vgg19_layers.ts';
@@ -198,15 +199,17 @@ export class OurEval implements EvalStrategy {
     private readonly weights: Vgg19Weights,
     private readonly inp: EvalInputs,
     readonly formulation: ConvVersion,
+    /** given: the kernel table picks each conv's version in this mode (kernel_table.ts), nothing forced; else `formulation` is forced */
+    readonly kernels?: KernelMode,
   ) {}
 
   get name(): string {
-    return `ours ${this.formulation}`;
+    return this.kernels ? `ours, ${this.kernels} kernel table` : `ours ${this.formulation}`;
   }
 
   async setup(): Promise<void> {
     const { ctx, inp } = this;
-    this.net = await Vgg19.create(ctx, this.weights, { pooling: inp.cfg.pooling, convVersion: this.formulation });
+    this.net = await Vgg19.create(ctx, this.weights, this.kernels ? { pooling: inp.cfg.pooling, kernels: this.kernels } : { pooling: inp.cfg.pooling, convVersion: this.formulation });
     this.objective = await StyleObjective.create(ctx, this.net, inp.cfg, inp.H, inp.W, inp.content, inp.style);
     this.xb = uploadStorage(ctx, inp.x, 'bench x');
     this.gb = createStorage(ctx, this.objective.n * 4, 'bench grad');

@@ -9,13 +9,14 @@
 // driver, e.g. "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)"), and a format number that includes the tuner's
 // version: entries of another adapter (a new driver) or another tuner are never used. A file that
 // cannot be read or parsed is ignored (tuning runs again) and replaced only when new entries are
-// written.
+// written. useMemoryKernelCache() swaps the store for a private one in memory (the benchmark's
+// `kernels` section: it tunes from scratch and never reads or writes the user's cache).
 
 import type { GpuContext } from '../gpu/device.ts';
 import type { ConvVersion } from './conv3x3.ts';
 
 /** Bumped whenever the candidates or the timing method change: older entries are then ignored. */
-export const TUNER_FORMAT = 1;
+export const TUNER_FORMAT = 2; // 2: a band winner is confirmed on a larger band before it replaces the default
 
 /** One tuned shape: the version chosen, why, and the extrapolated full-shape ms of each candidate timed. */
 export interface TunedEntry {
@@ -23,8 +24,10 @@ export interface TunedEntry {
   why: string;
   /** candidate version -> median ms at the full shape (extrapolated from the rows timed) */
   ms: Partial<Record<ConvVersion, number>>;
-  /** rows of the shape actually timed */
+  /** rows of the shape timed in the band step */
   rowsTimed: number;
+  /** rows of the confirmation step (a band winner against the default), when there was one */
+  rowsConfirmed?: number;
 }
 
 export interface KernelCacheFile {
@@ -42,6 +45,18 @@ export function adapterKey(ctx: Pick<GpuContext, 'adapter' | 'subgroups'>): stri
 /** The key of a conv shape in one direction (H = the rows the kernel runs at once). */
 export function shapeKey(direction: 'forward' | 'backward', s: { H: number; W: number; Cin: number; Cout: number }): string {
   return `${direction} ${s.H}x${s.W} ${s.Cin}->${s.Cout}`;
+}
+
+/** A private in-memory store, when set (useMemoryKernelCache): read and written instead of the file / localStorage. */
+let memoryStore: KernelCacheFile | null = null;
+
+/**
+ * Makes the cache a private one in memory, empty (true) or back to the file / localStorage
+ * (false). The benchmark's `kernels` section tunes with it, so that it measures the tuner from
+ * scratch and leaves the user's cache alone.
+ */
+export function useMemoryKernelCache(on: boolean): void {
+  memoryStore = on ? { format: TUNER_FORMAT, adapters: {} } : null;
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node && typeof window === 'undefined';
@@ -63,6 +78,7 @@ function valid(f: unknown): f is KernelCacheFile {
 /** The cache as stored, or an empty one (missing, unreadable, another format). */
 export async function readKernelCache(): Promise<KernelCacheFile> {
   const empty: KernelCacheFile = { format: TUNER_FORMAT, adapters: {} };
+  if (memoryStore) return structuredClone(memoryStore);
   try {
     let text: string | null = null;
     if (isNode) {
@@ -83,6 +99,10 @@ export async function readKernelCache(): Promise<KernelCacheFile> {
 export async function writeKernelCache(adapter: string, entries: Record<string, TunedEntry>): Promise<void> {
   const f = await readKernelCache();
   f.adapters[adapter] = { ...(f.adapters[adapter] ?? {}), ...entries };
+  if (memoryStore) {
+    memoryStore = structuredClone(f);
+    return;
+  }
   const text = JSON.stringify(f, null, 1);
   if (isNode) {
     const { mkdir, rename, writeFile } = await import(/* @vite-ignore */ 'node:fs/promises');

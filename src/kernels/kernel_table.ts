@@ -4,7 +4,8 @@
 //   default  the hand-written choice below (chooseConvVersion, winogradPays, modelConvVersionAt)
 //   tuned    the autotuner (kernel_tune.ts) times the candidate versions at the layer's shape on
 //            first use (bounded: a few seconds per run on a CPU adapter), keeps the default
-//            unless a candidate is > 5 % faster over repeated timings, and caches the choice per adapter and shape (kernel_cache.ts)
+//            unless a candidate is > 5 % faster over repeated timings on a band of rows and again on a
+//            larger band (or the full shape), and caches the choice per adapter and shape (kernel_cache.ts)
 //
 // The hand-written default, as measured when it was written:
 // conv3x3 on CPU adapters (lavapipe, SwiftShader): v9, Winograd F(4x4, 3x3) — its 36 GEMMs run on
@@ -85,7 +86,7 @@ export interface KernelRow extends ConvSite {
   why: string;
   /** tuned: whether the choice was measured (now or in an earlier run, from the cache) */
   measured: boolean;
-  /** measured: median ms of each candidate at the full shape (extrapolated from the rows timed) */
+  /** measured: median ms of each candidate at the full shape (extrapolated from the rows timed; the default and a band winner: from the confirmation's larger band) */
   ms?: Partial<Record<ConvVersion, number>>;
 }
 
