@@ -88,7 +88,7 @@ describe('ops on banded tensors vs CPU references', () => {
         expect(convChunkRows(s, scratch.bytes)).toBe(chunk);
         const xb = upload(ctx, x, s.H, s.W, s.Cin, cuts, 'x');
         const yb = upload(ctx, new Float32Array(s.H * s.W * s.Cout), s.H, s.W, s.Cout, cuts.slice().reverse().map((c) => s.H - c), 'y');
-        const winograd = v === 'v7' ? createWinogradBuffers(ctx, { ...s, H: chunk + 2 }, 'forward', w) : undefined;
+        const winograd = v === 'v7' ? await createWinogradBuffers(ctx, { ...s, H: chunk + 2 }, 'forward', w) : undefined;
         const b = { x: xb, y: yb, w: uploadStorage(ctx, w, 'w'), bias: uploadStorage(ctx, bias, 'b'), winograd };
         await run(ctx, await convForwardBanded(ctx, v, s, b, scratch));
         const cmp = compare(await download(ctx, yb), ref, 4e-7 * Math.sqrt(9 * s.Cin), 1e-5);
@@ -122,7 +122,7 @@ describe('ops on banded tensors vs CPU references', () => {
             w: uploadStorage(ctx, w, 'w'),
             wt: uploadStorage(ctx, flipTransposeCpu(w, s.Cin, s.Cout), 'wt'),
             g: null,
-            winograd: v === 'v7' ? createWinogradBuffers(ctx, { ...s, H: chunk + 2 }, 'backward', w) : undefined,
+            winograd: v === 'v7' ? await createWinogradBuffers(ctx, { ...s, H: chunk + 2 }, 'backward', w) : undefined,
           };
           await run(ctx, await convBackwardBanded(ctx, v, s, b, accumulate, scratch));
           const cmp = compare(await download(ctx, dxb), ref, 4e-7 * Math.sqrt(9 * s.Cout), 1e-5);

@@ -11,7 +11,7 @@ import { renderShaderNames, shaderFiles, withIndex } from '../bench/kernel/index
 import { SHADER_NAMES } from '../src/gpu/shader_names.ts';
 
 const root = new URL('..', import.meta.url);
-const COMPOSITES = ['conv3x3_forward_v7', 'conv3x3_backward_v7', 'conv3x3_forward_v8', 'conv3x3_backward_v8']; // v7, v8: three shaders, no file of their own
+const COMPOSITES = ['conv3x3_forward_v7', 'conv3x3_backward_v7', 'conv3x3_forward_v8', 'conv3x3_backward_v8', 'conv3x3_forward_v9', 'conv3x3_backward_v9']; // the Winograd versions: three shaders, no file of their own
 
 /** The repository paths an entry field names ("path: what" or "path (...)"; several separated by ", " or "; "). */
 function pathsIn(field: string): string[] {
@@ -20,7 +20,7 @@ function pathsIn(field: string): string[] {
 
 describe('every shader has a CPU reference, a test and an index entry', () => {
   const shaders = shaderFiles();
-  it('the index lists exactly the files in shaders/ (and conv3x3 v7 forward and backward)', () => {
+  it('the index lists exactly the files in shaders/ (and the Winograd conv versions, forward and backward)', () => {
     expect(KERNEL_INDEX.map((e) => e.name).sort()).toEqual([...shaders, ...COMPOSITES].sort());
   });
   it('ShaderName (src/gpu/shader_names.ts) lists exactly the files in shaders/ and is as generated', () => {

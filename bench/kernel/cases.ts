@@ -7,7 +7,7 @@
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorage, createUniform, type Dispatch, encodeDispatches, getShaderModule, grid1d, makeDispatch, readBuffer, readFloats, submitChecked, uploadStorage } from '../../src/gpu/runtime.ts';
 import type { ShaderName } from '../../src/gpu/shader_names.ts';
-import { CONV_SHADERS, type ConvVersion, conv3x3Backward, conv3x3Forward, convFlops, createWinogradBuffers, isWinograd } from '../../src/kernels/conv3x3.ts';
+import { CONV_SHADERS, type ConvVersion, conv3x3Backward, conv3x3Forward, convFlops, createWinogradBuffers, isWinograd, winogradKernel } from '../../src/kernels/conv3x3.ts';
 import { reluBackward } from '../../src/kernels/elementwise.ts';
 import { gramBackward, gramForward } from '../../src/kernels/gram.ts';
 import { contentLoss, styleLoss, tvLoss } from '../../src/kernels/losses.ts';
@@ -23,7 +23,7 @@ import { maskApplyCpu } from '../../src/ref/mask.ts';
 import { matmulCpu } from '../../src/ref/matmul.ts';
 import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../../src/ref/pool2x2.ts';
 import { vecAdamCpu, vecAxpyCpu, vecDotCpu, vecScaleCopyCpu } from '../../src/ref/vec.ts';
-import { winogradInputCpu, winogradTiles } from '../../src/ref/winograd.ts';
+import { winogradInputCpu, winogradTiles, winogradWeightsCpu } from '../../src/ref/winograd.ts';
 import { randomFill } from '../lib/stats.ts';
 
 /** One output compared with its reference: element i passes when |got - ref| <= atol + rtol |ref|. */
@@ -105,7 +105,7 @@ async function buildConv(ctx: GpuContext, direction: 'forward' | 'backward', ver
   const w = randomFill(9 * Cin * Cout, 2, -0.2, 0.2);
   const bias = randomFill(Cout, 3, -0.1, 0.1);
   const b: Buffers = { x: uploadStorage(ctx, x, 'x'), w: uploadStorage(ctx, w, 'w'), bias: uploadStorage(ctx, bias, 'bias') };
-  const wino = isWinograd(version) ? createWinogradBuffers(ctx, s, direction, w, undefined, version) : undefined;
+  const wino = isWinograd(version) ? await createWinogradBuffers(ctx, s, direction, w, undefined, version) : undefined;
   if (wino) Object.assign(b, wino);
   if (direction === 'forward') {
     b.y = createStorage(ctx, H * W * Cout * F, 'y');
@@ -210,6 +210,19 @@ for (const gemm of ['v7', 'v8'] as const) cases.push(
     return [{ label: 'C', got, ref, atol: 1e-6 * Math.sqrt(K), rtol: 1e-5 }];
   };
   return fromDispatches(ctx, [d], b, check, { flops: matmulFlops({ M, N, K, batch }), bytes: batch * (M * K + K * N + M * N) * F });
+  }),
+);
+
+cases.push(
+  single('winograd_weights', ['K', 'N', 'tile'], [512, 512, 4], [5, 8, 4], async (ctx, [K, N, tile]) => {
+    if (tile !== 2 && tile !== 4) throw new Error(`winograd_weights: tile must be 2 or 4, got ${tile}`);
+    const w = randomFill(9 * K * N, 1, -0.2, 0.2);
+    const b: Buffers = { w: uploadStorage(ctx, w, 'w') };
+    const { u, dispatch } = await winogradKernel(ctx, b.w, K, N, tile === 4 ? 'v9' : 'v7', 'u');
+    b.u = u;
+    // a few float32 roundings of max(1, |U|): see test/kernels.test.ts
+    const check = async () => [{ label: 'U', got: await read(ctx, u, (tile + 2) ** 2 * K * N), ref: winogradWeightsCpu(w, K, N, tile), atol: 5e-7, rtol: 5e-7 }];
+    return fromDispatches(ctx, [dispatch], b, check, { bytes: (9 + (tile + 2) ** 2) * K * N * F });
   }),
 );
 

@@ -143,6 +143,16 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
   convEntry('backward', 'v9', 'relu_backward, then Winograd F(4x4, 3x3) with the flip-transposed kernel (accumulating)', 'CPU adapters: every input gradient from block1_conv2 on'),
   convEntry('backward', 'v8', "relu_backward, then v7's Winograd with the subgroup GEMM conv3x3_winograd_gemm_v8", 'where the autotuner measures it faster (kernel_table.ts)'),
   {
+    name: 'winograd_weights',
+    op: 'Winograd kernel transform',
+    computes: 'U = G g G^T per (k, n): [16, K, N] for F(2x2, 3x3) (TILE 2, v7/v8) or [36, K, N] for F(4x4, 3x3) (TILE 4, v9), from w (forward) or wt (input gradient)',
+    wrapper: `${conv}: winogradKernel`,
+    ref: 'src/ref/winograd.ts: winogradWeightsCpu',
+    test: 'test/kernels.test.ts: "winograd_weights (TILE ${m}) on the GPU vs winogradWeightsCpu" (TILE 2 and 4)',
+    bench: '`npm run kernel -- winograd_weights` (once per layer and direction at load, part of setupSeconds)',
+    model: 'at load: every layer and direction a Winograd version runs (Vgg19.create; tuned tables at plan time)',
+  },
+  {
     name: 'relu_backward',
     op: 'ReLU backward',
     computes: 'g = dy ⊙ (y > 0), one element per invocation (n % 4 != 0)',

@@ -17,6 +17,7 @@ import {
   conv3x3Forward,
   convFlops,
   createWinogradBuffers,
+  isWinograd,
   supports as convSupports,
   type WinogradBuffers,
 } from '../../src/kernels/conv3x3.ts';
@@ -81,10 +82,10 @@ class OurOp implements OpStrategy {
     return b;
   }
 
-  /** v7's transformed kernel and scratch (prepared here, outside the timer, as the model does at load). */
-  private winograd(v: ConvVersion, s: ConvShape, dir: 'forward' | 'backward', w: Float32Array): WinogradBuffers | undefined {
-    if (v !== 'v7') return undefined;
-    const wb = createWinogradBuffers(this.ctx, s, dir, w);
+  /** A Winograd version's transformed kernel and scratch (prepared here, outside the timer, as the model does at load). */
+  private async winograd(v: ConvVersion, s: ConvShape, dir: 'forward' | 'backward', w: Float32Array): Promise<WinogradBuffers | undefined> {
+    if (!isWinograd(v)) return undefined;
+    const wb = await createWinogradBuffers(this.ctx, s, dir, w, undefined, v);
     this.buffers.push(wb.u, wb.v, wb.m);
     return wb;
   }
@@ -98,7 +99,7 @@ class OurOp implements OpStrategy {
     switch (c.op) {
       case 'conv3x3_forward': {
         this.out = this.scratch(H * W * Cout, 'y');
-        const winograd = this.winograd(v, s, 'forward', inp.w);
+        const winograd = await this.winograd(v, s, 'forward', inp.w);
         this.list = await conv3x3Forward(ctx, v, s, { x: this.up(inp.x, 'x'), w: this.up(inp.w, 'w'), bias: this.up(inp.b, 'b'), y: this.out, winograd });
         break;
       }
@@ -106,7 +107,7 @@ class OurOp implements OpStrategy {
         this.out = this.scratch(H * W * Cin, 'dx');
         const w = this.up(inp.w, 'w');
         const wt = this.up(flipTranspose(inp.w, Cin, Cout), 'wt');
-        const winograd = this.winograd(v, s, 'backward', inp.w);
+        const winograd = await this.winograd(v, s, 'backward', inp.w);
         const b = { dy: this.up(inp.dy, 'dy'), y: this.up(inp.y, 'y'), w, wt, g: this.scratch(H * W * Cout, 'g'), dx: this.out, winograd };
         this.list = await conv3x3Backward(ctx, v, s, b);
         break;

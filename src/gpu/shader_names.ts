@@ -37,6 +37,7 @@ export const SHADER_NAMES = [
   'vec_dot',
   'vec_dot_finish',
   'vec_scale_copy',
+  'winograd_weights',
 ] as const;
 
 /** A file in shaders/, without .wgsl. */

@@ -20,7 +20,7 @@
 //   v7  Winograd F(2x2, 3x3), three shaders (no conv3x3_forward_v7.wgsl file):
 //       conv3x3_winograd_input_v7, then 16 GEMMs in one batched conv3x3_winograd_gemm_v7 dispatch
 //       (matmul.ts), then conv3x3_winograd_output_v7. 2.25x fewer multiply-adds than direct;
-//       needs the transformed kernel (winogradWeights, at load) and two scratch buffers
+//       needs the transformed kernel (winogradKernel, on the device at load) and two scratch buffers
 //       (winogradScratchFloats).
 //   v8  v7 with the subgroup GEMM conv3x3_winograd_gemm_v8 (A shared by subgroupShuffle) in
 //       place of conv3x3_winograd_gemm_v7; only on devices with the 'subgroups' feature
@@ -35,8 +35,8 @@
 
 import type { GpuContext } from '../gpu/device.ts';
 import type { ShaderName } from '../gpu/shader_names.ts';
-import { createStorage, createUniform, type Dispatch, grid1d, makeDispatch, uploadStorage } from '../gpu/runtime.ts';
-import { flipTranspose, winogradWeights } from '../model/conv_weights.ts';
+import { createStorage, createUniform, type Dispatch, grid1d, makeDispatch, runDispatches, uploadStorage } from '../gpu/runtime.ts';
+import { flipTranspose } from '../model/conv_weights.ts';
 import { reluBackward } from './elementwise.ts';
 import { gemmUnavailable, matmul } from './matmul.ts';
 
@@ -165,7 +165,7 @@ function checkSupported(version: ConvVersion, s: ConvShape, direction: 'forward'
 
 /** What a Winograd version needs besides the usual buffers: the transformed kernel and two scratch buffers. */
 export interface WinogradBuffers {
-  /** [(m+2)^2, K, N] transformed kernel: winogradWeights(w, .., m) forward, winogradWeights(wt, .., m) backward (src/model/conv_weights.ts) */
+  /** [(m+2)^2, K, N] transformed kernel: winogradKernel of w forward, of wt backward */
   u: GPUBuffer;
   /** scratch of at least winogradScratchFloats(s, direction, .., version).v floats (the GEMMs' A) */
   v: GPUBuffer;
@@ -215,28 +215,42 @@ export function winogradFits(ctx: GpuContext, s: ConvShape, direction: 'forward'
 }
 
 /**
- * Stand-alone Winograd buffers for one conv (tests, the benchmark): uploads the transformed kernel
- * of the host kernel `w` (HWIO) — of its flip-transpose for the backward — for `version`'s tile,
- * and allocates the scratch (chunked to `maxScratchBytes`, default the device's limit). The model
- * shares one scratch pair across its layers instead. The caller destroys them.
+ * The Winograd-transformed kernel for `version`'s tile, computed on the device
+ * (shaders/winograd_weights.wgsl) from a kernel already there: `src` is [3, 3, K, N] (w [3, 3, Cin,
+ * Cout] forward, its flip-transpose wt [3, 3, Cout, Cin] for the input gradient), the result
+ * [(m+2)^2, K, N]. Returns the new buffer and the dispatch that fills it (run it before the conv).
  */
-export function createWinogradBuffers(
+export async function winogradKernel(ctx: GpuContext, src: GPUBuffer, K: number, N: number, version: ConvVersion, label: string): Promise<{ u: GPUBuffer; dispatch: Dispatch }> {
+  if (N % 4 !== 0) throw new Error(`winograd_weights: ${label}: N must be a multiple of 4, got ${N}`);
+  const m = winogradTile(version);
+  const u = createStorage(ctx, (m + 2) ** 2 * K * N * 4, label);
+  const dispatch = await makeDispatch(ctx, { shader: 'winograd_weights', constants: { TILE: m } }, [createUniform(ctx, [K, N], `${label} params`), src, u], grid1d((K * N) / 4));
+  return { u, dispatch };
+}
+
+/**
+ * Stand-alone Winograd buffers for one conv (tests, the benchmark, the autotuner): the transformed
+ * kernel of the host kernel `w` (HWIO) — of its flip-transpose for the backward — for `version`'s
+ * tile (winogradKernel, as the model makes it), and the scratch (chunked to `maxScratchBytes`,
+ * default the device's limit). The model shares one scratch pair across its layers instead. The
+ * caller destroys them.
+ */
+export async function createWinogradBuffers(
   ctx: GpuContext,
   s: ConvShape,
   direction: 'forward' | 'backward',
   w: ArrayLike<number>,
   maxScratchBytes = winogradScratchLimit(ctx),
   version: ConvVersion = 'v7',
-): WinogradBuffers {
-  const m = winogradTile(version);
-  const u = direction === 'forward' ? winogradWeights(w, s.Cin, s.Cout, m) : winogradWeights(flipTranspose(w, s.Cin, s.Cout), s.Cout, s.Cin, m);
+): Promise<WinogradBuffers> {
   const f = winogradScratchFloats(s, direction, maxScratchBytes, version);
   if (!f.rows) throw new Error(`conv3x3 ${version}: one row of tiles of ${s.H}x${s.W} needs more than ${maxScratchBytes} bytes of scratch`);
-  return {
-    u: uploadStorage(ctx, u, `conv3x3 ${direction} winograd${m === 4 ? '4' : ''} kernel`),
-    v: createStorage(ctx, f.v * 4, `conv3x3 ${direction} winograd V`),
-    m: createStorage(ctx, f.m * 4, `conv3x3 ${direction} winograd M`),
-  };
+  const [src, K, N] = direction === 'forward' ? [Float32Array.from(w), s.Cin, s.Cout] : [flipTranspose(w, s.Cin, s.Cout), s.Cout, s.Cin];
+  const kernel = uploadStorage(ctx, src, `conv3x3 ${direction} kernel (to transform)`);
+  const { u, dispatch } = await winogradKernel(ctx, kernel, K, N, version, `conv3x3 ${direction} winograd${winogradTile(version) === 4 ? '4' : ''} kernel`);
+  await runDispatches(ctx, [dispatch]);
+  kernel.destroy();
+  return { u, v: createStorage(ctx, f.v * 4, `conv3x3 ${direction} winograd V`), m: createStorage(ctx, f.m * 4, `conv3x3 ${direction} winograd M`) };
 }
 
 /**
@@ -286,7 +300,7 @@ async function winogradDispatches(
 }
 
 function needWinograd(version: ConvVersion, direction: string, wino: WinogradBuffers | undefined): WinogradBuffers {
-  if (!wino) throw new Error(`conv3x3_${direction}_${version}: needs the transformed kernel and scratch buffers (b.winograd: winogradWeights, winogradScratchFloats)`);
+  if (!wino) throw new Error(`conv3x3_${direction}_${version}: needs the transformed kernel and scratch buffers (b.winograd: winogradKernel, winogradScratchFloats)`);
   return wino;
 }
 

@@ -29,7 +29,7 @@
 import type { GpuContext } from '../gpu/device.ts';
 import { withTimeout } from '../gpu/device.ts';
 import { createStorage, type Dispatch, encodeDispatches, GPU_WAIT_MS } from '../gpu/runtime.ts';
-import { type ConvShape, type ConvVersion, conv3x3Backward, conv3x3Forward, convFlops, isWinograd, winogradScratchFloats, winogradScratchLimit } from './conv3x3.ts';
+import { type ConvShape, type ConvVersion, conv3x3Backward, conv3x3Forward, convFlops, isWinograd, winogradScratchFloats, winogradScratchLimit, winogradTile } from './conv3x3.ts';
 import type { TunedEntry } from './kernel_cache.ts';
 
 export const REPS = 3;
@@ -101,8 +101,8 @@ export async function buildConv(ctx: GpuContext, v: ConvVersion, s: ConvShape, d
   const [K, N] = direction === 'forward' ? [s.Cin, s.Cout] : [s.Cout, s.Cin];
   let winograd;
   if (isWinograd(v)) {
-    const f = winogradScratchFloats(s, direction, winogradScratchLimit(ctx));
-    winograd = { u: buf(16 * K * N, 'u'), v: buf(f.v, 'V'), m: buf(f.m, 'M') };
+    const f = winogradScratchFloats(s, direction, winogradScratchLimit(ctx), v);
+    winograd = { u: buf((winogradTile(v) + 2) ** 2 * K * N, 'u'), v: buf(f.v, 'V'), m: buf(f.m, 'M') };
   }
   const px = s.H * s.W;
   const w = buf(9 * s.Cin * s.Cout, 'w');

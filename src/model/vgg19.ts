@@ -21,12 +21,13 @@
 // and encoded into one command buffer per call.
 
 import type { GpuContext } from '../gpu/device.ts';
-import { createStorage, type Dispatch, encodeDispatches, submitChecked, uploadStorage } from '../gpu/runtime.ts';
+import { createStorage, type Dispatch, encodeDispatches, runDispatches, submitChecked, uploadStorage } from '../gpu/runtime.ts';
 import {
   type ConvVersion,
   supports,
   isWinograd,
   type WinogradBuffers,
+  winogradKernel,
   winogradTile,
   winogradScratchFloats,
   winogradScratchLimit,
@@ -35,7 +36,7 @@ import type { PoolMode } from '../kernels/pool2x2.ts';
 import { type BandScratch, convBackwardBanded, convForwardBanded, convKernelRows, poolBackwardBanded, poolForwardBanded, type Step } from './banded_ops.ts';
 import { type Banded, BandPool, bandRanges, copyRows, createBanded, single } from './bands.ts';
 import { chooseConvVersion, type ConvSite, type KernelMode, type KernelRow, kernelTable, winogradPays } from '../kernels/kernel_table.ts';
-import { flipTranspose, winogradWeights } from './conv_weights.ts';
+import { flipTranspose } from './conv_weights.ts';
 import { layerIndex, VGG19_LAYERS, vgg19Geometry } from './vgg19_layers.ts';
 import { fitWorkingSize } from './working_size.ts';
 import type { Vgg19Weights } from './weights.ts';
@@ -59,24 +60,37 @@ interface GpuLayer {
   bias: GPUBuffer; // [Cout]
   /**
    * Winograd-transformed kernels by direction and tile ("forward 2", "backward 4"): forward
-   * [(m+2)^2, Cin, Cout] from w, backward [(m+2)^2, Cout, Cin] from wt. Uploaded at create for the
-   * model's version where it may run, later for the versions a tuned table picks.
+   * [(m+2)^2, Cin, Cout] from w, backward [(m+2)^2, Cout, Cin] from wt, made on the device
+   * (winogradKernel): at create for the model's version where it may run, at plan time for the
+   * versions a tuned table picks.
    */
   u: Map<string, GPUBuffer>;
-  host: { kernel: ArrayLike<number>; wt: ArrayLike<number> }; // to upload a Winograd transform a tuned table asks for
 }
 
 export type { Step } from './banded_ops.ts';
 
-/** A layer's Winograd-transformed kernel for `version`'s tile and a direction: uploaded on first use, then kept. */
-function winogradKernel(ctx: GpuContext, layer: GpuLayer, spec: { name: string; cin: number; cout: number }, dir: 'forward' | 'backward', version: ConvVersion): GPUBuffer {
+/**
+ * A layer's Winograd-transformed kernel for `version`'s tile and a direction, made on the device
+ * from the uploaded kernel (winogradKernel) on first use, then kept. `pending` collects the
+ * dispatches that fill new ones; the caller runs them before any conv reads the result.
+ */
+async function layerWinogradKernel(
+  ctx: GpuContext,
+  layer: GpuLayer,
+  spec: { name: string; cin: number; cout: number },
+  dir: 'forward' | 'backward',
+  version: ConvVersion,
+  pending: Dispatch[],
+): Promise<GPUBuffer> {
   const m = winogradTile(version);
   const key = `${dir} ${m}`;
   let u = layer.u.get(key);
   if (!u) {
-    const host = dir === 'forward' ? winogradWeights(layer.host.kernel, spec.cin, spec.cout, m) : winogradWeights(layer.host.wt, spec.cout, spec.cin, m);
-    u = uploadStorage(ctx, host, `${spec.name}/kernel${dir === 'forward' ? '' : '_flipT'}_winograd${m === 4 ? '4' : ''}`);
-    layer.u.set(key, u);
+    const [src, K, N] = dir === 'forward' ? [layer.w, spec.cin, spec.cout] : [layer.wt, spec.cout, spec.cin];
+    const made = await winogradKernel(ctx, src, K, N, version, `${spec.name}/kernel${dir === 'forward' ? '' : '_flipT'}_winograd${m === 4 ? '4' : ''}`);
+    layer.u.set(key, made.u);
+    pending.push(made.dispatch);
+    u = made.u;
   }
   return u;
 }
@@ -115,6 +129,7 @@ export class Vgg19 {
   static async create(ctx: GpuContext, weights: Vgg19Weights, opts: Vgg19Options = {}): Promise<Vgg19> {
     const version = opts.convVersion ?? chooseConvVersion(ctx);
     const count = opts.upTo === undefined ? VGG19_LAYERS.length : layerIndex(opts.upTo) + 1;
+    const pending: Dispatch[] = [];
     const layers = VGG19_LAYERS.slice(0, count).map((spec) => {
       const lw = weights.layers.get(spec.name);
       if (!lw) throw new Error(`weights from ${weights.source} lack layer ${spec.name}`);
@@ -125,13 +140,16 @@ export class Vgg19 {
         wt: uploadStorage(ctx, wt, `${spec.name}/kernel_flipT`),
         bias: uploadStorage(ctx, lw.bias, `${spec.name}/bias`),
         u: new Map(),
-        host: { kernel: lw.kernel, wt },
       };
-      // only where the model may run its Winograd version (whether it fits the device depends on the image size)
-      for (const dir of ['forward', 'backward'] as const) if (isWinograd(version) && supports(version, s, dir) && winogradPays(s, dir)) winogradKernel(ctx, layer, spec, dir, version);
-      return layer;
+      return { layer, spec, s };
     });
-    return new Vgg19(ctx, layers, version, opts.pooling ?? 'max', opts.convVersion ?? null, opts.kernels ?? 'default', opts.onTune);
+    // the Winograd transforms, on the device, only where the model may run its Winograd version
+    // (whether it fits the device depends on the image size): one submission for all layers
+    for (const { layer, spec, s } of layers) {
+      for (const dir of ['forward', 'backward'] as const) if (isWinograd(version) && supports(version, s, dir) && winogradPays(s, dir)) await layerWinogradKernel(ctx, layer, spec, dir, version, pending);
+    }
+    if (pending.length) await runDispatches(ctx, pending, 'vgg19 winograd kernel transforms');
+    return new Vgg19(ctx, layers.map((l) => l.layer), version, opts.pooling ?? 'max', opts.convVersion ?? null, opts.kernels ?? 'default', opts.onTune);
   }
 
   /**
@@ -311,9 +329,14 @@ export class Vgg19Plan {
       }
     }
     const wScratch = scratchV ? { v: createStorage(ctx, scratchV * 4, 'vgg19 winograd V'), m: createStorage(ctx, scratchM * 4, 'vgg19 winograd M') } : null;
+    // a transform the model did not make at create (a tuned choice): made once now, kept
+    const pending: Dispatch[] = [];
+    for (let i = 0; i <= deepest; i++) {
+      for (const dir of ['forward', 'backward'] as const) if (isWinograd(chosen[i][dir])) await layerWinogradKernel(ctx, weights[i], VGG19_LAYERS[i], dir, chosen[i][dir], pending);
+    }
+    if (pending.length) await runDispatches(ctx, pending, 'vgg19 winograd kernel transforms (tuned table)');
     const winograd = (i: number, dir: 'forward' | 'backward'): WinogradBuffers | undefined => {
-      // a transform the model did not upload at create (a tuned choice) is uploaded once and kept
-      return isWinograd(chosen[i][dir]) && wScratch ? { u: winogradKernel(ctx, weights[i], VGG19_LAYERS[i], dir, chosen[i][dir]), ...wScratch } : undefined;
+      return isWinograd(chosen[i][dir]) && wScratch ? { u: weights[i].u.get(`${dir} ${winogradTile(chosen[i][dir])}`)!, ...wScratch } : undefined;
     };
     // Forward.
     for (let i = 0; i <= deepest; i++) {

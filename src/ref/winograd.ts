@@ -72,8 +72,8 @@ export function winogradMatrices(m: WinogradTile = 2): { BT: number[][]; G: numb
 
 /**
  * U[a*(m+2)+b, ci, co] = (G g G^T)[a, b] with g = w[., ., ci, co] (HWIO, [3, 3, Cin, Cout]),
- * formed as the two literal matrix products (the model's src/model/conv_weights.ts
- * winogradWeights computes the same in a folded form and is tested against this). Returns
+ * formed as the two literal matrix products (shaders/winograd_weights.wgsl, which the model runs,
+ * computes the same in a folded form on the device and is tested against this). Returns
  * [(m+2)^2, Cin, Cout]: the B operands of the GEMMs.
  * For the input gradient pass the flip-transposed kernel [3, 3, Cout, Cin] with (Cout, Cin).
  */

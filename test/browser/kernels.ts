@@ -10,7 +10,7 @@ import { acquireGpu } from '../../src/gpu/device.ts';
 import { createStorage, readFloats, runDispatches, uploadStorage } from '../../src/gpu/runtime.ts';
 import { CONV_VERSIONS, type ConvShape, type ConvVersion, conv3x3Backward, conv3x3Forward, createWinogradBuffers, isWinograd, supports } from '../../src/kernels/conv3x3.ts';
 import { pool2x2Backward, pool2x2Forward } from '../../src/kernels/pool2x2.ts';
-import { conv3x3BackwardCpu, conv3x3ForwardCpu, flipTransposeCpu } from '../../src/ref/conv3x3.ts';
+import { conv3x3BackwardCpu, conv3x3ForwardCpu, convTolerance, flipTransposeCpu } from '../../src/ref/conv3x3.ts';
 import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../../src/ref/pool2x2.ts';
 import { type Comparison, compare, randomArray, report } from '../helpers.ts';
 
@@ -65,7 +65,6 @@ const POOL_SHAPES = [
   { H: 7, W: 13, C: 5 },
   { H: 9, W: 11, C: 130 },
 ];
-const convTol = (K: number) => ({ atol: 4e-7 * Math.sqrt(K), rtol: 1e-5 });
 
 const logEl = document.getElementById('log')!;
 const lines: string[] = [];
@@ -110,20 +109,20 @@ async function run(cases: KernelCase[]): Promise<{ adapter: string; isCpuAdapter
       for (const v of CONV_VERSIONS) {
         const shape = `${H}x${W} ${Cin}->${Cout}`;
         t0 = performance.now();
-        const wino = (dir: 'forward' | 'backward') => (isWinograd(v) ? createWinogradBuffers(ctx, s, dir, w) : undefined);
+        const wino = async (dir: 'forward' | 'backward') => (isWinograd(v) ? await createWinogradBuffers(ctx, s, dir, w, undefined, v) : undefined);
         if (runs(v, s, 'forward', !!ctx.subgroups)) {
-          const winograd = wino('forward');
+          const winograd = await wino('forward');
           await runDispatches(ctx, await conv3x3Forward(ctx, v, s, { ...B, winograd }));
           if (winograd) for (const b of Object.values(winograd)) b.destroy();
-          const ft = convTol(9 * Cin);
+          const ft = convTolerance(9 * Cin, v);
           add(`conv3x3_forward_${v} ${shape}`, compare(await readFloats(ctx, B.y, yRef.length), yRef, ft.atol, ft.rtol));
         }
         if (!runs(v, s, 'backward', !!ctx.subgroups)) continue;
         t0 = performance.now();
-        const winograd = wino('backward');
+        const winograd = await wino('backward');
         await runDispatches(ctx, await conv3x3Backward(ctx, v, s, { ...B, y: B.yRef, winograd }));
         if (winograd) for (const b of Object.values(winograd)) b.destroy();
-        const bt = convTol(9 * Cout);
+        const bt = convTolerance(9 * Cout, v);
         add(`conv3x3_backward_${v} ${shape}`, compare(await readFloats(ctx, B.dx, dxRef.length), dxRef, bt.atol, bt.rtol));
       }
     } finally {
