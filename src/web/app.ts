@@ -655,7 +655,7 @@ export class App {
     this.view.renderLegend(this.history[this.history.length - 1]);
   }
 
-  /** Buttons, canvas visibility and the form lock from the state. */
+  /** Buttons, canvas visibility and the page's data-state, from the state. */
   private update(): void {
     if (this.run) this.lastPlanned = this.run.planned;
     const showingImage = !!(this.display?.hasImage && this.current);
