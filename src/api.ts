@@ -23,9 +23,8 @@ import type { Vgg19Weights } from './model/weights.ts';
 import { loadVgg19WeightsFromH5 } from './model/weights.ts';
 import { makeConfig, type PresetName, type StyleConfig, type StyleOverrides } from './style/config.ts';
 import * as transfer from './style/transfer.ts';
-import type { LossBreakdown, TransferOptions, TransferProgress, TransferResult } from './style/types.ts';
+import type { LossBreakdown, ScheduleOptions, TransferOptions, TransferProgress, TransferResult } from './style/types.ts';
 import type { MemoryReport } from './gpu/memory.ts';
-import type { MaxfunRule } from './optim/lbfgs.ts';
 
 /** An image: decoded RGBA, encoded JPEG/PNG bytes, or a path (Node) / URL (browser). */
 export type ImageInput = RgbaImage | Uint8Array | ArrayBuffer | string;
@@ -72,29 +71,14 @@ export interface EvaluateOptions {
   maxGpuMib?: number;
 }
 
-/** Every option of a style transfer (see the header: the CLI's flags, camelCased). */
-export interface StyleTransferOptions extends EvaluateOptions {
+/**
+ * Every option of a style transfer (see the header: the CLI's flags, camelCased); the optimizer
+ * and its schedule (seed, optimizer, rounds, evalsPerRound, maxfunRule, iterations, scales,
+ * scaleIterations, learningRate) are styleTransfer's own, ScheduleOptions in src/style/types.ts.
+ */
+export interface StyleTransferOptions extends EvaluateOptions, ScheduleOptions {
   /** --init: the starting image: 'content' (default), 'random', or an image (resized to the working size) */
   init?: 'content' | 'random' | ImageInput;
-  /** --seed of the random starting image */
-  seed?: number;
-  /** --optimizer: lbfgs (default) or adam */
-  optimizer?: 'lbfgs' | 'adam';
-  /** --rounds: L-BFGS rounds, history reset between them (default 10) */
-  rounds?: number;
-  /** --evals-per-round: loss evaluations per round (default 20) */
-  evalsPerRound?: number;
-  /** --maxfun-rule: 'scipy' (a round ends at the first iteration end past evalsPerRound, as
-   *  fmin_l_bfgs_b's maxfun; the notebook preset's default) or 'exact' (never past it; the others') */
-  maxfunRule?: MaxfunRule;
-  /** --iterations: a plain iteration count instead of rounds x evaluations (Adam's default: rounds x evalsPerRound) */
-  iterations?: number;
-  /** --scales: coarse to fine, the working rows of each stage, ascending; the last is the output size (= rows when given) */
-  scales?: number[];
-  /** --scale-iterations: iterations of each stage of scales */
-  scaleIterations?: number[];
-  /** --learning-rate: Adam's step size in pixel units (adam only) */
-  learningRate?: number;
   /** called after every optimizer iteration (progress.image() reads the current image back) */
   onProgress?: (p: TransferProgress) => void | Promise<void>;
   /** stops the run early; the best image so far is returned */

@@ -11,5 +11,5 @@ export { Vgg19 } from './model/vgg19.ts';
 export { VGG19_LAYER_NAMES } from './model/vgg19_layers.ts';
 export type { Vgg19Weights } from './model/weights.ts';
 export { PRESETS, type PresetName, type StyleConfig } from './style/config.ts';
-export type { LossBreakdown, StageReport, TransferProgress, TransferResult } from './style/types.ts';
+export type { LossBreakdown, ScheduleOptions, StageReport, TransferProgress, TransferResult } from './style/types.ts';
 export { configFields, configOf, type EvaluateOptions, type EvaluateResult, type ImageInput, type LoadWeightsOptions, type StyleTransferOptions } from './api.ts';

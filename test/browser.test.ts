@@ -2,34 +2,21 @@
 // kernel test page (test/browser/kernels.html: conv3x3 and pool2x2 vs their CPU references)
 // and the app page (index.html). Any console error, uncaught exception or failed request
 // fails the test. A missing Chromium fails the suite with instructions; it is never skipped.
-// Server and browser: test/browser/harness.ts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DevServer, type LaunchedBrowser, launchBrowser, openPage, startServer, waitForDone } from './browser/harness.ts';
+// Server and browser: test/browser/harness.ts, started and closed by test/browser/suite.ts.
+import { describe, expect, it } from 'vitest';
+import { openPage, waitForDone } from './browser/harness.ts';
+import { browserSuite } from './browser/suite.ts';
 import type { KernelPageResults } from './browser/kernels.ts';
 
 /** SwiftShader compiles each pipeline on the CPU: the whole kernel page takes seconds to a minute. */
 const KERNEL_PAGE_LIMIT_MS = 180_000;
 
 describe('browser (headless Chromium, WebGPU)', () => {
-  let server: DevServer | undefined;
-  let browser: LaunchedBrowser | undefined;
-
-  beforeAll(async () => {
-    server = await startServer();
-    browser = await launchBrowser();
-  }, 120_000);
-
-  afterAll(async () => {
-    try {
-      await browser?.close();
-    } finally {
-      await server?.close();
-    }
-  }, 60_000);
+  const pages = browserSuite();
 
   it('kernel page: conv3x3 (every version) and pool2x2 max match the CPU references', async () => {
     const t0 = Date.now();
-    const opened = await openPage(browser!, `${server!.url}/test/browser/kernels.html`);
+    const opened = await openPage(pages.browser, `${pages.url}/test/browser/kernels.html`);
     const { page, errors } = opened;
     try {
       const results = await waitForDone<KernelPageResults>(opened, '__results', KERNEL_PAGE_LIMIT_MS);
@@ -50,7 +37,7 @@ describe('browser (headless Chromium, WebGPU)', () => {
   }, KERNEL_PAGE_LIMIT_MS + 60_000);
 
   it('index page loads without console errors and reports "WebGPU available: yes"', async () => {
-    const { page, errors } = await openPage(browser!, `${server!.url}/`);
+    const { page, errors } = await openPage(pages.browser, `${pages.url}/`);
     try {
       const status = page.locator('#status');
       await status.filter({ hasText: /WebGPU available: (yes|no)/ }).waitFor({ timeout: 60_000 });

@@ -11,7 +11,7 @@ import { checkOutputPath, float32LE, snapshotPath } from '../src/cli/main.ts';
 import { formatDuration, formatProgressLine, RateMeter } from '../src/cli/progress.ts';
 import { encodePng, readPngText } from '../src/image/decode.ts';
 import { readImageFile } from '../src/image/node.ts';
-import { BASE, cli, noStack, ours, ROOT, STARRY, transfer, TUBINGEN, usageError } from './cli_helpers.ts';
+import { BASE, cli, expectUsageErrors, noStack, ours, ROOT, type Run, STARRY, transfer, TUBINGEN, usageError } from './cli_helpers.ts';
 
 
 let tmp: string;
@@ -21,6 +21,18 @@ beforeAll(() => {
 afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
+
+/** A real transfer of the example pair writing out.png and out.json into a new folder tmp/<dir>, timed (logged); it must succeed. */
+async function transferInto(dir: string, what: string, flags: string[], timeoutMs: number): Promise<{ r: Run; out: string; json: string }> {
+  const out = join(tmp, dir, 'out.png');
+  const json = join(tmp, dir, 'out.json');
+  mkdirSync(join(tmp, dir));
+  const t0 = performance.now();
+  const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', out, '--json', json, ...flags], timeoutMs);
+  console.log(`${what}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  expect(r.code, r.stderr).toBe(0);
+  return { r, out, json };
+}
 
 describe('args: defaults and overrides', () => {
   it('--help returns the help text with every flag, the modes and the exit codes', () => {
@@ -279,17 +291,7 @@ describe('program: help and bad input (no GPU work)', () => {
   });
 
   it('bad --scales / --scale-iterations: exit 2, one line naming the flag, nothing written', async () => {
-    const out = join(tmp, 'ms-bad.png');
-    const json = join(tmp, 'ms-bad.json');
-    for (const [name, extra, re] of MULTI_SCALE_BAD) {
-      const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', out, '--json', json, ...extra], 60_000);
-      expect(r.code, `${name}: ${r.stderr}`).toBe(EXIT.usage);
-      expect(ours(r), name).toHaveLength(1);
-      expect(r.stderr, name).toMatch(re);
-      noStack(r);
-      expect(existsSync(out), name).toBe(false);
-      expect(existsSync(json), name).toBe(false);
-    }
+    await expectUsageErrors(tmp, MULTI_SCALE_BAD);
   });
 
   it('too small: --rows 8 with block5 layers → says the minimum', async () => {
@@ -422,16 +424,7 @@ describe.skipIf(!haveData)('program on the GPU', () => {
   }, 620_000);
 
   it('short transfer: 64 rows, 2 rounds x 10 evaluations → PNG 85x64 with settings, JSON with a falling loss', async () => {
-    const out = join(tmp, 'run', 'out.png');
-    const json = join(tmp, 'run', 'out.json');
-    mkdirSync(join(tmp, 'run'));
-    const t0 = performance.now();
-    const r = await cli(
-      ['--content', TUBINGEN, '--style', STARRY, '--out', out, '--rows', '64', '--rounds', '2', '--evals-per-round', '10', '--json', json, '--save-every', '5'],
-      900_000,
-    );
-    console.log(`short transfer: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    expect(r.code, r.stderr).toBe(0);
+    const { r, out, json } = await transferInto('run', 'short transfer', ['--rows', '64', '--rounds', '2', '--evals-per-round', '10', '--save-every', '5'], 900_000);
     // plain progress lines (stderr is a pipe here)
     // planned: 2 x 10 + 1 (scipy's rule runs at least one more in the first round)
     expect(r.stderr).toMatch(/iteration 1 {2}evaluation \d+\/21 {2}loss \d\.\d{4}e\+\d+ {2}[\d.?]+ evals\/s {2}eta /);
@@ -491,13 +484,7 @@ describe.skipIf(!haveData)('program on the GPU', () => {
   }, 320_000);
 
   it('multi-scale: 32 → 48 → 64 rows writes an 85x64 PNG; the loss falls within each stage; stages and memory in the JSON', async () => {
-    const out = join(tmp, 'ms', 'out.png');
-    const json = join(tmp, 'ms', 'out.json');
-    mkdirSync(join(tmp, 'ms'));
-    const t0 = performance.now();
-    const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', out, '--json', json, '--scales', '32,48,64', '--scale-iterations', '4,4,4'], 600_000);
-    console.log(`multi-scale transfer: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    expect(r.code, r.stderr).toBe(0);
+    const { r, out, json } = await transferInto('ms', 'multi-scale transfer', ['--scales', '32,48,64', '--scale-iterations', '4,4,4'], 600_000);
     for (const [k, rows] of [[1, 32], [2, 48], [3, 64]]) expect(r.stderr).toContain(`stage ${k}/3 (${rows} rows)  iteration`);
     const img = await readImageFile(out);
     expect([img.width, img.height]).toEqual([85, 64]);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { EXIT, parseArgs, type EvalCliOptions } from '../src/cli/args.ts';
 import { encodePng } from '../src/image/decode.ts';
 import { readImageFile } from '../src/image/node.ts';
-import { BASE, cli, IMAGES, ours, STARRY, transfer, TUBINGEN, usageError } from './cli_helpers.ts';
+import { BASE, cli, expectUsageErrors, IMAGES, ours, STARRY, transfer, TUBINGEN, usageError } from './cli_helpers.ts';
 
 const SCREAM = join(IMAGES, 'the_scream.jpg');
 
@@ -69,15 +69,7 @@ describe('args: style flags', () => {
 
 describe('program: style flags', () => {
   it('every bad-input case: exit 2, one line naming the flag, nothing written', async () => {
-    const out = join(tmp, 'bad.png');
-    const json = join(tmp, 'bad.json');
-    for (const [name, extra, re] of BAD) {
-      const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', out, '--json', json, ...extra], 60_000);
-      expect(r.code, `${name}: ${r.stderr}`).toBe(EXIT.usage);
-      expect(ours(r), name).toHaveLength(1);
-      expect(r.stderr, name).toMatch(re);
-      expect(existsSync(out) || existsSync(json), name).toBe(false);
-    }
+    await expectUsageErrors(tmp, BAD);
     expect(readdirSync(tmp)).toEqual([]);
   }, 120_000);
 

@@ -1,10 +1,12 @@
 // What the command-line tests share (test/cli.test.ts, test/cli_artistic.test.ts): the paths of
-// the example images, the parser's usage errors, and the real program spawned with a time limit.
+// the example images, the parser's usage errors, the real program spawned with a time limit, and
+// its check of bad input (expectUsageErrors).
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { parseArgs, type TransferCliOptions, UsageError } from '../src/cli/args.ts';
+import { EXIT, parseArgs, type TransferCliOptions, UsageError } from '../src/cli/args.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const IMAGES = resolve(ROOT, '..', 'shared', 'images');
@@ -75,3 +77,22 @@ export function cli(
 /** Our own lines on stderr (Dawn prints its own warnings too). */
 export const ours = (r: Run) => r.stderr.split('\n').filter((l) => l.startsWith('neural-style:'));
 export const noStack = (r: Run) => expect(r.stderr).not.toMatch(/\n\s+at .+:\d+/);
+
+/**
+ * The real program on the example pair once per bad case [name, extra flags, the message
+ * expected], writing into `dir`: each exits 2 with one line of ours that matches, no stack trace,
+ * and writes neither the image nor the JSON.
+ */
+export async function expectUsageErrors(dir: string, cases: ReadonlyArray<readonly [string, string[], RegExp]>): Promise<void> {
+  const out = join(dir, 'bad.png');
+  const json = join(dir, 'bad.json');
+  for (const [name, extra, re] of cases) {
+    const r = await cli(['--content', TUBINGEN, '--style', STARRY, '--out', out, '--json', json, ...extra], 60_000);
+    expect(r.code, `${name}: ${r.stderr}`).toBe(EXIT.usage);
+    expect(ours(r), name).toHaveLength(1);
+    expect(r.stderr, name).toMatch(re);
+    noStack(r);
+    expect(existsSync(out), name).toBe(false);
+    expect(existsSync(json), name).toBe(false);
+  }
+}

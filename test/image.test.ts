@@ -3,10 +3,9 @@
 // and the Node file helpers. Everything is built in memory or in a fresh temp
 // directory; the shared example images are only read.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { constants as zlibConstants, deflateSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
@@ -21,6 +20,7 @@ import { resize, workingSize } from '../src/image/resize.ts';
 import { CAFFE_MEAN_BGR, fromCaffe, randomCaffe, toCaffe } from '../src/image/preprocess.ts';
 import { mulberry32 } from '../src/image/random.ts';
 import { readImageFile, writePngAtomic } from '../src/image/node.ts';
+import { tempDir } from './temp_dir.ts';
 
 const IMAGES = join(__dirname, '..', '..', 'shared', 'images');
 const TUBINGEN = join(IMAGES, 'tubingen.jpg');
@@ -613,36 +613,30 @@ describe('caffe preprocessing', () => {
 // ---------------------------------------------------------------------------
 
 describe('readImageFile / writePngAtomic', () => {
-  let dir = '';
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'image-test-'));
-  });
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = tempDir('image-test-');
 
   it('reads a PNG; clear errors for a missing file, a directory and a non-image', async () => {
     const img = noiseImage(6, 4, 8);
-    const p = join(dir, 'ok.png');
+    const p = join(tmp.path, 'ok.png');
     await writeFile(p, encodePng(img));
     expect((await readImageFile(p)).data).toEqual(img.data);
-    const missing = join(dir, 'nope.jpg');
+    const missing = join(tmp.path, 'nope.jpg');
     await expect(readImageFile(missing)).rejects.toThrow(`${missing}: file not found`);
-    await expect(readImageFile(dir)).rejects.toThrow(new RegExp(`^${dir}: is a directory`));
-    const txt = join(dir, 'notes.png');
+    await expect(readImageFile(tmp.path)).rejects.toThrow(new RegExp(`^${tmp.path}: is a directory`));
+    const txt = join(tmp.path, 'notes.png');
     await writeFile(txt, 'hello');
     await expect(readImageFile(txt)).rejects.toThrow(`${txt}: not a JPEG or PNG image (starts with bytes 68 65 6c 6c 6f)`);
   });
 
   it.skipIf(process.getuid?.() === 0)('an unreadable file names the path', async () => {
-    const p = join(dir, 'secret.png');
+    const p = join(tmp.path, 'secret.png');
     await writeFile(p, encodePng(noiseImage(1, 1, 9)));
     await chmod(p, 0o000);
     await expect(readImageFile(p)).rejects.toThrow(new RegExp(`^${p}: cannot read file: permission denied`));
   });
 
   it('writes, refuses to overwrite without force, overwrites with force, leaves no .tmp', async () => {
-    const sub = join(dir, 'out');
+    const sub = join(tmp.path, 'out');
     await mkdir(sub);
     const p = join(sub, 'result.png');
     const first = encodePng(noiseImage(3, 3, 10));
@@ -657,9 +651,9 @@ describe('readImageFile / writePngAtomic', () => {
   });
 
   it('the temporary file is created exclusively: a symlink planted under the old predictable name is not followed', async () => {
-    const sub = join(dir, 'planted');
+    const sub = join(tmp.path, 'planted');
     await mkdir(sub);
-    const victim = join(dir, 'victim.txt');
+    const victim = join(tmp.path, 'victim.txt');
     await writeFile(victim, 'precious');
     const p = join(sub, 'out.png');
     // the name the old writer used ("<path>.<pid>.tmp") and the shape of the new ones
@@ -680,14 +674,14 @@ describe('readImageFile / writePngAtomic', () => {
   });
 
   it('a missing directory gives an error naming it, and nothing is left behind', async () => {
-    const missingDir = join(dir, 'no', 'such');
+    const missingDir = join(tmp.path, 'no', 'such');
     const p = join(missingDir, 'x.png');
     await expect(writePngAtomic(p, encodePng(noiseImage(1, 1, 1)))).rejects.toThrow(`${missingDir}: directory does not exist`);
-    expect(existsSync(join(dir, 'no'))).toBe(false);
+    expect(existsSync(join(tmp.path, 'no'))).toBe(false);
   });
 
   it('refuses to write over a directory', async () => {
-    const d = join(dir, 'adir.png');
+    const d = join(tmp.path, 'adir.png');
     await mkdir(d);
     await expect(writePngAtomic(d, encodePng(noiseImage(1, 1, 1)), { force: true })).rejects.toThrow(/is a directory/);
   });

@@ -6,15 +6,15 @@
 // are not HDF5 and HDF5 without VGG19 layers each give one line naming the file (and the layer).
 // CPU only, no GPU.
 
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { kerasCachedWeights, loadVgg19WeightsFromDir, resolveWeights, WEIGHTS_DIR_SPEC } from '../src/model/locate.ts';
 import { looksLikeHdf5 } from '../src/model/keras_h5.ts';
 import { VGG19_LAYERS } from '../src/model/vgg19_layers.ts';
 import { isH5Name, loadVgg19WeightsFromH5 } from '../src/model/weights.ts';
 import { cli, STARRY, TUBINGEN } from './cli_helpers.ts';
+import { tempDir } from './temp_dir.ts';
 import { type FixtureLayer, type KerasStyle, vgg19Random, writeKerasH5 } from './keras_h5_fixture.ts';
 
 const NAME = '/data/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5';
@@ -106,13 +106,7 @@ describe('Keras .h5 weights', () => {
 // hold it gives the same loss as the pack itself), and bad files: one line, exit 1.
 // ------------------------------------------------------------------------------------------
 describe('neural-style --weights FILE.h5', () => {
-  let dir = '';
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ns-h5-'));
-  });
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
+  const tmp = tempDir('ns-h5-');
   const evalArgs = (weights: string, json: string) => ['eval', '--content', TUBINGEN, '--style', STARRY, '--rows', '32', '--json', json, '--weights', weights];
 
   it('the real weights as a Keras .h5 give the same loss as the TF.js pack', async () => {
@@ -122,25 +116,25 @@ describe('neural-style --weights FILE.h5', () => {
       const { kernel, bias } = pack.layers.get(l.name)!;
       layers[l.name] = { kernel, kernelShape: [3, 3, l.cin, l.cout], bias, biasShape: [l.cout] };
     }
-    const h5 = join(dir, 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5');
+    const h5 = join(tmp.path, 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5');
     await writeFile(h5, (await writeKerasH5({ style: 'download', layers })).bytes);
-    const fromH5 = await cli(evalArgs(h5, join(dir, 'h5.json')), 240_000);
+    const fromH5 = await cli(evalArgs(h5, join(tmp.path, 'h5.json')), 240_000);
     expect(fromH5.stderr).toBe(fromH5.stderr.trim() + '\n');
     expect(fromH5.code, fromH5.stderr).toBe(0);
-    const fromPack = await cli(evalArgs(pack.source, join(dir, 'pack.json')), 240_000);
+    const fromPack = await cli(evalArgs(pack.source, join(tmp.path, 'pack.json')), 240_000);
     expect(fromPack.code, fromPack.stderr).toBe(0);
-    const a = JSON.parse(await readFile(join(dir, 'h5.json'), 'utf8'));
-    const b = JSON.parse(await readFile(join(dir, 'pack.json'), 'utf8'));
+    const a = JSON.parse(await readFile(join(tmp.path, 'h5.json'), 'utf8'));
+    const b = JSON.parse(await readFile(join(tmp.path, 'pack.json'), 'utf8'));
     expect(a.loss).toEqual(b.loss);
     expect(a.loss.total).toBeGreaterThan(0);
   });
 
   it('bad .h5 files: one line naming the file and the problem, exit 1', async () => {
-    const notH5 = join(dir, 'notes.h5');
+    const notH5 = join(tmp.path, 'notes.h5');
     await writeFile(notH5, 'just text');
-    const noVgg = join(dir, 'dense.h5');
+    const noVgg = join(tmp.path, 'dense.h5');
     await writeFile(noVgg, (await writeKerasH5({ style: 'save_weights', only: [{ name: 'dense_1', shapes: [[4, 2], [2]] }] })).bytes);
-    const wrong = join(dir, 'wrong.h5');
+    const wrong = join(tmp.path, 'wrong.h5');
     const l = vgg19Random(4).get('block3_conv2')!;
     await writeFile(wrong, (await writeKerasH5({ style: 'save_weights', seed: 4, layers: { block3_conv2: { ...l, bias: new Float32Array(255), biasShape: [255] } } })).bytes);
     for (const [file, problem] of [
@@ -148,7 +142,7 @@ describe('neural-style --weights FILE.h5', () => {
       [noVgg, 'not VGG19 weights: no layer named block1_conv1'],
       [wrong, 'layer block3_conv2: bias block3_conv2/bias:0 has shape [255], VGG19 needs [256]'],
     ]) {
-      const r = await cli(evalArgs(file, join(dir, 'x.json')), 120_000);
+      const r = await cli(evalArgs(file, join(tmp.path, 'x.json')), 120_000);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
       expect(r.stderr).toContain(`neural-style: error: --weights: ${file}: ${problem}`);
@@ -162,33 +156,29 @@ describe('neural-style --weights FILE.h5', () => {
 // ------------------------------------------------------------------------------------------
 describe('finding an .h5 (src/model/locate.ts)', () => {
   const saved = { weights: process.env.NEURAL_STYLE_WEIGHTS, keras: process.env.KERAS_HOME };
-  let dir = '';
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ns-keras-home-'));
-  });
-  afterAll(async () => {
+  const tmp = tempDir('ns-keras-home-');
+  afterAll(() => {
     for (const [k, v] of [['NEURAL_STYLE_WEIGHTS', saved.weights], ['KERAS_HOME', saved.keras]] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('argument, environment, then the default folders, then Keras\'s download; none: every place and the Python line', async () => {
     delete process.env.NEURAL_STYLE_WEIGHTS;
-    process.env.KERAS_HOME = join(dir, 'keras');
-    const spec = { ...WEIGHTS_DIR_SPEC, defaults: [join(dir, 'no-folder')] };
-    const keras = join(dir, 'keras', 'models', 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5');
+    process.env.KERAS_HOME = join(tmp.path, 'keras');
+    const spec = { ...WEIGHTS_DIR_SPEC, defaults: [join(tmp.path, 'no-folder')] };
+    const keras = join(tmp.path, 'keras', 'models', 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5');
     expect(kerasCachedWeights()).toBe(keras);
     expect(() => resolveWeights(undefined, spec)).toThrow(
-      `VGG19 weights not found. Looked in: NEURAL_STYLE_WEIGHTS (not set), ${join(dir, 'no-folder')}, ${keras} (none exists). ` +
+      `VGG19 weights not found. Looked in: NEURAL_STYLE_WEIGHTS (not set), ${join(tmp.path, 'no-folder')}, ${keras} (none exists). ` +
         'Fix: pass --weights DIR or --weights FILE.h5, or set NEURAL_STYLE_WEIGHTS, or let Keras download the file once: python3 -c "import keras; keras.applications.VGG19(include_top=False)".',
     );
     await mkdir(dirname(keras), { recursive: true });
     await writeFile(keras, 'x');
     expect(resolveWeights(undefined, spec)).toEqual({ path: keras, kind: 'h5', how: 'default' });
     expect(resolveWeights(undefined)).toMatchObject({ kind: 'folder', how: 'default' }); // a default folder comes first
-    const mine = join(dir, 'mine.h5');
+    const mine = join(tmp.path, 'mine.h5');
     await writeFile(mine, 'x');
     process.env.NEURAL_STYLE_WEIGHTS = mine;
     expect(resolveWeights(undefined, spec)).toEqual({ path: mine, kind: 'h5', how: 'env' });

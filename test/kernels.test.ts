@@ -18,6 +18,7 @@ import { flipTranspose } from '../src/model/conv_weights.ts';
 import { matmulCpu } from '../src/ref/matmul.ts';
 import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../src/ref/pool2x2.ts';
 import { compare as compareRaw, gpu, printRecorded, randomArray, record, report } from './helpers.ts';
+import { convCase } from './conv_case.ts';
 
 let currentLabel = '';
 const compare = (got: ArrayLike<number>, ref: ArrayLike<number>, atol: number, rtol: number) =>
@@ -36,28 +37,10 @@ describe('conv3x3 forward and backward vs CPU reference', () => {
       for (const Cout of CHANNELS) {
         it(`H=${H} W=${W} Cin=${Cin} Cout=${Cout}`, async () => {
           const ctx = await gpu();
-          const seed = H * 1000 + Cin * 7 + Cout;
-          const x = randomArray(H * W * Cin, seed);
-          const w = randomArray(9 * Cin * Cout, seed + 1, -0.2, 0.2);
-          const bias = randomArray(Cout, seed + 2, -0.1, 0.1);
-          const dy = randomArray(H * W * Cout, seed + 3);
-          const prior = randomArray(H * W * Cin, seed + 4);
-          const yRef = conv3x3ForwardCpu(x, w, bias, H, W, Cin, Cout);
-          const y32 = new Float32Array(yRef);
-          const dxRef = conv3x3BackwardCpu(dy, y32, w, H, W, Cin, Cout);
-          const dxAccRef = dxRef.map((v, i) => v + prior[i]);
-          const B = {
-            x: uploadStorage(ctx, x, 'x'),
-            w: uploadStorage(ctx, w, 'w'),
-            wt: uploadStorage(ctx, flipTransposeCpu(w, Cin, Cout), 'wt'),
-            bias: uploadStorage(ctx, bias, 'b'),
-            y: createStorage(ctx, H * W * Cout * 4, 'y'),
-            yRef: uploadStorage(ctx, y32, 'yRef'),
-            dy: uploadStorage(ctx, dy, 'dy'),
-            g: createStorage(ctx, H * W * Cout * 4, 'g'),
-            dx: createStorage(ctx, H * W * Cin * 4, 'dx'),
-          };
           const s = { H, W, Cin, Cout };
+          const { seed, w, yRef, dxRef, buffers: B } = convCase(ctx, s);
+          const prior = randomArray(H * W * Cin, seed + 4);
+          const dxAccRef = dxRef.map((v, i) => v + prior[i]);
           // Every conv shader runs in this loop, by version (named here so that a grep finds its test;
           // test/shaders_coverage.test.ts checks that each shader's name stands in its test file):
           //   v1 conv3x3_forward_v1, conv3x3_backward_v1     v2 conv3x3_forward_v2, conv3x3_backward_v2

@@ -9,12 +9,13 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build, preview, type PreviewServer } from 'vite';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { build, preview } from 'vite';
+import { describe, expect, it } from 'vitest';
 import { loadVgg19WeightsFromDir } from '../src/model/locate.ts';
 import { VGG19_LAYERS } from '../src/model/vgg19_layers.ts';
 import type { AppStatus } from '../src/web/run_state.ts';
-import { freePort, launchBrowser, type LaunchedBrowser, limit, openPage, type OpenedPage, REPO_ROOT } from './browser/harness.ts';
+import { freePort, limit, openPage, type OpenedPage, REPO_ROOT } from './browser/harness.ts';
+import { browserSuite, type PageServer } from './browser/suite.ts';
 import { type FixtureLayer, writeKerasH5 } from './keras_h5_fixture.ts';
 
 const status = (o: OpenedPage) => o.page.evaluate(() => window.__app!.status());
@@ -37,39 +38,42 @@ async function runOnce(o: OpenedPage): Promise<AppStatus> {
 }
 
 describe('static build (vite build, vite preview) in headless Chromium', () => {
-  let outDir = '';
-  let server: PreviewServer | undefined;
-  let url = '';
-  let browser: LaunchedBrowser | undefined;
-
-  beforeAll(async () => {
-    outDir = mkdtempSync(join(tmpdir(), 'ns-dist-'));
-    await limit(build({ root: REPO_ROOT, configFile: join(REPO_ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir, emptyOutDir: true } }), 300_000, 'vite build');
-    const pack = await loadVgg19WeightsFromDir();
-    const layers: Record<string, FixtureLayer> = {};
-    for (const l of VGG19_LAYERS) {
-      const { kernel, bias } = pack.layers.get(l.name)!;
-      layers[l.name] = { kernel, kernelShape: [3, 3, l.cin, l.cout], bias, biasShape: [l.cout] };
-    }
-    writeFileSync(join(outDir, 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5'), (await writeKerasH5({ style: 'download', layers })).bytes);
-    const port = await freePort();
-    server = await preview({ root: REPO_ROOT, configFile: join(REPO_ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port, strictPort: false } });
-    url = server.resolvedUrls!.local[0].replace(/\/$/, '');
-    browser = await launchBrowser({ webgpuCanvas: true });
-  }, 400_000);
-
-  afterAll(async () => {
+  // The built page in a temporary folder, with an .h5 beside it, served by vite preview.
+  async function serveBuild(): Promise<PageServer> {
+    const outDir = mkdtempSync(join(tmpdir(), 'ns-dist-'));
+    const removeOutDir = () => rmSync(outDir, { recursive: true, force: true });
     try {
-      await browser?.close();
-    } finally {
-      await server?.close();
-      if (outDir) rmSync(outDir, { recursive: true, force: true });
+      await limit(build({ root: REPO_ROOT, configFile: join(REPO_ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir, emptyOutDir: true } }), 300_000, 'vite build');
+      const pack = await loadVgg19WeightsFromDir();
+      const layers: Record<string, FixtureLayer> = {};
+      for (const l of VGG19_LAYERS) {
+        const { kernel, bias } = pack.layers.get(l.name)!;
+        layers[l.name] = { kernel, kernelShape: [3, 3, l.cin, l.cout], bias, biasShape: [l.cout] };
+      }
+      writeFileSync(join(outDir, 'vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5'), (await writeKerasH5({ style: 'download', layers })).bytes);
+      const port = await freePort();
+      const server = await preview({ root: REPO_ROOT, configFile: join(REPO_ROOT, 'vite.config.ts'), logLevel: 'warn', build: { outDir }, preview: { host: '127.0.0.1', port, strictPort: false } });
+      return {
+        url: server.resolvedUrls!.local[0].replace(/\/$/, ''),
+        async close() {
+          try {
+            await server.close();
+          } finally {
+            removeOutDir();
+          }
+        },
+      };
+    } catch (e) {
+      removeOutDir();
+      throw e;
     }
-  }, 60_000);
+  }
+  const pages = browserSuite({ webgpuCanvas: true, serve: serveBuild, setupMs: 400_000 });
 
   let packLoss = 0;
   it('?weights= the served pack: no console errors, one iteration at 32 rows', async () => {
-    const opened = await openPage(browser!, `${url}/?weights=${encodeURIComponent(`${url}/weights/vgg19/`)}&rows=32&iterations=1`);
+    const url = pages.url;
+    const opened = await openPage(pages.browser, `${url}/?weights=${encodeURIComponent(`${url}/weights/vgg19/`)}&rows=32&iterations=1`);
     try {
       const s = await runOnce(opened);
       expect(s.iteration).toBe(1);
@@ -83,7 +87,7 @@ describe('static build (vite build, vite preview) in headless Chromium', () => {
   }, 600_000);
 
   it('?weights= a Keras .h5 beside the page: the same loss', async () => {
-    const opened = await openPage(browser!, `${url}/?weights=vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5&rows=32&iterations=1`);
+    const opened = await openPage(pages.browser, `${pages.url}/?weights=vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5&rows=32&iterations=1`);
     try {
       const s = await runOnce(opened);
       expect(s.iteration).toBe(1);

@@ -50,7 +50,8 @@ import {
 } from '../src/web/settings.ts';
 import { manifestBytes, weightsFolderUrl } from '../src/web/weights.ts';
 import { resolveImagesDir, resolveWeightsDir } from '../src/model/locate.ts';
-import { type DevServer, type LaunchedBrowser, launchBrowser, type OpenedPage, openPage, REPO_ROOT, startServer } from './browser/harness.ts';
+import { type DevServer, type OpenedPage, openPage, REPO_ROOT, startServer } from './browser/harness.ts';
+import { browserSuite } from './browser/suite.ts';
 import { randomArray } from './helpers.ts';
 
 const ARTIFACTS = join(REPO_ROOT, 'test', 'artifacts');
@@ -287,6 +288,12 @@ async function appReady(o: OpenedPage): Promise<AppStatus> {
 }
 
 const ROWS = 48;
+
+/** Chooses the run's pair through the file inputs: Tübingen and The Starry Night at ROWS rows. */
+async function choosePair(page: OpenedPage['page']): Promise<void> {
+  await page.setInputFiles('[data-testid=content-file]', await smallPng('tubingen.jpg', ROWS));
+  await page.setInputFiles('[data-testid=style-file]', await smallPng('starry_night.jpg', ROWS));
+}
 const ITERATIONS = 5;
 /**
  * SwiftShader, 2 cores, measured: weights ~3 s, pipelines and targets ~30 s (twice: again
@@ -295,25 +302,13 @@ const ITERATIONS = 5;
 const RUN_LIMIT_MS = 600_000;
 
 describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
-  let server: DevServer | undefined;
-  let browser: LaunchedBrowser | undefined;
-
-  beforeAll(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    server = await startServer();
-    browser = await launchBrowser({ webgpuCanvas: true });
-  }, 120_000);
-
-  afterAll(async () => {
-    try {
-      await browser?.close();
-    } finally {
-      await server?.close();
-    }
-  }, 60_000);
+  const pages = browserSuite({ webgpuCanvas: true });
+  beforeAll(() => mkdirSync(ARTIFACTS, { recursive: true }));
+  /** The page at the size of the screenshots. */
+  const openRunPage = () => openPage(pages.browser, `${pages.url}/`, { viewport: { width: 1280, height: 1000 } });
 
   it('without navigator.gpu it shows the no-WebGPU message (browsers and flags) instead of failing', async () => {
-    const opened = await openPage(browser!, `${server!.url}/`, {
+    const opened = await openPage(pages.browser, `${pages.url}/`, {
       initScript: () => {
         delete (Navigator.prototype as unknown as { gpu?: unknown }).gpu;
       },
@@ -336,7 +331,7 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
   }, 90_000);
 
   it('display_caffe.wgsl draws a known buffer as fromCaffe does (within 1/255); the example pair loads; stop while preparing', async () => {
-    const opened = await openPage(browser!, `${server!.url}/`);
+    const opened = await openPage(pages.browser, `${pages.url}/`);
     try {
       const ready = await appReady(opened);
       expect(ready.state).toBe('idle');
@@ -371,7 +366,7 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
   }, 90_000);
 
   it('clear messages: an undecodable image, a size too large for the adapter (offers the largest), missing weights', async () => {
-    const opened = await openPage(browser!, `${server!.url}/?weights=/weights/nowhere/`);
+    const opened = await openPage(pages.browser, `${pages.url}/?weights=/weights/nowhere/`);
     const { page } = opened;
     try {
       await appReady(opened);
@@ -382,8 +377,7 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
       expect(await decode.textContent()).toMatch(/notes\.jpg: not a JPEG or PNG image.*HTML/);
       // 2. too large: 6000 rows need more GPU memory in all than the page plans for (half the
       //    machine's memory as the browser reports it; activations past a buffer are banded)
-      await page.setInputFiles('[data-testid=content-file]', await smallPng('tubingen.jpg', ROWS));
-      await page.setInputFiles('[data-testid=style-file]', await smallPng('starry_night.jpg', ROWS));
+      await choosePair(page);
       await page.fill('[data-testid=rows]', '6000');
       await page.click('[data-testid=start]');
       const limits = page.locator('[data-testid=message-limits]');
@@ -414,13 +408,12 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
     `a run: ${ROWS}-row pair, ${ITERATIONS} L-BFGS iterations: live canvas, falling loss, pause, lost device and resume, download, screenshots`,
     async () => {
       const t0 = Date.now();
-      const opened = await openPage(browser!, `${server!.url}/`, { viewport: { width: 1280, height: 1000 } });
+      const opened = await openRunPage();
       const { page } = opened;
       try {
         await appReady(opened);
         // Choose two small images and the settings through the form.
-        await page.setInputFiles('[data-testid=content-file]', await smallPng('tubingen.jpg', ROWS));
-        await page.setInputFiles('[data-testid=style-file]', await smallPng('starry_night.jpg', ROWS));
+        await choosePair(page);
         await page.selectOption('[data-testid=preset]', 'notebook');
         await page.fill('[data-testid=rows]', String(ROWS));
         await page.selectOption('[data-testid=optimizer]', 'lbfgs');
@@ -518,12 +511,11 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
   // Several styles (src/web/styles.ts): the page passes styles / styleBlend / styleMasks, and
   // preserveColors / styleScale from its settings, to styleTransfer.
   it('two styles with blend sliders and a mask, luminance-only colours, style scale 1.5: 2 iterations, finite loss, colour on the canvas, no console errors', async () => {
-    const opened = await openPage(browser!, `${server!.url}/`, { viewport: { width: 1280, height: 1000 } });
+    const opened = await openRunPage();
     const { page } = opened;
     try {
       await appReady(opened);
-      await page.setInputFiles('[data-testid=content-file]', await smallPng('tubingen.jpg', ROWS));
-      await page.setInputFiles('[data-testid=style-file]', await smallPng('starry_night.jpg', ROWS));
+      await choosePair(page);
       await page.click('[data-testid=add-style]');
       await page.setInputFiles('[data-testid=style-file-1]', await smallPng('the_scream.jpg', ROWS));
       // mask of style 2: its right half (white), 64 x 48 like the working size

@@ -15,20 +15,18 @@
 // each optimizer returns).
 
 import type * as TF from '@tensorflow/tfjs';
-import { type GpuContext, withTimeout } from '../../src/gpu/device.ts';
+import { withTimeout } from '../../src/gpu/device.ts';
 import { createStorage, uploadStorage } from '../../src/gpu/runtime.ts';
-import type { RgbaImage } from '../../src/image/types.ts';
 import { Vgg19 } from '../../src/model/vgg19.ts';
-import type { Vgg19Weights } from '../../src/model/weights.ts';
 import { minimizeAdam } from '../../src/optim/adam.ts';
 import { minimizeLbfgs } from '../../src/optim/lbfgs.ts';
 import type { StyleConfig } from '../../src/style/config.ts';
 import { StyleObjective } from '../../src/style/objective.ts';
 import { defaultResize, prepareImages } from '../../src/style/transfer.ts';
 import { TfjsStyleObjective, type TfjsFormulation } from '../reference/tfjs_objective.ts';
-import type { Tf, TfjsVgg19Weights } from '../reference/tfjs_vgg19_core.ts';
-import { type BackendStatus, useBackend } from '../lib/tfjs_backends.ts';
-import type { E2eRow } from '../lib/types.ts';
+import type { TfjsVgg19Weights } from '../reference/tfjs_vgg19_core.ts';
+import { useBackend } from '../lib/tfjs_backends.ts';
+import type { E2eRow, ObjectiveSetup } from '../lib/types.ts';
 import type { PytorchOption } from '../strategies/pytorch.ts';
 import { TFJS_WAIT_MS, TfjsGpuObjective } from '../strategies/tfjs.ts';
 
@@ -61,15 +59,8 @@ export interface E2eOptions {
   log: (s: string) => void;
 }
 
-export async function runE2e(
-  ctx: GpuContext,
-  tf: Tf | null,
-  backends: BackendStatus[],
-  ourWeights: Vgg19Weights,
-  loadTfjsWeights: () => Promise<TfjsVgg19Weights>,
-  images: { content: RgbaImage; style: RgbaImage },
-  o: E2eOptions,
-): Promise<E2eRow[]> {
+export async function runE2e(setup: ObjectiveSetup, o: E2eOptions): Promise<E2eRow[]> {
+  const { ctx, tf, backends, ourWeights, loadTfjsWeights, images } = setup;
   const rows: E2eRow[] = [];
   const webgpu = backends.find((b) => b.name === 'webgpu');
   let tfWeights: TfjsVgg19Weights | null = null;

@@ -12,21 +12,19 @@
 // (its conv rate measured on a small probe, times the evaluation's FLOPs) fits evalBudgetS.
 
 import type * as TF from '@tensorflow/tfjs';
-import type { GpuContext } from '../../src/gpu/device.ts';
 import { toCaffe } from '../../src/image/preprocess.ts';
 import { mulberry32 } from '../../src/image/random.ts';
 import { resize } from '../../src/image/resize.ts';
 import type { RgbaImage } from '../../src/image/types.ts';
 import { type ConvVersion, convFlops } from '../../src/kernels/conv3x3.ts';
 import { layerIndex, VGG19_LAYERS } from '../../src/model/vgg19_layers.ts';
-import type { Vgg19Weights } from '../../src/model/weights.ts';
 import { deepestLayer, type StyleConfig } from '../../src/style/config.ts';
 import { defaultResize } from '../../src/style/transfer.ts';
 import type { LossBreakdown } from '../../src/style/types.ts';
-import type { Tf, TfjsVgg19Weights } from '../reference/tfjs_vgg19_core.ts';
-import { type BackendStatus, type TfjsBackendName, useBackend } from '../lib/tfjs_backends.ts';
+import type { Tf } from '../reference/tfjs_vgg19_core.ts';
+import { type TfjsBackendName, useBackend } from '../lib/tfjs_backends.ts';
 import { type Contender, measureInterleaved, relL2 } from '../lib/stats.ts';
-import type { Breakdown, EvalRow } from '../lib/types.ts';
+import type { Breakdown, EvalRow, ObjectiveSetup } from '../lib/types.ts';
 import { type EvalInputs, type EvalStrategy, OurEval, profileOurEvaluation } from '../strategies/ours.ts';
 import { TfjsEval, TfjsObjectivePool } from '../strategies/tfjs.ts';
 import type { PytorchOption } from '../strategies/pytorch.ts';
@@ -100,15 +98,8 @@ export interface EvalSectionResult {
   tfjsProfiles: Array<{ impl: string; kernels: Array<{ name: string; ms: number; n: number }> }>;
 }
 
-export async function runEval(
-  ctx: GpuContext,
-  tf: Tf | null,
-  backends: BackendStatus[],
-  ourWeights: Vgg19Weights,
-  loadTfjsWeights: () => Promise<TfjsVgg19Weights>,
-  images: { content: RgbaImage; style: RgbaImage },
-  o: EvalOptions,
-): Promise<EvalSectionResult> {
+export async function runEval(setup: ObjectiveSetup, o: EvalOptions): Promise<EvalSectionResult> {
+  const { ctx, tf, backends, ourWeights, loadTfjsWeights, images } = setup;
   const inp = evalInputs(o.cfg, o.H, o.W, images.content, images.style);
   const gflop = evalGflop(o.cfg, o.H, o.W);
   const size: [number, number] = [o.H, o.W];

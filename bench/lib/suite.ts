@@ -25,7 +25,7 @@ import type { PytorchOption } from '../strategies/pytorch.ts';
 import { computeSummary } from './report.ts';
 import { randomFill } from './stats.ts';
 import { type BackendStatus, initTfjsBackends, TFJS_BACKENDS } from './tfjs_backends.ts';
-import type { BenchResult, OpRow, OpStrategy } from './types.ts';
+import type { BenchResult, ObjectiveSetup, OpRow, OpStrategy } from './types.ts';
 
 export interface SuiteEnv {
   kind: 'node' | 'browser';
@@ -123,12 +123,13 @@ export async function runSuite(env: SuiteEnv, o: BenchOptions): Promise<BenchRes
   const images = o.sections.some((s) => s === 'eval' || s === 'e2e' || s === 'memory' || s === 'banding' || s === 'kernels') ? { content: await env.loadImage('tubingen.jpg'), style: await env.loadImage('starry_night.jpg') } : null;
   const ourWeights = images ? await env.loadOurWeights() : null;
   const cfg = makeConfig(o.preset);
+  const objectiveSetup = (): ObjectiveSetup => ({ ctx, tf, backends, ourWeights: ourWeights!, loadTfjsWeights: env.loadTfjsWeights, images: images! });
   const pytorch = o.pytorch && ourWeights ? (env.pytorch?.(ourWeights.source) ?? { skipped: `not available in ${env.kind === 'browser' ? 'a browser' : 'this environment'}` }) : null;
 
   if (o.sections.includes('eval')) {
     log(`eval: one loss-and-gradient evaluation, ${o.preset} preset, ${o.evalSize.join('x')}`);
     const s0 = performance.now();
-    const r = await runEval(ctx, tf, backends, ourWeights!, env.loadTfjsWeights, images!, {
+    const r = await runEval(objectiveSetup(), {
       cfg,
       H: o.evalSize[0],
       W: o.evalSize[1],
@@ -164,7 +165,7 @@ export async function runSuite(env: SuiteEnv, o: BenchOptions): Promise<BenchRes
   if (o.sections.includes('e2e')) {
     log(`e2e: ${o.e2eConfigs}`);
     const s0 = performance.now();
-    const rows = await runE2e(ctx, tf, backends, ourWeights!, env.loadTfjsWeights, images!, {
+    const rows = await runE2e(objectiveSetup(), {
       cfg,
       configs: parseE2eConfigs(o.e2eConfigs),
       tfjsFormulation: o.e2eTfjs,

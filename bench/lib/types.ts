@@ -10,6 +10,10 @@ import type { BandingRow, MemoryRow } from '../cases/memory.ts';
 import type { LossBreakdown } from '../../src/style/types.ts';
 import type { BackendStatus, TfjsBackendName } from './tfjs_backends.ts';
 import type { Stats } from './stats.ts';
+import type { GpuContext } from '../../src/gpu/device.ts';
+import type { RgbaImage } from '../../src/image/types.ts';
+import type { Vgg19Weights } from '../../src/model/weights.ts';
+import type { Tf, TfjsVgg19Weights } from '../reference/tfjs_vgg19_core.ts';
 
 export type OpName = 'conv3x3_forward' | 'conv3x3_backward' | 'pool2x2_forward' | 'pool2x2_backward' | 'gram_forward' | 'gram_backward';
 
@@ -204,4 +208,18 @@ export interface BenchResult {
     banding?: Section<BandingRow>;
     kernels?: Section<KernelSiteRow> & { evaluation: KernelEvalRow[]; tuneSeconds: number };
   };
+}
+
+/**
+ * What the eval and e2e sections compare with: our device and VGG19 weights, TF.js (null when
+ * it is not loaded) and the state of its backends, the TF.js weights (loaded on first use), and
+ * the content and style images.
+ */
+export interface ObjectiveSetup {
+  ctx: GpuContext;
+  tf: Tf | null;
+  backends: BackendStatus[];
+  ourWeights: Vgg19Weights;
+  loadTfjsWeights: () => Promise<TfjsVgg19Weights>;
+  images: { content: RgbaImage; style: RgbaImage };
 }

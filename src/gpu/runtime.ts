@@ -148,6 +148,23 @@ export async function makeDispatch(
   return { label: program.shader, pipeline, bindGroup, workgroups };
 }
 
+/**
+ * makeDispatch for the usual binding layout: binding 0 a uniform of the shader's parameters
+ * (u32 words, labelled "<shader> params"), then `buffers` in binding order. `accumulate` sets
+ * the shader's ACCUMULATE constant (1: add into the output, 0: overwrite it); `constants`, others.
+ */
+export function dispatchWithParams(
+  ctx: GpuContext,
+  shader: ShaderName,
+  params: ArrayLike<number>,
+  buffers: GPUBuffer[],
+  workgroups: [number, number, number],
+  o: { accumulate?: boolean; constants?: Record<string, number> } = {},
+): Promise<Dispatch> {
+  const constants = o.accumulate === undefined ? o.constants : { ...o.constants, ACCUMULATE: o.accumulate ? 1 : 0 };
+  return makeDispatch(ctx, { shader, constants }, [createUniform(ctx, params, `${shader} params`), ...buffers], workgroups);
+}
+
 /** Encodes dispatches into one compute pass (optionally with timestamp writes). */
 export function encodeDispatches(encoder: GPUCommandEncoder, list: Dispatch[], timestampWrites?: GPUComputePassTimestampWrites): void {
   const pass = encoder.beginComputePass({ label: list.map((d) => d.label).join(',').slice(0, 120), timestampWrites });

@@ -2,7 +2,7 @@
 // Shapes: flat [N] f32 buffers.
 
 import type { GpuContext } from '../gpu/device.ts';
-import { createUniform, type Dispatch, makeDispatch } from '../gpu/runtime.ts';
+import { type Dispatch, dispatchWithParams } from '../gpu/runtime.ts';
 
 /** Workgroups for a grid-stride kernel covering 256 items per workgroup (at most 65535 of them). */
 export function strideGrid(n: number): [number, number, number] {
@@ -16,5 +16,5 @@ export function strideGrid(n: number): [number, number, number] {
 export function reluBackward(ctx: GpuContext, n: number, b: { dy: GPUBuffer; y: GPUBuffer; g: GPUBuffer }): Promise<Dispatch> {
   const shader = n % 4 === 0 ? 'relu_backward_vec4' : 'relu_backward';
   // both cover 256 elements per workgroup (256 x 1, or 64 x 4)
-  return makeDispatch(ctx, { shader }, [createUniform(ctx, [n], `${shader} params`), b.dy, b.y, b.g], strideGrid(n));
+  return dispatchWithParams(ctx, shader, [n], [b.dy, b.y, b.g], strideGrid(n));
 }

@@ -4,7 +4,7 @@
 //   gramBackward: dF (+)= F M with M = dL/dG + (dL/dG)^T, [N, C] x [C, C]
 
 import type { GpuContext } from '../gpu/device.ts';
-import { createStorage, createUniform, type Dispatch, makeDispatch } from '../gpu/runtime.ts';
+import { createStorage, type Dispatch, dispatchWithParams } from '../gpu/runtime.ts';
 import { strideGrid } from './elementwise.ts';
 
 /**
@@ -38,12 +38,8 @@ export async function gramForward(
   const chunk = Math.ceil(N / S);
   const partials = b.partials ?? createStorage(ctx, S * C * C * 4, `gram partials ${N}x${C}`);
   const nb = Math.ceil(C / 8);
-  const fwd = await makeDispatch(ctx, { shader: 'gram_forward' }, [createUniform(ctx, [N, C, chunk, S], 'gram_forward params'), b.f, partials], [
-    Math.ceil(nb / 4),
-    Math.ceil(nb / 4),
-    Math.ceil(S / 4),
-  ]);
-  const red = await makeDispatch(ctx, { shader: 'gram_reduce', constants: { ACCUMULATE: accumulate ? 1 : 0 } }, [createUniform(ctx, [C, S], 'gram_reduce params'), partials, b.g], strideGrid(C * C));
+  const fwd = await dispatchWithParams(ctx, 'gram_forward', [N, C, chunk, S], [b.f, partials], [Math.ceil(nb / 4), Math.ceil(nb / 4), Math.ceil(S / 4)]);
+  const red = await dispatchWithParams(ctx, 'gram_reduce', [C, S], [partials, b.g], strideGrid(C * C), { accumulate });
   return { dispatches: [fwd, red], partials };
 }
 
@@ -59,10 +55,5 @@ export async function gramBackward(
   const groupsTotalY = Math.ceil(Math.ceil(N / 4) / 8);
   const groupsY = Math.min(groupsTotalY, 65535);
   const groupsZ = Math.ceil(groupsTotalY / groupsY);
-  return makeDispatch(
-    ctx,
-    { shader: 'gram_backward', constants: { ACCUMULATE: accumulate ? 1 : 0 } },
-    [createUniform(ctx, [N, C, groupsY], 'gram_backward params'), b.f, b.m, b.df],
-    [groupsX, groupsY, groupsZ],
-  );
+  return dispatchWithParams(ctx, 'gram_backward', [N, C, groupsY], [b.f, b.m, b.df], [groupsX, groupsY, groupsZ], { accumulate });
 }

@@ -3,7 +3,7 @@
 // Each loss kernel writes partial sums [groups]; reduceSum adds them into scalars[slot].
 
 import type { GpuContext } from '../gpu/device.ts';
-import { createStorage, createUniform, type Dispatch, makeDispatch } from '../gpu/runtime.ts';
+import { createStorage, createUniform, type Dispatch, dispatchWithParams, makeDispatch } from '../gpu/runtime.ts';
 
 /** Workgroups of a grid-stride loss kernel: enough to cover n, at most 1024 (partials stay small). */
 export function lossGroups(n: number): number {
@@ -21,9 +21,7 @@ export interface LossOp {
 
 /** scalars[slot] = sum(partials[0..n)); accumulate: scalars[slot] += it. */
 export function reduceSum(ctx: GpuContext, n: number, slot: number, b: { partials: GPUBuffer; scalars: GPUBuffer }, accumulate = false): Promise<Dispatch> {
-  return makeDispatch(ctx, { shader: 'reduce_sum', constants: { ACCUMULATE: accumulate ? 1 : 0 } }, [createUniform(ctx, [n, slot], 'reduce_sum params'), b.partials, b.scalars], [
-    1, 1, 1,
-  ]);
+  return dispatchWithParams(ctx, 'reduce_sum', [n, slot], [b.partials, b.scalars], [1, 1, 1], { accumulate });
 }
 
 /**

@@ -3,7 +3,7 @@
 // Forward: F' = m ⊙ F before gram_forward. Backward: dF (+)= m ⊙ dF' after gram_backward.
 
 import type { GpuContext } from '../gpu/device.ts';
-import { createUniform, type Dispatch, makeDispatch } from '../gpu/runtime.ts';
+import { type Dispatch, dispatchWithParams } from '../gpu/runtime.ts';
 import { strideGrid } from './elementwise.ts';
 
 /** y [N, C] (+)= m [N] ⊙ x [N, C]; y must differ from x and m. */
@@ -17,10 +17,5 @@ export function maskApply(
   if (!(Number.isInteger(N) && Number.isInteger(C) && N >= 1 && C >= 1)) throw new Error(`maskApply: bad shape N=${N} C=${C}`);
   if (N * C >= 2 ** 32) throw new Error(`maskApply: N*C = ${N * C} does not fit u32 indices`);
   if (b.y === b.x || b.y === b.m) throw new Error('maskApply: y must be a different buffer from x and m');
-  return makeDispatch(
-    ctx,
-    { shader: 'mask_apply', constants: { ACCUMULATE: accumulate ? 1 : 0 } },
-    [createUniform(ctx, [N, C], 'mask_apply params'), b.x, b.m, b.y],
-    strideGrid(N * C),
-  );
+  return dispatchWithParams(ctx, 'mask_apply', [N, C], [b.x, b.m, b.y], strideGrid(N * C), { accumulate });
 }

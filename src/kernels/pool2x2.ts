@@ -3,7 +3,7 @@
 // backward: dy [Ho, Wo, C], x (forward input) -> dx [H, W, C].
 
 import type { GpuContext } from '../gpu/device.ts';
-import { createUniform, type Dispatch, makeDispatch } from '../gpu/runtime.ts';
+import { type Dispatch, dispatchWithParams } from '../gpu/runtime.ts';
 import { strideGrid } from './elementwise.ts';
 
 export type PoolMode = 'max' | 'avg';
@@ -20,9 +20,8 @@ function modeConst(mode: PoolMode): number {
 }
 
 export async function pool2x2Forward(ctx: GpuContext, mode: PoolMode, s: PoolShape, b: { x: GPUBuffer; y: GPUBuffer }): Promise<Dispatch> {
-  const shader = 'pool2x2_forward';
   const n = Math.floor(s.H / 2) * Math.floor(s.W / 2) * s.C;
-  return makeDispatch(ctx, { shader, constants: { MODE: modeConst(mode) } }, [createUniform(ctx, [s.H, s.W, s.C], `${shader} params`), b.x, b.y], strideGrid(n));
+  return dispatchWithParams(ctx, 'pool2x2_forward', [s.H, s.W, s.C], [b.x, b.y], strideGrid(n), { constants: { MODE: modeConst(mode) } });
 }
 
 export async function pool2x2Backward(
@@ -32,11 +31,5 @@ export async function pool2x2Backward(
   b: { dy: GPUBuffer; x: GPUBuffer; dx: GPUBuffer },
   accumulate = false,
 ): Promise<Dispatch> {
-  const shader = 'pool2x2_backward';
-  return makeDispatch(
-    ctx,
-    { shader, constants: { MODE: modeConst(mode), ACCUMULATE: accumulate ? 1 : 0 } },
-    [createUniform(ctx, [s.H, s.W, s.C], `${shader} params`), b.dy, b.x, b.dx],
-    strideGrid(s.H * s.W * s.C),
-  );
+  return dispatchWithParams(ctx, 'pool2x2_backward', [s.H, s.W, s.C], [b.dy, b.x, b.dx], strideGrid(s.H * s.W * s.C), { constants: { MODE: modeConst(mode) }, accumulate });
 }

@@ -63,6 +63,18 @@ function* chunks(H: number, R: number): Generator<[number, number]> {
   for (let r0 = 0; r0 < H; r0 += R) yield [r0, Math.min(H, r0 + R)];
 }
 
+/**
+ * The row chunks of a conv over banded maps that fit the scratch: the rows [r0, r1) each
+ * computes, and the rows [a, a + n) it reads, the chunk with the one-row halo of the 3x3 window
+ * (clipped at the image's edges).
+ */
+function* convChunks(s: ConvShape, scratchBytes: number): Generator<{ r0: number; r1: number; a: number; n: number }> {
+  for (const [r0, r1] of chunks(s.H, convChunkRows(s, scratchBytes))) {
+    const a = Math.max(0, r0 - 1);
+    yield { r0, r1, a, n: Math.min(s.H, r1 + 1) - a };
+  }
+}
+
 /** y = relu(conv(x, w) + b) on banded x [H, W, Cin] and y [H, W, Cout]. */
 export async function convForwardBanded(
   ctx: GpuContext,
@@ -76,15 +88,12 @@ export async function convForwardBanded(
     return dispatchSteps(await conv3x3Forward(ctx, version, s, { ...b, x: single(x, 'conv input'), y: single(y, 'conv output') }));
   }
   const sc = needScratch(scratch, 'conv3x3 forward');
-  const R = convChunkRows(s, sc.bytes);
   const steps: Step[] = [];
-  for (const [r0, r1] of chunks(s.H, R)) {
-    const a = Math.max(0, r0 - 1);
-    const e = Math.min(s.H, r1 + 1);
-    const xs = scratchView(sc.s[0], e - a, s.W, s.Cin);
-    const ys = scratchView(sc.s[1], e - a, s.W, s.Cout);
-    steps.push(...copyRows(x, a, xs, 0, e - a));
-    steps.push(...dispatchSteps(await conv3x3Forward(ctx, version, { ...s, H: e - a }, { ...b, x: sc.s[0], y: sc.s[1] })));
+  for (const { r0, r1, a, n } of convChunks(s, sc.bytes)) {
+    const xs = scratchView(sc.s[0], n, s.W, s.Cin);
+    const ys = scratchView(sc.s[1], n, s.W, s.Cout);
+    steps.push(...copyRows(x, a, xs, 0, n));
+    steps.push(...dispatchSteps(await conv3x3Forward(ctx, version, { ...s, H: n }, { ...b, x: sc.s[0], y: sc.s[1] })));
     steps.push(...copyRows(ys, r0 - a, y, r0, r1 - r0));
   }
   return steps;
@@ -109,12 +118,8 @@ export async function convBackwardBanded(
     return dispatchSteps(await conv3x3Backward(ctx, version, s, { ...kernel, ...bufs }, accumulate));
   }
   const sc = needScratch(scratch, 'conv3x3 backward');
-  const R = convChunkRows(s, sc.bytes);
   const steps: Step[] = [];
-  for (const [r0, r1] of chunks(s.H, R)) {
-    const a = Math.max(0, r0 - 1);
-    const e = Math.min(s.H, r1 + 1);
-    const n = e - a;
+  for (const { r0, r1, a, n } of convChunks(s, sc.bytes)) {
     const [dys, ys, gs, dxs] = sc.s;
     steps.push(...copyRows(dy, a, scratchView(dys, n, s.W, s.Cout), 0, n));
     steps.push(...copyRows(y, a, scratchView(ys, n, s.W, s.Cout), 0, n));

@@ -3,6 +3,22 @@
 
 type Arr = ArrayLike<number>;
 
+/**
+ * Calls f(p, k) for each of the 3x3 taps around output pixel (oy, ox) that lie inside the image
+ * ('same' padding: taps outside read zeros, so they are skipped): p = iy * W + ix, the input
+ * pixel, and k = ky * 3 + kx, the tap.
+ */
+function forEachTap(H: number, W: number, oy: number, ox: number, f: (p: number, k: number) => void): void {
+  for (let ky = 0; ky < 3; ky++) {
+    const iy = oy + ky - 1;
+    if (iy < 0 || iy >= H) continue;
+    for (let kx = 0; kx < 3; kx++) {
+      const ix = ox + kx - 1;
+      if (ix >= 0 && ix < W) f(iy * W + ix, ky * 3 + kx);
+    }
+  }
+}
+
 /** y = relu(conv3x3_same(x, w) + b); returns [H, W, Cout] in Float64. */
 export function conv3x3ForwardCpu(x: Arr, w: Arr, b: Arr, H: number, W: number, Cin: number, Cout: number, relu = true): Float64Array {
   const y = new Float64Array(H * W * Cout);
@@ -10,22 +26,16 @@ export function conv3x3ForwardCpu(x: Arr, w: Arr, b: Arr, H: number, W: number, 
     for (let ox = 0; ox < W; ox++) {
       const o = (oy * W + ox) * Cout;
       for (let co = 0; co < Cout; co++) y[o + co] = b[co];
-      for (let ky = 0; ky < 3; ky++) {
-        const iy = oy + ky - 1;
-        if (iy < 0 || iy >= H) continue;
-        for (let kx = 0; kx < 3; kx++) {
-          const ix = ox + kx - 1;
-          if (ix < 0 || ix >= W) continue;
-          const xb = (iy * W + ix) * Cin;
-          const wb = (ky * 3 + kx) * Cin * Cout;
-          for (let ci = 0; ci < Cin; ci++) {
-            const xv = x[xb + ci];
-            if (xv === 0) continue;
-            const wr = wb + ci * Cout;
-            for (let co = 0; co < Cout; co++) y[o + co] += xv * w[wr + co];
-          }
+      forEachTap(H, W, oy, ox, (p, k) => {
+        const xb = p * Cin;
+        const wb = k * Cin * Cout;
+        for (let ci = 0; ci < Cin; ci++) {
+          const xv = x[xb + ci];
+          if (xv === 0) continue;
+          const wr = wb + ci * Cout;
+          for (let co = 0; co < Cout; co++) y[o + co] += xv * w[wr + co];
         }
-      }
+      });
       if (relu) for (let co = 0; co < Cout; co++) if (y[o + co] < 0) y[o + co] = 0;
     }
   }
@@ -43,22 +53,16 @@ export function conv3x3BackwardCpu(dy: Arr, y: Arr, w: Arr, H: number, W: number
   for (let oy = 0; oy < H; oy++) {
     for (let ox = 0; ox < W; ox++) {
       const gb = (oy * W + ox) * Cout;
-      for (let ky = 0; ky < 3; ky++) {
-        const iy = oy + ky - 1;
-        if (iy < 0 || iy >= H) continue;
-        for (let kx = 0; kx < 3; kx++) {
-          const ix = ox + kx - 1;
-          if (ix < 0 || ix >= W) continue;
-          const xb = (iy * W + ix) * Cin;
-          const wb = (ky * 3 + kx) * Cin * Cout;
-          for (let ci = 0; ci < Cin; ci++) {
-            let s = 0;
-            const wr = wb + ci * Cout;
-            for (let co = 0; co < Cout; co++) s += g[gb + co] * w[wr + co];
-            dx[xb + ci] += s;
-          }
+      forEachTap(H, W, oy, ox, (p, k) => {
+        const xb = p * Cin;
+        const wb = k * Cin * Cout;
+        for (let ci = 0; ci < Cin; ci++) {
+          let s = 0;
+          const wr = wb + ci * Cout;
+          for (let co = 0; co < Cout; co++) s += g[gb + co] * w[wr + co];
+          dx[xb + ci] += s;
         }
-      }
+      });
     }
   }
   return dx;

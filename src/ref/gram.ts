@@ -27,28 +27,27 @@ export function gramBackwardCpu(f: Arr, m: Arr, N: number, C: number): Float64Ar
   return df;
 }
 
+/** lossScale*sum((u-v)^2) and gradScale*(u-v), elementwise. */
+function squaredError(u: Arr, v: Arr, lossScale: number, gradScale: number): { loss: number; grad: Float64Array } {
+  const grad = new Float64Array(u.length);
+  let s = 0;
+  for (let i = 0; i < u.length; i++) {
+    const d = u[i] - v[i];
+    s += d * d;
+    grad[i] = gradScale * d;
+  }
+  return { loss: lossScale * s, grad };
+}
+
 /** Style loss factor*sum((G-A)^2) and M = 4 factor (G - A). */
 export function styleLossCpu(g: Arr, a: Arr, factor: number): { loss: number; m: Float64Array } {
-  const m = new Float64Array(g.length);
-  let s = 0;
-  for (let i = 0; i < g.length; i++) {
-    const d = g[i] - a[i];
-    s += d * d;
-    m[i] = 4 * factor * d;
-  }
-  return { loss: factor * s, m };
+  const { loss, grad } = squaredError(g, a, factor, 4 * factor);
+  return { loss, m: grad };
 }
 
 /** Content loss coef*sum((F-P)^2) and its gradient 2 coef (F - P). */
 export function contentLossCpu(f: Arr, p: Arr, coef: number): { loss: number; grad: Float64Array } {
-  const grad = new Float64Array(f.length);
-  let s = 0;
-  for (let i = 0; i < f.length; i++) {
-    const d = f[i] - p[i];
-    s += d * d;
-    grad[i] = 2 * coef * d;
-  }
-  return { loss: coef * s, grad };
+  return squaredError(f, p, coef, 2 * coef);
 }
 
 /** The notebook's TV loss w*sum((a^2+b^2)^1.25) over x [H, W, 3] and its gradient. */

@@ -39,7 +39,43 @@ export interface StyleControls {
   preserveColors?: PreserveColors;
 }
 
-export interface TransferOptions extends StyleControls {
+/**
+ * The optimizer and its schedule: styleTransfer's and the library API's (src/api.ts
+ * StyleTransferOptions) alike; the CLI flag of each is named first.
+ */
+export interface ScheduleOptions {
+  /** --seed of the random starting image (default 0) */
+  seed?: number;
+  /** --optimizer: lbfgs (default) or adam */
+  optimizer?: 'lbfgs' | 'adam';
+  /** --rounds: the notebook's schedule, rounds x evaluations per round, with the L-BFGS history
+   *  reset between rounds (default 10) */
+  rounds?: number;
+  /** --evals-per-round: loss evaluations per round (default 20) */
+  evalsPerRound?: number;
+  /**
+   * --maxfun-rule: how evalsPerRound ends a round (src/optim/lbfgs.ts MaxfunRule): 'scipy' as the
+   * notebook's fmin_l_bfgs_b calls (checked at the end of an iteration, over the count: 21-22
+   * for 20), 'exact' never over. Default: 'scipy' for the notebook preset, 'exact' otherwise.
+   */
+  maxfunRule?: MaxfunRule;
+  /** --iterations: a plain iteration count instead of rounds x evaluations (overrides rounds;
+   *  Adam's default: rounds x evalsPerRound) */
+  iterations?: number;
+  /**
+   * --scales: multi-scale, coarse to fine: the working rows of each stage, strictly ascending
+   * integers; the last must equal `rows` (the output size; the library API's rows defaults to
+   * it). Each stage starts from the previous stage's result upsampled (bilinear) to its size;
+   * style image and targets are made per stage. Absent: one stage at `rows`.
+   */
+  scales?: number[];
+  /** --scale-iterations: iterations of each stage (one per scale, each >= 1); absent: the schedule above, per stage */
+  scaleIterations?: number[];
+  /** --learning-rate: Adam's step size in pixel units (adam only) */
+  learningRate?: number;
+}
+
+export interface TransferOptions extends StyleControls, ScheduleOptions {
   content: RgbaImage;
   /** working height; width follows the content's aspect ratio (notebook: int(w * rows / h)) */
   rows: number;
@@ -48,30 +84,7 @@ export interface TransferOptions extends StyleControls {
   config: StyleConfig;
   /** starting image: the content image, uniform noise, or a given image (resized to the working size) */
   init?: InitKind | RgbaImage;
-  seed?: number;
-  optimizer?: 'lbfgs' | 'adam';
-  /** notebook schedule: rounds x evaluations per round, L-BFGS history reset between rounds */
-  rounds?: number;
-  evalsPerRound?: number;
-  /**
-   * How evalsPerRound ends a round (src/optim/lbfgs.ts MaxfunRule): 'scipy' as the notebook's
-   * fmin_l_bfgs_b calls (checked at the end of an iteration, over the count: 21-22 for 20),
-   * 'exact' never over. Default: 'scipy' for the notebook preset, 'exact' otherwise.
-   */
-  maxfunRule?: MaxfunRule;
-  /** plain form: this many iterations (overrides rounds) */
-  iterations?: number;
-  /** Adam learning rate (pixel units) */
-  learningRate?: number;
-  /**
-   * Multi-scale, coarse to fine: the working rows of each stage, strictly ascending integers;
-   * the last must equal `rows` (the output size). Each stage starts from the previous stage's
-   * result upsampled (bilinear) to its size; style image and targets are made per stage.
-   * Absent: one stage at `rows`.
-   */
-  scales?: number[];
-  /** iterations of each stage (one per scale, each >= 1); absent: the schedule above, per stage */
-  scaleIterations?: number[];
+  // the optimizer and its schedule: ScheduleOptions
   /** called after every optimizer iteration */
   onProgress?: (p: TransferProgress) => void | Promise<void>;
   /** stop early (e.g. Ctrl-C): the best image so far is returned */

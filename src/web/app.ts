@@ -15,7 +15,10 @@
 // buffer, encoded by src/style/objective.ts; splitting it further is that module's business.)
 //
 // The state for tests is window.__app (see main.ts): status(), checkDisplay(), loseDevice().
-// The run's state types are in run_state.ts; what the tests measure (frames, long tasks) in probe.ts.
+// This class is the controller: it holds the state (its types in run_state.ts), drives the
+// engine (device, weights, styleTransfer) and hands what is to be shown to view.ts, which alone
+// writes the page's figures, buttons and boxes; what the tests measure (frames, long tasks) is
+// in probe.ts.
 
 import { acquireGpu, type GpuContext, NO_WEBGPU_HELP_BROWSER } from '../gpu/device.ts';
 import { encodePng } from '../image/decode.ts';
@@ -24,14 +27,12 @@ import type { RgbaImage } from '../image/types.ts';
 import { Vgg19 } from '../model/vgg19.ts';
 import { isH5Name, type Vgg19Weights } from '../model/weights.ts';
 import { checkWorkingSize, styleTransfer } from '../style/transfer.ts';
-import type { LossBreakdown, TransferProgress, TransferResult } from '../style/types.ts';
-import { StyleExtras, type StyleFields } from './styles.ts';
+import type { TransferProgress, TransferResult } from '../style/types.ts';
+import { StyleExtras } from './styles.ts';
 import { CaffeCanvas, checkDisplay, type DisplayCheck } from './canvas.ts';
 import { PageProbe } from './probe.ts';
-import type { AppState, AppStatus, Checkpoint, Current, HistoryPoint, Run } from './run_state.ts';
-import { acceptFiles, decodeFile, DEFAULT_IMAGES_URL, drawThumbnail, EXAMPLE_PAIR, fetchImage, type PickedImage } from './images.ts';
-import { LossPlot, type LossPoint, SERIES } from './lossplot.ts';
-import { RateMeter } from './progress.ts';
+import { type AppState, type AppStatus, type Checkpoint, type Current, type HistoryPoint, newRun, recordPoint, type Run } from './run_state.ts';
+import { acceptFiles, decodeFile, EXAMPLE_PAIR, fetchImage, type PickedImage } from './images.ts';
 import {
   buildConfig,
   downloadName,
@@ -39,7 +40,6 @@ import {
   formatLoss,
   gflopPerEvaluation,
   largestRowsIn,
-  plannedWork,
   pngText,
   remainingSchedule,
   settingsRecord,
@@ -51,12 +51,13 @@ import {
   type WebSettings,
 } from './settings.ts';
 import { byId, Controls, Messages } from './ui.ts';
+import { PageView, type StatsInput } from './view.ts';
+import { loadWeights, weightsFolderUrl } from './weights.ts';
 
 /** memoryBudgetBytes of this browser (navigator.deviceMemory is Chromium's, not in every type set). */
 function pageMemoryBudget(): number {
   return memoryBudgetBytes((navigator as { deviceMemory?: number }).deviceMemory);
 }
-import { loadWeights, weightsFolderUrl } from './weights.ts';
 
 /** The working size proposed on a CPU emulation (SwiftShader, lavapipe) instead of the notebook's 400. */
 const CPU_ADAPTER_ROWS = 64;
@@ -67,7 +68,8 @@ const messageOf = (e: unknown) => (e instanceof Error ? e.message : String(e));
 export class App {
   private state: AppState = 'starting';
   private ctx: GpuContext | null = null;
-  private view: CaffeCanvas | null = null;
+  /** the canvas's GPU side on the current device (canvas.ts) */
+  private display: CaffeCanvas | null = null;
   private readonly nets = new WeakMap<GpuContext, Map<string, Promise<Vgg19>>>();
   private content: PickedImage | null = null;
   private style: PickedImage | null = null;
@@ -95,15 +97,7 @@ export class App {
     if (problem) this.messages.show('decode', 'Could not read the image.', problem);
     this.update();
   });
-  private readonly plot = new LossPlot(byId('lossplot'));
-  private readonly canvas = byId<HTMLCanvasElement>('output');
-  private readonly buttons = {
-    start: byId<HTMLButtonElement>('start'),
-    pause: byId<HTMLButtonElement>('pause'),
-    stop: byId<HTMLButtonElement>('stop'),
-    download: byId<HTMLButtonElement>('download'),
-    example: byId<HTMLButtonElement>('example'),
-  };
+  private readonly view = new PageView();
 
   constructor(
     private readonly options: { weightsUrl: string; imagesUrl: string; settings: WebSettings; rowsGiven?: boolean },
@@ -113,12 +107,13 @@ export class App {
     this.controls.onChange(() => this.updateSizeNote());
     acceptFiles(byId('content-drop'), byId<HTMLInputElement>('content-file'), (f) => void this.pickFile('content', f));
     acceptFiles(byId('style-drop'), byId<HTMLInputElement>('style-file'), (f) => void this.pickFile('style', f));
-    this.buttons.example.addEventListener('click', () => void this.useExample());
+    const buttons = this.view.buttons;
+    buttons.example.addEventListener('click', () => void this.useExample());
     const report = (what: string) => (e: unknown) => this.messages.show('error', what, messageOf(e));
-    this.buttons.start.addEventListener('click', () => this.start().catch(report('The run could not start.')));
-    this.buttons.pause.addEventListener('click', () => this.togglePause());
-    this.buttons.stop.addEventListener('click', () => this.stop());
-    this.buttons.download.addEventListener('click', () => this.download().catch(report('The download failed.')));
+    buttons.start.addEventListener('click', () => this.start().catch(report('The run could not start.')));
+    buttons.pause.addEventListener('click', () => this.togglePause());
+    buttons.stop.addEventListener('click', () => this.stop());
+    buttons.download.addEventListener('click', () => this.download().catch(report('The download failed.')));
     this.renderLegend();
     this.probe.observeLongTasks();
     this.update();
@@ -130,16 +125,13 @@ export class App {
 
   /** Checks for WebGPU and takes a device; shows the no-WebGPU message when there is none. */
   async init(): Promise<void> {
-    const status = byId('status');
     if (typeof navigator === 'undefined' || !('gpu' in navigator) || !navigator.gpu) {
       this.noWebGpu('this browser has no navigator.gpu');
       return;
     }
     try {
       const ctx = await this.gpu();
-      const cpu = ctx.isCpuAdapter ? ' — a CPU emulation, not a GPU: expect seconds per evaluation even at 48 rows' : '';
-      status.textContent = `WebGPU available: yes (${ctx.description})${cpu}`;
-      status.classList.toggle('warn', ctx.isCpuAdapter);
+      this.view.showAdapter(ctx.description, ctx.isCpuAdapter);
       if (ctx.isCpuAdapter && !this.options.rowsGiven && this.controls.read().rows === this.options.settings.rows) {
         // 400 rows would take many minutes per evaluation on a CPU emulation
         this.controls.setRows(CPU_ADAPTER_ROWS);
@@ -154,7 +146,7 @@ export class App {
 
   private noWebGpu(detail: string): void {
     this.state = 'no-gpu';
-    byId('status').textContent = `WebGPU available: no (${detail})`;
+    this.view.showNoWebGpu(detail);
     const here = detail.includes(NO_WEBGPU_HELP_BROWSER) ? '' : ` (Here: ${detail}.)`;
     this.messages.show('no-webgpu', 'No WebGPU here.', `${NO_WEBGPU_HELP_BROWSER}${here} Style transfer needs it: open this page in one of those.`);
     this.update();
@@ -163,7 +155,7 @@ export class App {
   /** The device, acquired (again) when there is none or it was lost. */
   private async gpu(): Promise<GpuContext> {
     if (this.ctx && !this.ctx.lost) return this.ctx;
-    this.view = null;
+    this.display = null;
     this.ctx = null;
     const ctx: GpuContext = await acquireGpu({ onError: (m) => this.onGpuError(ctx, m) });
     // acquireGpu ignores reason 'destroyed'; here any loss counts (loseDevice() destroys).
@@ -184,7 +176,7 @@ export class App {
 
   private onDeviceLost(ctx: GpuContext): void {
     if (ctx !== this.ctx) return;
-    this.view = null;
+    this.display = null;
     const run = this.run;
     if (run) {
       // The transfer fails at its next submit or read-back; wake it if it waits in a pause.
@@ -226,11 +218,7 @@ export class App {
 
   private setImage(which: 'content' | 'style', picked: PickedImage): void {
     this[which] = picked;
-    const thumb = byId<HTMLCanvasElement>(`${which}-thumb`);
-    drawThumbnail(thumb, picked.image);
-    thumb.hidden = false;
-    byId(`${which}-drop`).classList.add('has-image');
-    byId(`${which}-caption`).textContent = `${which}: ${picked.name} (${picked.image.width}×${picked.image.height})`;
+    this.view.showPicked(which, picked);
     this.messages.clear('decode');
     this.updateSizeNote();
     this.update();
@@ -245,7 +233,7 @@ export class App {
   }
 
   private async useExample(): Promise<void> {
-    this.buttons.example.disabled = true;
+    this.view.buttons.example.disabled = true;
     try {
       const base = new URL(this.options.imagesUrl, location.href);
       const [c, s] = await Promise.all([EXAMPLE_PAIR.content, EXAMPLE_PAIR.style].map((f) => fetchImage(new URL(f, base).href)));
@@ -254,7 +242,7 @@ export class App {
     } catch (e) {
       this.messages.show('decode', 'The example pair is not available here.', messageOf(e));
     } finally {
-      this.buttons.example.disabled = false;
+      this.view.buttons.example.disabled = false;
     }
   }
 
@@ -263,23 +251,14 @@ export class App {
   // ---------------------------------------------------------------------------------------
 
   private updateSizeNote(): void {
-    const note = byId('size-note');
     const s = this.controls.read();
-    note.classList.remove('bad');
-    if (!Number.isInteger(s.rows) || s.rows < 1) {
-      note.textContent = '';
-      return;
-    }
-    if (!this.content) {
-      note.textContent = 'width follows the content image';
-      return;
-    }
+    if (!Number.isInteger(s.rows) || s.rows < 1) return this.view.showSizeNote('');
+    if (!this.content) return this.view.showSizeNote('width follows the content image');
     let cols: number;
     try {
       cols = workingSize(this.content.image.height, this.content.image.width, s.rows).cols;
     } catch {
-      note.textContent = '';
-      return;
+      return this.view.showSizeNote('');
     }
     const gflop = gflopPerEvaluation(s.rows, cols);
     let text = `${cols} × ${s.rows} px, ≈ ${formatGflop(gflop)} per evaluation`;
@@ -289,11 +268,10 @@ export class App {
         checkWorkingSize(this.ctx, s.rows, cols, buildConfig(s), maxBufferBytes(s), pageMemoryBudget(), this.styleCounts(s));
       } catch (e) {
         const largest = largestRowsIn(messageOf(e));
-        text = largest ? `${cols} × ${s.rows} px is too large for this GPU; at most ${largest} rows` : messageOf(e);
-        note.classList.add('bad');
+        return this.view.showSizeNote(largest ? `${cols} × ${s.rows} px is too large for this GPU; at most ${largest} rows` : messageOf(e), true);
       }
     }
-    note.textContent = text;
+    this.view.showSizeNote(text);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -319,25 +297,8 @@ export class App {
     }
     // A resumed run does what is left of the original schedule (counts are absolute).
     const runSettings = resume ? remainingSchedule(settings, { iteration: resume.iteration, round: resume.round }) : settings;
-    const { rows, cols } = workingSize(content.image.height, content.image.width, settings.rows);
-    const run: Run = {
-      settings,
-      content,
-      style,
-      styleFields: several.fields,
-      rows,
-      cols,
-      controller: new AbortController(),
-      pauseRequested: false,
-      release: null,
-      offset: resume ? { iteration: resume.iteration, evaluation: resume.evaluation, round: resume.round } : { iteration: 0, evaluation: 0, round: 0 },
-      planned: resume ? resume.run.planned : plannedWork(settings),
-      resumedFrom: resume ? resume.iteration : undefined,
-      init: resume ? resume.image : settings.init,
-      meter: new RateMeter(),
-      firstReportAt: null,
-      startedAt: now(),
-    };
+    const run = newRun({ settings, content, style, styleFields: several.fields }, resume, now());
+    const { rows, cols } = run;
     this.run = run;
     this.lastRun = run;
     if (!resume) {
@@ -355,7 +316,7 @@ export class App {
       this.history = this.history.filter((h) => h.iteration <= resume.iteration);
     }
     this.lastCheckpointAt = 0;
-    this.plot.set(this.history, run.planned.unit === 'iteration' ? run.planned.count : undefined);
+    this.renderPlot(run);
     this.update();
     this.ticker = setInterval(() => this.renderStats(), 1000);
 
@@ -382,10 +343,10 @@ export class App {
       if (run.controller.signal.aborted) return;
       this.phase('Compiling the kernels and computing the content and style targets…');
 
-      if (!this.view || this.view.ctx !== ctx) this.view = await CaffeCanvas.create(ctx, this.canvas);
-      this.view.setSize(rows, cols);
-      const view = this.view;
-      view.afterDraw = (canvas) => this.probe.recordFrame(canvas);
+      if (!this.display || this.display.ctx !== ctx) this.display = await CaffeCanvas.create(ctx, this.view.canvas);
+      const display = this.display;
+      display.setSize(rows, cols);
+      display.afterDraw = (canvas) => this.probe.recordFrame(canvas);
 
       result = await styleTransfer(ctx, net, {
         content: content.image,
@@ -405,13 +366,13 @@ export class App {
         // A few dispatches per submission, waiting for the GPU in between, so the compositor
         // gets frames during an evaluation (one conv layer at 400 rows is ~10 ms on a GPU).
         maxDispatchesPerSubmit: 4,
-        onProgress: (p) => this.onProgress(run, view, p),
+        onProgress: (p) => this.onProgress(run, display, p),
         // several styles, blend weights, masks (absent for one style without a mask)
         ...(run.styleFields ?? {}),
       });
       if (ctx.lost) throw new Error(ctx.lost);
       // Show what the transfer returns (its best point; for L-BFGS the last reported one).
-      await view.showImage(result.image);
+      await display.showImage(result.image);
       this.state = result.stopped ? 'stopped' : 'done';
       if (this.current) this.current.loss = result.loss.total;
       this.messages.show(
@@ -505,24 +466,25 @@ export class App {
     this.controls.weightsUrl.focus();
   }
 
-  /** Called by the transfer after every iteration (awaited): draw, record, maybe pause. */
   /** The style images the next run takes, for the memory check. */
   private styleCounts(s: WebSettings): { count: number; masked: number; scale: number } {
     const c = this.styleExtras.counts();
     return { count: c.styles, masked: c.masks, scale: s.styleScale };
   }
 
-  private async onProgress(run: Run, view: CaffeCanvas, p: TransferProgress): Promise<void> {
+  /** Called by the transfer after every iteration (awaited): draw, record, maybe pause. */
+
+  private async onProgress(run: Run, display: CaffeCanvas, p: TransferProgress): Promise<void> {
     if (this.ctx?.lost) return;
     const t = now();
     const iteration = run.offset.iteration + p.iteration;
     const evaluation = run.offset.evaluation + p.evaluation;
     const terms = p.terms ?? null;
     this.probe.pendingIteration = iteration;
-    if (p.rows !== view.rows || p.cols !== view.cols) view.setSize(p.rows, p.cols); // a new stage
+    if (p.rows !== display.rows || p.cols !== display.cols) display.setSize(p.rows, p.cols); // a new stage
     // luminance-only transfer: the iterate on the GPU is grey; p.image() gives it the content's colours
-    if (run.settings.preserveColors === 'luminance') await view.showImage(await p.image());
-    else await view.show(p.x, p.segments);
+    if (run.settings.preserveColors === 'luminance') await display.showImage(await p.image());
+    else await display.show(p.x, p.segments);
 
     if (run.firstReportAt === null) {
       run.firstReportAt = t;
@@ -551,13 +513,11 @@ export class App {
       tv: terms?.tv,
       seconds: run.meter.clock.activeMs(t) / 1000,
     };
-    const last = this.history[this.history.length - 1];
-    if (last && last.iteration === iteration) this.history[this.history.length - 1] = point;
-    else this.history.push(point);
-    this.plot.set(this.history, run.planned.unit === 'iteration' ? run.planned.count : undefined);
+    recordPoint(this.history, point);
+    this.renderPlot(run);
     this.renderStats();
     this.renderLegend();
-    this.maybeCheckpoint(run, view);
+    this.maybeCheckpoint(run, display);
     this.update();
 
     if (run.pauseRequested && !run.controller.signal.aborted) {
@@ -573,13 +533,13 @@ export class App {
   }
 
   /** Reads the displayed iterate back at most once a second, for resuming after a lost device. */
-  private maybeCheckpoint(run: Run, view: CaffeCanvas, force = false): void {
+  private maybeCheckpoint(run: Run, display: CaffeCanvas, force = false): void {
     const t = now();
     if (this.checkpointing || (!force && t - this.lastCheckpointAt < 1000) || !this.current) return;
     this.checkpointing = true;
     this.lastCheckpointAt = t;
     const at = { ...this.current };
-    view
+    display
       .snapshot()
       .then((image) => {
         this.checkpoint = { image, iteration: at.iteration, evaluation: at.evaluation, round: at.round, loss: at.loss, run };
@@ -623,9 +583,9 @@ export class App {
     const run = this.run ?? this.lastRun;
     let image: RgbaImage | null = null;
     let at = this.current;
-    if (this.view?.hasImage && !this.ctx?.lost) {
+    if (this.display?.hasImage && !this.ctx?.lost) {
       try {
-        image = await this.view.snapshot();
+        image = await this.display.snapshot();
       } catch {
         image = null;
       }
@@ -648,103 +608,64 @@ export class App {
       adapter: this.ctx?.description ?? 'unknown',
       resumedFrom: run.resumedFrom,
     });
-    const bytes = encodePng(image, pngText(record));
-    const blob = new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/png' });
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(blob);
-    a.download = downloadName(run.content.name, run.style.name, image.width, image.height, at?.iteration ?? 0);
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+    const name = downloadName(run.content.name, run.style.name, image.width, image.height, at?.iteration ?? 0);
+    this.view.save(encodePng(image, pngText(record)), 'image/png', name);
   }
 
 
   // ---------------------------------------------------------------------------------------
-  // Rendering
+  // Handing the state to the view (view.ts draws)
   // ---------------------------------------------------------------------------------------
 
+  /** Shows a phase (null: none) and records it in the run's phases (the text without its MiB figures). */
   private phase(text: string | null, value?: number, max?: number): void {
     const label = text?.replace(/[\d.]+ of [\d.]+ MiB/, '…') ?? null;
     if (label !== null && this.phases[this.phases.length - 1]?.text !== label) this.phases.push({ text: label, at: Math.round(now()) });
-    const box = byId('phase');
-    box.hidden = text === null;
-    if (text === null) return;
-    byId('phase-text').textContent = text;
-    const bar = byId<HTMLProgressElement>('phase-progress');
-    if (value !== undefined && max) {
-      bar.max = max;
-      bar.value = Math.min(value, max);
-    } else {
-      bar.removeAttribute('value'); // indeterminate
-    }
+    this.view.showPhase(text, value, max);
   }
 
+  /** The figures; measures the rate on the way (status() and the size note use it). */
   private renderStats(): void {
     const run = this.run;
     const cur = this.current;
     const t = now();
-    const planned = run?.planned ?? this.lastPlanned;
-    if (cur && planned) {
-      const roundInfo = run && run.settings.schedule === 'rounds' && run.settings.optimizer === 'lbfgs' ? `, round ${cur.round + 1} of ${run.settings.rounds}` : '';
-      const stageInfo = cur.stage ? ` — stage ${cur.stage.index} of ${cur.stage.count} (${cur.stage.rows} rows)` : '';
-      byId('stat-iteration').textContent =
-        (planned.unit === 'iteration'
-          ? `${cur.iteration} of ${planned.count}`
-          : `${cur.iteration} (evaluation ${cur.evaluation} of ${planned.count}${roundInfo})`) + stageInfo;
-      byId('stat-loss').textContent = formatLoss(cur.loss);
-    } else {
-      byId('stat-iteration').textContent = '–';
-      byId('stat-loss').textContent = '–';
-    }
+    let timing: StatsInput['timing'] = null;
     if (run && cur) {
-      const sample = { evaluation: cur.evaluation, done: planned!.unit === 'iteration' ? cur.iteration : cur.evaluation };
+      const sample = { evaluation: cur.evaluation, done: run.planned.unit === 'iteration' ? cur.iteration : cur.evaluation };
       const rate = run.meter.evalsPerSecond(sample, t);
-      const eta = run.meter.etaSeconds(sample, planned!.count, t);
-      byId('stat-rate').textContent = rate === null ? '–' : rate >= 10 ? rate.toFixed(0) : rate.toPrecision(2);
       if (rate !== null) this.measuredGflops = rate * gflopPerEvaluation(run.rows, run.cols);
-      byId('stat-elapsed').textContent = formatDuration(run.meter.clock.activeMs(t) / 1000);
-      byId('stat-eta').textContent = this.state === 'paused' ? 'paused' : eta === null ? '–' : formatDuration(eta);
       this.lastRate = rate;
-    } else if (!run) {
-      byId('stat-eta').textContent = this.state === 'done' ? 'done' : '–';
+      timing = { rate, etaSeconds: run.meter.etaSeconds(sample, run.planned.count, t), elapsedSeconds: run.meter.clock.activeMs(t) / 1000 };
     }
+    this.view.renderStats({
+      state: this.state,
+      running: run !== null,
+      current: cur,
+      planned: run?.planned ?? this.lastPlanned,
+      rounds: run && run.settings.schedule === 'rounds' && run.settings.optimizer === 'lbfgs' ? run.settings.rounds : null,
+      timing,
+    });
+  }
+
+  private renderPlot(run: Run): void {
+    this.view.renderPlot(this.history, run.planned.unit === 'iteration' ? run.planned.count : undefined);
   }
 
   private renderLegend(): void {
-    const legend = byId('legend');
-    const last = this.history[this.history.length - 1];
-    legend.replaceChildren(
-      ...SERIES.map((s) => {
-        const li = document.createElement('li');
-        const sw = document.createElement('span');
-        sw.className = s.key === 'total' ? 'swatch dashed' : 'swatch';
-        sw.style.color = s.color;
-        const v = last?.[s.key];
-        li.append(sw, `${s.label} ${v === undefined ? '–' : formatLoss(v)}`);
-        li.dataset.series = s.key;
-        return li;
-      }),
-    );
+    this.view.renderLegend(this.history[this.history.length - 1]);
   }
 
-  /** Buttons, canvas visibility and the form lock from the state. */
+  /** Buttons, canvas visibility and the page's data-state, from the state. */
   private update(): void {
-    const s = this.state;
-    const running = this.run !== null;
     if (this.run) this.lastPlanned = this.run.planned;
-    const b = this.buttons;
-    b.start.disabled = running || s === 'no-gpu' || s === 'starting' || !this.content || !this.style;
-    b.start.textContent = s === 'done' || s === 'stopped' ? 'Start again' : 'Start';
-    b.pause.disabled = !running || s === 'stopping';
-    b.pause.textContent = s === 'paused' ? 'Resume' : s === 'pausing' ? 'Pausing…' : 'Pause';
-    b.pause.setAttribute('aria-pressed', String(s === 'paused' || s === 'pausing'));
-    b.stop.disabled = !running || s === 'stopping';
-    b.download.disabled = !((this.view?.hasImage && this.current) || this.checkpoint);
-    const hasImage = !!(this.view?.hasImage && this.current);
-    this.canvas.hidden = !hasImage;
-    byId('stage-empty').hidden = hasImage;
-    document.body.dataset.state = s;
+    const showingImage = !!(this.display?.hasImage && this.current);
+    this.view.renderButtons({
+      state: this.state,
+      running: this.run !== null,
+      haveImages: !!(this.content && this.style),
+      showingImage,
+      canDownload: showingImage || !!this.checkpoint,
+    });
   }
 
   // ---------------------------------------------------------------------------------------
@@ -758,13 +679,14 @@ export class App {
 
   /** The canvas pixels of the last recorded frame, RGBA as a plain array (tests). */
   lastFrame(): { width: number; height: number; data: number[] } | null {
-    return this.probe.lastFrame(this.canvas.width, this.canvas.height);
+    return this.probe.lastFrame(this.view.canvas.width, this.view.canvas.height);
   }
 
   /** Redraws the canvas from its buffer and reads it in the same task (tests). */
   readCanvas(): { width: number; height: number; data: number[] } | null {
-    if (!this.view?.hasImage) return null;
-    return { width: this.canvas.width, height: this.canvas.height, data: Array.from(this.view.readPixels()) };
+    if (!this.display?.hasImage) return null;
+    const { canvas } = this.view;
+    return { width: canvas.width, height: canvas.height, data: Array.from(this.display.readPixels()) };
   }
 
   status(): AppStatus {
@@ -775,8 +697,8 @@ export class App {
       state: this.state,
       adapter: this.ctx?.description ?? null,
       isCpuAdapter: this.ctx?.isCpuAdapter ?? false,
-      rows: this.view?.rows ?? 0,
-      cols: this.view?.cols ?? 0,
+      rows: this.display?.rows ?? 0,
+      cols: this.display?.cols ?? 0,
       iteration: this.current?.iteration ?? 0,
       evaluation: this.current?.evaluation ?? 0,
       planned: planned?.count ?? 0,

@@ -10,8 +10,9 @@ import { acquireGpu } from '../../src/gpu/device.ts';
 import { createStorage, readFloats, runDispatches, uploadStorage } from '../../src/gpu/runtime.ts';
 import { CONV_VERSIONS, type ConvShape, type ConvVersion, conv3x3Backward, conv3x3Forward, createWinogradBuffers, isWinograd, supports } from '../../src/kernels/conv3x3.ts';
 import { pool2x2Backward, pool2x2Forward } from '../../src/kernels/pool2x2.ts';
-import { conv3x3BackwardCpu, conv3x3ForwardCpu, convTolerance, flipTransposeCpu } from '../../src/ref/conv3x3.ts';
+import { convTolerance } from '../../src/ref/conv3x3.ts';
 import { pool2x2BackwardCpu, pool2x2ForwardCpu } from '../../src/ref/pool2x2.ts';
+import { convCase } from '../conv_case.ts';
 import { type Comparison, compare, randomArray, report } from '../helpers.ts';
 
 export interface KernelCase {
@@ -86,25 +87,7 @@ async function run(cases: KernelCase[]): Promise<{ adapter: string; isCpuAdapter
 
   for (const s of CONV_SHAPES) {
     const { H, W, Cin, Cout } = s;
-    const seed = H * 1000 + Cin * 7 + Cout;
-    const x = randomArray(H * W * Cin, seed);
-    const w = randomArray(9 * Cin * Cout, seed + 1, -0.2, 0.2);
-    const bias = randomArray(Cout, seed + 2, -0.1, 0.1);
-    const dy = randomArray(H * W * Cout, seed + 3);
-    const yRef = conv3x3ForwardCpu(x, w, bias, H, W, Cin, Cout);
-    const y32 = new Float32Array(yRef);
-    const dxRef = conv3x3BackwardCpu(dy, y32, w, H, W, Cin, Cout);
-    const B = {
-      x: uploadStorage(ctx, x, 'x'),
-      w: uploadStorage(ctx, w, 'w'),
-      wt: uploadStorage(ctx, flipTransposeCpu(w, Cin, Cout), 'wt'),
-      bias: uploadStorage(ctx, bias, 'bias'),
-      y: createStorage(ctx, H * W * Cout * 4, 'y'),
-      yRef: uploadStorage(ctx, y32, 'yRef'),
-      dy: uploadStorage(ctx, dy, 'dy'),
-      g: createStorage(ctx, H * W * Cout * 4, 'g'),
-      dx: createStorage(ctx, H * W * Cin * 4, 'dx'),
-    };
+    const { w, yRef, dxRef, buffers: B } = convCase(ctx, s);
     try {
       for (const v of CONV_VERSIONS) {
         const shape = `${H}x${W} ${Cin}->${Cout}`;
