@@ -1,6 +1,9 @@
 // vec_axpy — in-place scaled vector add, the workhorse of the L-BFGS two-loop recursion and
-// of every step x <- x + t*d:
-//   y[i] = a * x[i] + y[i],   a = c * (P - M),
+// of every step x <- x + t*d, and (ACCUMULATE = false) the scaled copy:
+//   y[i] = a * x[i] + y[i]      (ACCUMULATE, the default)
+//   y[i] = a * x[i]             (ACCUMULATE = false: d = -g, r = gamma * q, s_k = t * d and the
+//                                first half of y_k = g_new - g_old; VecBatch.scaleCopy)
+//   a = c * (P - M),
 //   P = S[plus]  (or 1 when plus  == NONE),
 //   M = S[minus] (or 0 when minus == NONE).
 // The coefficient is read on the GPU from the small scalars buffer S, so a coefficient that an
@@ -11,15 +14,17 @@
 // Bindings:
 //   0  params     uniform {N, c (f32), plus, minus}
 //   1  x  [N]     f32, read
-//   2  y  [N]     f32, read_write (updated in place)
+//   2  y  [N]     f32, read_write (updated in place; only written when ACCUMULATE is false)
 //   3  S  [...]   f32 scalars, read (see src/optim/vecops.ts for the slot layout)
 // Invocation: one element, grid-stride loop (the grid stays within 65535 workgroups).
-// Workgroup WG (override, default 256). CPU reference: vecAxpyCpu in src/ref/vec.ts.
+// Workgroup WG (override, default 256). CPU references: vecAxpyCpu, vecScaleCopyCpu in src/ref/vec.ts.
+// (The scaled copy was a file of its own, vec_scale_copy.wgsl, identical but for this line.)
 
 const NONE: u32 = 0xffffffffu;
 
 // Workgroup size; src/optim/vecops.ts sets it.
 override WG: u32 = 256u;
+override ACCUMULATE: bool = true;
 
 struct Params { N: u32, c: f32, plus: u32, minus: u32 }
 
@@ -41,6 +46,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let a = coefficient();
   let stride = nwg.x * WG;
   for (var i = gid.x; i < p.N; i += stride) {
-    y[i] = a * x[i] + y[i];
+    if (ACCUMULATE) { y[i] = a * x[i] + y[i]; } else { y[i] = a * x[i]; }
   }
 }

@@ -372,22 +372,21 @@ const WG = 256;
 const NONE = 0xffffffff;
 const vecGrid = (n: number): [number, number, number] => [Math.min(Math.ceil(n / WG), 65535), 1, 1];
 
-for (const shader of ['vec_axpy', 'vec_scale_copy'] as const) {
-  cases.push(
-  single(shader, ['n'], [400 * 533 * 3 * 8], [1001], async (ctx, [n]) => {
-      const a = -0.75;
-      const x = randomFill(n, 1);
-      const y = randomFill(n, 2);
-      const b: Buffers = { x: uploadStorage(ctx, x, 'x'), y: uploadStorage(ctx, y, 'y'), S: createStorage(ctx, 16, 'scalars') };
-      const params = createUniform(ctx, [n, a, NONE, NONE], `${shader} params`, [false, true, false, false]);
-      const d = await makeDispatch(ctx, { shader, constants: { WG } }, [params, b.x, b.y, b.S], vecGrid(n));
-      // vec_axpy updates y in place: the check compares after exactly one run
-      const ref = shader === 'vec_axpy' ? vecAxpyCpu(a, x, y) : vecScaleCopyCpu(a, x);
-      const check = async () => [{ label: 'y', got: await read(ctx, b.y, n), ref, atol: 1e-6, rtol: 1e-6 }];
-      return fromDispatches(ctx, [d], b, check, { flops: (shader === 'vec_axpy' ? 2 : 1) * n, bytes: (shader === 'vec_axpy' ? 3 : 2) * n * F });
+cases.push(
+  // accumulate = 1: y = a x + y; 0: the scaled copy y = a x (VecBatch.scaleCopy)
+  single('vec_axpy', ['n', 'accumulate'], [400 * 533 * 3 * 8, 1], [1001, 1], async (ctx, [n, acc]) => {
+    const a = -0.75;
+    const x = randomFill(n, 1);
+    const y = randomFill(n, 2);
+    const b: Buffers = { x: uploadStorage(ctx, x, 'x'), y: uploadStorage(ctx, y, 'y'), S: createStorage(ctx, 16, 'scalars') };
+    const params = createUniform(ctx, [n, a, NONE, NONE], 'vec_axpy params', [false, true, false, false]);
+    const d = await makeDispatch(ctx, { shader: 'vec_axpy', constants: { WG, ACCUMULATE: acc ? 1 : 0 } }, [params, b.x, b.y, b.S], vecGrid(n));
+    // y is updated in place: the check compares after exactly one run
+    const ref = acc ? vecAxpyCpu(a, x, y) : vecScaleCopyCpu(a, x);
+    const check = async () => [{ label: 'y', got: await read(ctx, b.y, n), ref, atol: 1e-6, rtol: 1e-6 }];
+    return fromDispatches(ctx, [d], b, check, { flops: (acc ? 2 : 1) * n, bytes: (acc ? 3 : 2) * n * F });
   }),
 );
-}
 
 for (const shader of ['vec_dot', 'vec_dot_finish'] as const) {
   cases.push(

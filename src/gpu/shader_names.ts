@@ -36,7 +36,6 @@ export const SHADER_NAMES = [
   'vec_axpy',
   'vec_dot',
   'vec_dot_finish',
-  'vec_scale_copy',
   'winograd_weights',
 ] as const;
 

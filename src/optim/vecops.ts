@@ -28,12 +28,13 @@
 //
 // Kernels (each has a CPU reference in src/ref/vec.ts and a test in test/optim.test.ts):
 //   vec_axpy        y += a x            a = c * (S[plus] or 1  -  S[minus] or 0)
-//   vec_scale_copy  y  = a x            same coefficient rule
+//   vec_scale_copy  y  = a x            same coefficient rule: vec_axpy with ACCUMULATE = false
 //   vec_dot         partial sums (a.b, a.a, max|a|, non-finite count) per workgroup
 //   vec_dot_finish  reduce the partials into S[dst..dst+3], optionally S[scaledDst] = S[scaleSlot] * a.b
 //   vec_adam        one Adam step on x, m, v
 
 import type { GpuContext } from '../gpu/device.ts';
+import type { ShaderName } from '../gpu/shader_names.ts';
 import { createStorage, type Dispatch, encodeDispatches, getPipeline, readFloats, submitChecked, uploadStorage } from '../gpu/runtime.ts';
 
 /** Marks an unused scalar slot (the shaders' NONE). */
@@ -90,8 +91,15 @@ export interface VecOpsOptions {
   workgroupSize?: number;
 }
 
-const SHADERS = ['vec_axpy', 'vec_scale_copy', 'vec_dot', 'vec_dot_finish', 'vec_adam'] as const;
-type Shader = (typeof SHADERS)[number];
+/** The vec kernels by name; each is a shader and its constants (the scaled copy is vec_axpy without ACCUMULATE). */
+const KERNELS = {
+  vec_axpy: { shader: 'vec_axpy', constants: {} },
+  vec_scale_copy: { shader: 'vec_axpy', constants: { ACCUMULATE: 0 } },
+  vec_dot: { shader: 'vec_dot', constants: {} },
+  vec_dot_finish: { shader: 'vec_dot_finish', constants: {} },
+  vec_adam: { shader: 'vec_adam', constants: {} },
+} as const satisfies Record<string, { shader: ShaderName; constants: Record<string, number> }>;
+type Shader = keyof typeof KERNELS;
 
 /** Uniform buffers are 48 bytes (12 words): the largest params struct (vec_adam's, 9 words) rounded up to 16 bytes. */
 const UNIFORM_WORDS = 12;
@@ -170,7 +178,9 @@ export class VecOps {
       throw new Error(`VecOps: workgroupSize must be a power of two <= ${ctx.device.limits.maxComputeInvocationsPerWorkgroup}, got ${wg}`);
     }
     const pipelines = new Map<Shader, GPUComputePipeline>();
-    await Promise.all(SHADERS.map(async (shader) => pipelines.set(shader, await getPipeline(ctx, { shader, constants: { WG: wg } }))));
+    await Promise.all(
+      (Object.keys(KERNELS) as Shader[]).map(async (k) => pipelines.set(k, await getPipeline(ctx, { shader: KERNELS[k].shader, constants: { ...KERNELS[k].constants, WG: wg } }))),
+    );
     return new VecOps(ctx, segments, pipelines, options.maxPartials ?? 256, wg);
   }
 

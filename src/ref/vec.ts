@@ -6,7 +6,7 @@
 /** Marks an unused scalar slot in a coefficient (0xffffffff, as in the shaders). */
 export const NONE_SLOT = 0xffffffff;
 
-/** The coefficient rule shared by vec_axpy and vec_scale_copy: a = c * (P - M), P = S[plus] or 1, M = S[minus] or 0. */
+/** The coefficient rule shared by vec_axpy and its scaled copy (ACCUMULATE = false): a = c * (P - M), P = S[plus] or 1, M = S[minus] or 0. */
 export function coefficientCpu(S: ArrayLike<number>, c: number, plus = NONE_SLOT, minus = NONE_SLOT): number {
   const P = plus === NONE_SLOT ? 1 : S[plus];
   const M = minus === NONE_SLOT ? 0 : S[minus];
@@ -20,7 +20,7 @@ export function vecAxpyCpu(a: number, x: ArrayLike<number>, y: ArrayLike<number>
   return out;
 }
 
-/** vec_scale_copy: returns a*x. */
+/** vec_axpy with ACCUMULATE = false (the scaled copy): returns a*x. */
 export function vecScaleCopyCpu(a: number, x: ArrayLike<number>): Float64Array {
   const out = new Float64Array(x.length);
   for (let i = 0; i < out.length; i++) out[i] = a * x[i];
