@@ -132,6 +132,15 @@ describe('web page helpers (Node)', () => {
     expect(settingsRecord({ ...DEFAULT_SETTINGS, preserveColors: 'luminance' }, { content: 'a', style: 'b', cols: 1, iteration: 0, evaluation: 0, loss: 0, adapter: 'x' })).toMatchObject({ preserveColors: 'luminance', styleScale: 1 });
   });
 
+  it('conv kernels (default or tuned): the query string, validation, the PNG record', () => {
+    expect(DEFAULT_SETTINGS.kernels).toBe('default');
+    const q = settingsFromQuery(new URLSearchParams('kernels=tuned'), DEFAULT_SETTINGS);
+    expect([q.problems, q.settings.kernels]).toEqual([[], 'tuned']);
+    expect(settingsFromQuery(new URLSearchParams('kernels=fast'), DEFAULT_SETTINGS).problems).toEqual(['?kernels=fast: expected one of default, tuned']);
+    expect(validateSettings({ ...DEFAULT_SETTINGS, kernels: 'fast' as 'tuned' })).toEqual(['kernels must be default or tuned, got "fast"']);
+    expect(settingsRecord({ ...DEFAULT_SETTINGS, kernels: 'tuned' }, { content: 'a', style: 'b', cols: 1, iteration: 0, evaluation: 0, loss: 0, adapter: 'x' })).toMatchObject({ kernels: 'tuned' });
+  });
+
   it('settings from the query string', () => {
     const { settings, problems } = settingsFromQuery(new URLSearchParams('rows=48&iterations=5&preset=paper&pooling=max&seed=x'), DEFAULT_SETTINGS);
     expect(settings.rows).toBe(48);
@@ -509,8 +518,8 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
   );
 
   // Several styles (src/web/styles.ts): the page passes styles / styleBlend / styleMasks, and
-  // preserveColors / styleScale from its settings, to styleTransfer.
-  it('two styles with blend sliders and a mask, luminance-only colours, style scale 1.5: 2 iterations, finite loss, colour on the canvas, no console errors', async () => {
+  // preserveColors / styleScale / kernels from its settings, to styleTransfer.
+  it('two styles with blend sliders and a mask, luminance-only colours, style scale 1.5, tuned kernels: 2 iterations, finite loss, colour on the canvas, no console errors', async () => {
     const opened = await openRunPage();
     const { page } = opened;
     try {
@@ -533,6 +542,8 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
       await page.fill('[data-testid=iterations]', '2');
       await page.selectOption('[data-testid=preserveColors]', 'luminance');
       await page.fill('[data-testid=styleScale]', '1.5');
+      // tuned conv kernels: timed on this adapter at first use, remembered in localStorage
+      await page.selectOption('[data-testid=kernels]', 'tuned');
       await page.click('[data-testid=start]');
       expect(await page.isDisabled('[data-testid=style-blend-1]'), 'locked while running').toBe(true);
       const s = await waitStatus(opened, 'the end of the run', (x) => x.state === 'done' || x.state === 'failed', RUN_LIMIT_MS);
@@ -549,6 +560,11 @@ describe('web page in headless Chromium (WebGPU on SwiftShader)', () => {
       let coloured = 0;
       for (let i = 0; i < canvas!.data.length; i += 4) if (Math.abs(canvas!.data[i] - canvas!.data[i + 2]) > 8) coloured++;
       expect(coloured / (canvas!.data.length / 4), 'share of pixels with R != B').toBeGreaterThan(0.2);
+      // the autotuner's choices are in this browser's cache (src/kernels/kernel_cache.ts)
+      const cache = await page.evaluate(() => localStorage.getItem('neural-style-webgpu/kernels'));
+      const tunedShapes = Object.values((JSON.parse(cache ?? '{}') as { adapters?: Record<string, object> }).adapters ?? {}).map((a) => Object.keys(a).length);
+      expect(tunedShapes.length, 'one adapter section').toBe(1);
+      expect(tunedShapes[0], 'shapes tuned').toBeGreaterThan(0);
       expect(opened.errors, 'console errors, page errors or failed requests').toEqual([]);
     } finally {
       await page.close();

@@ -342,7 +342,8 @@ async function buildObjective(
   for (const s of prep.styles) if (s.rows !== prep.rows || s.cols !== prep.cols) checkWorkingSize(ctx, s.rows, s.cols, config, maxBufferBytes);
   // The first evaluation is at the content image (eval, and a transfer's default start): its
   // forward gives the content target (checked; otherwise computed first).
-  return StyleObjective.create(ctx, net, config, prep.rows, prep.cols, prep.content, prep.styles, { maxBufferBytes, contentTargetAtFirstEvaluation: true });
+  // kernels given: the plan's table mode, also for a network made elsewhere (the page keeps one)
+  return StyleObjective.create(ctx, net, config, prep.rows, prep.cols, prep.content, prep.styles, { maxBufferBytes, contentTargetAtFirstEvaluation: true, kernels });
 }
 
 /**
@@ -428,7 +429,7 @@ export async function styleTransfer(ctx: GpuContext, weights: Vgg19Weights | Vgg
       try {
         const prep = prepareImages(ctl.content, ctl, scales[k], method, minSide);
         const { rows, cols } = prep;
-        const objective = new TrackingObjective(await buildObjective(ctx, net, cfg, prep, opts.maxBufferBytes, opts.memoryBytes));
+        const objective = new TrackingObjective(await buildObjective(ctx, net, cfg, prep, opts.maxBufferBytes, opts.memoryBytes, opts.kernels));
         objective.inner.maxDispatchesPerSubmit = opts.maxDispatchesPerSubmit ?? 0;
 
         let init: Float32Array<ArrayBuffer>;

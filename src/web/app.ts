@@ -265,7 +265,7 @@ export class App {
     if (this.measuredGflops) text += ` (≈ ${formatDuration(gflop / this.measuredGflops)} each at the speed measured here)`;
     if (this.ctx && !this.ctx.lost) {
       try {
-        checkWorkingSize(this.ctx, s.rows, cols, buildConfig(s), maxBufferBytes(s), pageMemoryBudget(), this.styleCounts(s));
+        checkWorkingSize(this.ctx, s.rows, cols, buildConfig(s), maxBufferBytes(s), pageMemoryBudget(), this.styleCounts(s), s.kernels);
       } catch (e) {
         const largest = largestRowsIn(messageOf(e));
         return this.view.showSizeNote(largest ? `${cols} × ${s.rows} px is too large for this GPU; at most ${largest} rows` : messageOf(e), true);
@@ -325,7 +325,7 @@ export class App {
       const ctx = await this.gpu();
       const config = buildConfig(settings);
       try {
-        checkWorkingSize(ctx, rows, cols, config, maxBufferBytes(settings), pageMemoryBudget(), this.styleCounts(settings));
+        checkWorkingSize(ctx, rows, cols, config, maxBufferBytes(settings), pageMemoryBudget(), this.styleCounts(settings), settings.kernels);
       } catch (e) {
         const largest = largestRowsIn(messageOf(e));
         const text = messageOf(e).replace(/--rows (\d+)/, '$1 rows');
@@ -341,7 +341,11 @@ export class App {
 
       const net = await this.network(ctx, config.pooling, run);
       if (run.controller.signal.aborted) return;
-      this.phase('Compiling the kernels and computing the content and style targets…');
+      this.phase(
+        settings.kernels === 'tuned'
+          ? 'Compiling the kernels, timing them on this GPU where not yet measured (a few seconds) and computing the content and style targets…'
+          : 'Compiling the kernels and computing the content and style targets…',
+      );
 
       if (!this.display || this.display.ctx !== ctx) this.display = await CaffeCanvas.create(ctx, this.view.canvas);
       const display = this.display;
@@ -361,6 +365,7 @@ export class App {
         maxBufferBytes: maxBufferBytes(settings),
         preserveColors: settings.preserveColors,
         styleScale: settings.styleScale,
+        kernels: settings.kernels,
         learningRate: settings.optimizer === 'adam' ? settings.learningRate : undefined,
         signal: run.controller.signal,
         // A few dispatches per submission, waiting for the GPU in between, so the compositor

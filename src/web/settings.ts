@@ -54,6 +54,11 @@ export interface WebSettings {
   preserveColors: 'none' | 'luminance' | 'histogram';
   /** each style image at this times the working size (TransferOptions.styleScale, --style-scale) */
   styleScale: number;
+  /**
+   * conv kernel choice (TransferOptions.kernels, --kernels): 'default' (hand-written) or 'tuned'
+   * (measured on this GPU on first use, a few seconds, remembered in localStorage)
+   */
+  kernels: 'default' | 'tuned';
 }
 
 /** The notebook's settings (rows 400, 10 rounds x 20 evaluations, weights 1 / 10 / 0.1). */
@@ -73,6 +78,7 @@ export const DEFAULT_SETTINGS: WebSettings = {
   maxBufferMib: 0,
   preserveColors: 'none',
   styleScale: 1,
+  kernels: 'default',
 };
 
 /** The loss weights and pooling a preset starts from. */
@@ -103,6 +109,7 @@ export function validateSettings(s: WebSettings): string[] {
   if (s.optimizer === 'adam' && !(Number.isFinite(s.learningRate) && s.learningRate > 0)) errs.push(`learning rate must be > 0, got ${s.learningRate}`);
   if (!isInt(s.seed, 0, 2 ** 32 - 1)) errs.push(`seed must be a whole number from 0 to 4294967295, got ${s.seed}`);
   if (!['none', 'luminance', 'histogram'].includes(s.preserveColors)) errs.push(`colours must be none, luminance or histogram, got "${s.preserveColors}"`);
+  if (!['default', 'tuned'].includes(s.kernels)) errs.push(`kernels must be default or tuned, got "${s.kernels}"`);
   if (!(Number.isFinite(s.styleScale) && s.styleScale > 0 && s.styleScale <= 8)) errs.push(`style scale must be a number > 0 and <= 8, got ${s.styleScale}`);
   if (!(Number.isFinite(s.maxBufferMib) && s.maxBufferMib >= 0)) errs.push(`largest GPU buffer must be a number of MiB >= 0 (0: the device's limit), got ${s.maxBufferMib}`);
   const r = s.refineFrom;
@@ -209,6 +216,7 @@ export function settingsRecord(s: WebSettings, facts: RunFacts): Record<string, 
     ...(s.maxBufferMib > 0 ? { maxBufferMib: s.maxBufferMib } : {}),
     preserveColors: s.preserveColors,
     styleScale: s.styleScale,
+    kernels: s.kernels,
     learningRate: s.optimizer === 'adam' ? s.learningRate : null,
     config: { ...config, styleLayers: [...config.styleLayers], styleLayerWeights: [...config.styleLayerWeights] },
     iteration: facts.iteration,
@@ -256,6 +264,7 @@ export function settingsFromQuery(query: URLSearchParams, base: WebSettings): { 
   choice('optimizer', ['lbfgs', 'adam']);
   choice('init', ['content', 'random']);
   choice('preserveColors', ['none', 'luminance', 'histogram']);
+  choice('kernels', ['default', 'tuned']);
   for (const k of ['rows', 'contentWeight', 'styleWeight', 'tvWeight', 'rounds', 'evalsPerRound', 'learningRate', 'seed', 'maxBufferMib', 'styleScale'] as const) num(k);
   if (query.get('iterations') !== null) {
     num('iterations');

@@ -43,6 +43,7 @@ export class Controls {
   private readonly refineFrom = byId<HTMLInputElement>('refineFrom');
   private readonly maxBufferMib = byId<HTMLInputElement>('maxBufferMib');
   private readonly preserveColors = byId<HTMLSelectElement>('preserveColors');
+  private readonly kernels = byId<HTMLSelectElement>('kernels');
   private readonly styleScale = byId<HTMLInputElement>('styleScale');
   readonly weightsUrl = byId<HTMLInputElement>('weights-url');
   private readonly listeners: Array<() => void> = [];
@@ -72,7 +73,7 @@ export class Controls {
       this.write({ ...DEFAULT_SETTINGS, ...presetWeights(this.preset.value as PresetName), preset: this.preset.value as PresetName });
       this.changed();
     });
-    for (const el of [this.rows, this.pooling, this.optimizer, this.schedule, this.iterations, this.rounds, this.evalsPerRound, this.learningRate, this.init, this.seed, this.refineFrom, this.maxBufferMib, this.preserveColors, this.styleScale]) {
+    for (const el of [this.rows, this.pooling, this.optimizer, this.schedule, this.iterations, this.rounds, this.evalsPerRound, this.learningRate, this.init, this.seed, this.refineFrom, this.maxBufferMib, this.preserveColors, this.styleScale, this.kernels]) {
       el.addEventListener('input', () => this.changed());
       el.addEventListener('change', () => this.changed());
     }
@@ -134,6 +135,7 @@ export class Controls {
     this.refineFrom.value = s.refineFrom.join(', ');
     this.maxBufferMib.value = String(s.maxBufferMib);
     this.preserveColors.value = s.preserveColors;
+    this.kernels.value = s.kernels;
     this.styleScale.value = String(s.styleScale);
     this.updateVisibility();
   }
@@ -159,6 +161,7 @@ export class Controls {
       refineFrom: parseRefineFrom(this.refineFrom.value),
       maxBufferMib: this.maxBufferMib.value.trim() === '' ? 0 : Number(this.maxBufferMib.value),
       preserveColors: this.preserveColors.value as WebSettings['preserveColors'],
+      kernels: this.kernels.value as WebSettings['kernels'],
       styleScale: this.styleScale.value.trim() === '' ? 1 : Number(this.styleScale.value),
     };
   }
