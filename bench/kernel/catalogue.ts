@@ -158,7 +158,7 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
   {
     name: 'gram_forward',
     op: 'Gram forward',
-    computes: 'split-K partials of G = Fᵀ F over the positions (upper block triangle)',
+    computes: 'split-K partials of G = Fᵀ F over the positions: 8 x 8 blocks of the upper block triangle, one per invocation (no idle lanes), vec4 loads (C % 4 == 0)',
     wrapper: 'src/kernels/gram.ts: gramForward',
     ref: 'src/ref/gram.ts: gramCpu',
     test: 'test/style_kernels.test.ts: "gram forward/backward vs CPU reference"',

@@ -24,7 +24,7 @@ export interface GramForward {
 }
 
 /**
- * g [C, C] (+)= f^T f, f [N, C]. `accumulate` adds to g (a feature map in row bands: one call per
+ * g [C, C] (+)= f^T f, f [N, C], C a multiple of 4 (gram_forward reads vec4). `accumulate` adds to g (a feature map in row bands: one call per
  * band); `partials` may be passed to share one scratch between calls (at least S*C*C floats for
  * S = gramSplits(N, C, maxBytes)); maxBytes caps the partials' size.
  */
@@ -36,15 +36,13 @@ export async function gramForward(
   accumulate = false,
   maxBytes = Infinity,
 ): Promise<GramForward> {
+  if (C % 4 !== 0) throw new Error(`gram forward: C must be a multiple of 4 (F is read as vec4), got C=${C}`);
   const S = gramSplits(N, C, b.partials ? Math.min(maxBytes, b.partials.size) : maxBytes);
   const chunk = Math.ceil(N / S);
   const partials = b.partials ?? createStorage(ctx, S * C * C * 4, `gram partials ${N}x${C}`);
   const nb = Math.ceil(C / 8);
-  const fwd = await makeDispatch(ctx, { shader: 'gram_forward' }, [createUniform(ctx, [N, C, chunk, S], 'gram_forward params'), b.f, partials], [
-    Math.ceil(nb / 4),
-    Math.ceil(nb / 4),
-    Math.ceil(S / 4),
-  ]);
+  const blocks = (nb * (nb + 1)) / 2; // the upper block triangle
+  const fwd = await makeDispatch(ctx, { shader: 'gram_forward' }, [createUniform(ctx, [N, C, chunk, S], 'gram_forward params'), b.f, partials], [Math.ceil((blocks * S) / 64), 1, 1]);
   const red = await makeDispatch(ctx, { shader: 'gram_reduce', constants: { ACCUMULATE: accumulate ? 1 : 0 } }, [createUniform(ctx, [C, S], 'gram_reduce params'), partials, b.g], strideGrid(C * C));
   return { dispatches: [fwd, red], partials };
 }
