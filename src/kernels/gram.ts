@@ -24,9 +24,10 @@ export interface GramForward {
 }
 
 /**
- * g [C, C] (+)= f^T f, f [N, C], C a multiple of 4 (gram_forward reads vec4). `accumulate` adds to g (a feature map in row bands: one call per
- * band); `partials` may be passed to share one scratch between calls (at least S*C*C floats for
- * S = gramSplits(N, C, maxBytes)); maxBytes caps the partials' size.
+ * g [C, C] (+)= f^T f, f [N, C], C a multiple of 4 (gram_forward reads vec4). `accumulate` adds
+ * to g (a feature map in row bands: one call per band); `partials` may be passed to share one
+ * scratch between calls (at least S*C*C floats for S = gramSplits(N, C, maxBytes)); maxBytes caps
+ * the partials' size.
  */
 export async function gramForward(
   ctx: GpuContext,
