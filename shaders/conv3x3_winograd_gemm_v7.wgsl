@@ -4,7 +4,8 @@
 // (src/kernels/matmul.ts builds the dispatch); it is where the model spends most of its time on
 // CPU adapters. The benchmark also times it alone as a plain 1024^3 matmul: that figure is the
 // adapter's "ceiling" every conv row is reported against (bench/cases/ceiling.ts). It was named
-// matmul_v2 while it was only that yardstick.
+// matmul_v2 while it was only that yardstick. The Gram backward (dF (+)= F M, src/kernels/gram.ts
+// gramBackward) runs it too, unbatched, with ACCUMULATE when dF already holds a gradient.
 // One invocation computes an 8 x 8 block of C: per k it loads 8 values of A and two vec4 of B
 // for 64 multiply-adds. Of the tilings tried on lavapipe (4x4, 4x8, 8x8, 16x8, 8x16, 16x4; lanes
 // along rows or columns; vec4 or scalar B loads), 8x8 with vec4 B loads and invocations adjacent
@@ -16,11 +17,15 @@
 //   0  params           uniform {M, N, K}     (N must be a multiple of 4)
 //   1  a  [batch, M, K]     f32, row-major, read
 //   2  b  [batch, K, N/4]   vec4<f32>, row-major (B read 4 columns at a time), read
-//   3  c  [batch, M, N]     f32, row-major, written
+//   3  c  [batch, M, N]     f32, row-major, written (ACCUMULATE: added to what it holds)
+// Override ACCUMULATE (default false): c += A x B instead of c = A x B. False folds away at
+//   pipeline creation, so the Winograd GEMM (which never sets it) runs the same code as before.
 // Invocation (gx, gy, gz): product z = gz, columns n0 = 8*gx .. n0+7, rows m0 = 8*gy .. m0+7.
 //   Rows past M read a clamped row and are not stored; columns past N (N%8 == 4) read a clamped
 //   vec4, not stored.
 // Workgroup 8 x 8 x 1. Dispatch: ceil(ceil(N/8)/8) x ceil(ceil(M/8)/8) x batch.
+
+override ACCUMULATE: bool = false;
 
 struct Params { M: u32, N: u32, K: u32 }
 
@@ -32,7 +37,11 @@ struct Params { M: u32, N: u32, K: u32 }
 fn store(z: u32, row: u32, n: u32, v: vec4f) {
   if (row >= p.M || n >= p.N) { return; }
   let o = (z * p.M + row) * p.N + n;
-  c[o] = v.x; c[o + 1u] = v.y; c[o + 2u] = v.z; c[o + 3u] = v.w;
+  if (ACCUMULATE) {
+    c[o] += v.x; c[o + 1u] += v.y; c[o + 2u] += v.z; c[o + 3u] += v.w;
+  } else {
+    c[o] = v.x; c[o + 1u] = v.y; c[o + 2u] = v.z; c[o + 3u] = v.w;
+  }
 }
 
 @compute @workgroup_size(8, 8)

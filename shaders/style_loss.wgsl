@@ -2,7 +2,7 @@
 //
 // Math:  L = factor * sum_{i,j} (G[i,j] - A[i,j])^2          (A: the style image's Gram matrix)
 //        dL/dG = 2 * factor * (G - A);   written: M = dL/dG + (dL/dG)^T = 4 * factor * (G - A)
-//        (G and A are symmetric), which gram_backward.wgsl multiplies by F.
+//        (G and A are symmetric), which the Gram backward (conv3x3_winograd_gemm_v7) multiplies by F.
 //        factor carries the layer's weight and normalisation (notebook: w / (4 * 9 * (H*W)^2) with
 //        the input image's H*W; paper: w / (4 * C^2 * M^2) with the layer's C channels, M = h*w).
 //        Each workgroup writes its partial sum of L; reduce_sum.wgsl adds them.

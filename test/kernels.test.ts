@@ -333,6 +333,38 @@ describe('relu_backward and matmul vs CPU reference', () => {
     });
   }
 
+  // v7's ACCUMULATE override (c += a b: the Gram backward onto a gradient already there), odd
+  // shapes as above, batched too; v8 has no such override and says so.
+  for (const [M, N, K, batch] of [
+    [37, 28, 53, 1],
+    [17, 516, 19, 1],
+    [9, 12, 7, 3],
+  ]) {
+    it(`conv3x3_winograd_gemm_v7 (matmul) accumulate M=${M} N=${N} K=${K} batch=${batch}`, async () => {
+      const ctx = await gpu();
+      const a = randomArray(batch * M * K, M + 5);
+      const b = randomArray(batch * K * N, K + 6);
+      const prior = randomArray(batch * M * N, 7);
+      const c = uploadStorage(ctx, prior, 'c');
+      await runDispatches(ctx, [await matmul(ctx, { M, N, K, batch }, { a: uploadStorage(ctx, a, 'a'), b: uploadStorage(ctx, b, 'b'), c }, 'acc', 'v7', true)]);
+      const got = await readFloats(ctx, c, batch * M * N);
+      for (let z = 0; z < batch; z++) {
+        currentLabel = `conv3x3_winograd_gemm_v7 accumulate ${M}x${N}x${K} product ${z}`;
+        const ref = matmulCpu(a.subarray(z * M * K, (z + 1) * M * K), b.subarray(z * K * N, (z + 1) * K * N), M, N, K).map((v, i) => v + prior[z * M * N + i]);
+        const r = compare(got.subarray(z * M * N, (z + 1) * M * N), ref, 1e-6 * Math.sqrt(K), 1e-5);
+        expect(r.ok, report(`matmul accumulate batch ${z}`, r)).toBe(true);
+      }
+    });
+  }
+
+  it('matmul accumulates only in v7', async (t) => {
+    const ctx = await gpu();
+    const why = gemmUnavailable(ctx, 'v8');
+    if (why) return t.skip(`conv3x3_winograd_gemm_v8: ${why}`);
+    const buf = createStorage(ctx, 64, 'x');
+    await expect(matmul(ctx, { M: 2, N: 4, K: 2 }, { a: buf, b: buf, c: buf }, 'x', 'v8', true)).rejects.toThrow(/accumulate is only in v7/);
+  });
+
   it('matmul rejects N not a multiple of 4', async () => {
     const ctx = await gpu();
     const buf = createStorage(ctx, 64, 'x');

@@ -103,9 +103,9 @@ describe('masked Gram style loss', () => {
     expect(() => maskedStyleScale(1.5)).toThrow(/area must be in \[0, 1\]/);
   });
 
-  it('GPU chain mask_apply → gram_forward → (CPU dL/dG) → gram_backward → mask_apply (accumulate)', async () => {
+  it('GPU chain mask_apply → gram_forward → (CPU dL/dG) → Gram backward (conv3x3_winograd_gemm_v7) → mask_apply (accumulate)', async () => {
     const ctx = await gpu();
-    const [n, c] = [1517, 67]; // odd sizes
+    const [n, c] = [1517, 68]; // odd sizes (c: the Gram backward's GEMM needs a multiple of 4; 68 % 8 = 4, a half tile)
     const ff = randomArray(n * c, 11, 0, 1);
     const mm = randomArray(n, 12, 0, 1);
     const prior = randomArray(n * c, 13, -0.03, 0.03); // the size of dF', so it does not hide its error
@@ -127,7 +127,7 @@ describe('masked Gram style loss', () => {
     const bM = uploadStorage(ctx, Float32Array.from(M), 'M');
     const bdfm = createStorage(ctx, n * c * 4, 'd(m ⊙ f)');
     const bdf = uploadStorage(ctx, prior, 'df');
-    await runDispatches(ctx, [await gramBackward(ctx, n, c, { f: bfm, m: bM, df: bdfm }), await maskApply(ctx, n, c, { x: bdfm, m: bm, y: bdf }, true)]);
+    await runDispatches(ctx, [...(await gramBackward(ctx, n, c, { f: bfm, m: bM, df: bdfm })), await maskApply(ctx, n, c, { x: bdfm, m: bm, y: bdf }, true)]);
     const dRef = maskApplyCpu(gramBackwardCpu(fmRef, M, n, c), mm, n, c, prior);
     const scale = Math.max(...dRef.map(Math.abs));
     // c-term dot products of f32 values, then m ⊙ and + prior: a rounding of eps32 per term of

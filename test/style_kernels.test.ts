@@ -17,22 +17,25 @@ import { compare, gpu, printRecorded, randomArray, record } from './helpers.ts';
 
 afterAll(() => printRecorded('Gram / loss kernels and objective vs CPU reference:'));
 
-// shaders gram_forward + gram_reduce (the Gram matrix in splits, then their sum) and gram_backward
+// shaders gram_forward + gram_reduce (the Gram matrix in splits, then their sum); the Gram backward
+// runs the production GEMM conv3x3_winograd_gemm_v7 (its ACCUMULATE override when accumulating)
 describe('gram forward/backward vs CPU reference', () => {
-  // N crosses the split-K boundaries (2048 positions per split); C is odd and not a tile multiple.
+  // N crosses the split-K boundaries (2048 positions per split) and is not a multiple of 8; C is
+  // a multiple of 4 (gram_forward reads vec4; VGG19's are multiples of 64), not always of 8 (a
+  // half block at the edge: 12, 68, 132), and one block only (4).
   const cases: Array<[number, number]> = [
-    [1, 3],
-    [91, 5],
+    [1, 4],
+    [91, 12],
     [4100, 64],
-    [9000, 3],
-    [300, 130],
+    [9001, 4],
+    [300, 132],
+    [2053, 68],
+    [77, 512],
   ];
   for (const [N, C] of cases) {
     it(`N=${N} C=${C} (splits ${gramSplits(N)})`, async () => {
       const ctx = await gpu();
       const f = randomArray(N * C, N + C, 0, 1); // post-ReLU features are >= 0
-      const m = randomArray(C * C, C, -1, 1);
-      const prior = randomArray(N * C, 3);
       const bf = uploadStorage(ctx, f, 'f');
       const bg = createStorage(ctx, C * C * 4, 'g');
       const op = await gramForward(ctx, N, C, { f: bf, g: bg });
@@ -41,13 +44,70 @@ describe('gram forward/backward vs CPU reference', () => {
       const gRef = gramCpu(f, N, C);
       const c1 = record(`gram_forward N=${N} C=${C}`, compare(await readFloats(ctx, bg, C * C), gRef, 1e-6 * N ** 0.5, 4e-6));
       expect(c1.ok, c1.mismatches.join('; ')).toBe(true);
+    });
+  }
+
+  it('gram forward over a feature map in two row bands: the second accumulates, one shared partials buffer', async () => {
+    const ctx = await gpu();
+    const [N0, N1, C] = [4100, 2053, 68];
+    const f = randomArray((N0 + N1) * C, 17, 0, 1);
+    const bands = [uploadStorage(ctx, f.subarray(0, N0 * C), 'band 0'), uploadStorage(ctx, f.subarray(N0 * C), 'band 1')];
+    const bg = createStorage(ctx, C * C * 4, 'g');
+    const partials = createStorage(ctx, gramSplits(N0, C) * C * C * 4, 'partials');
+    const first = await gramForward(ctx, N0, C, { f: bands[0], g: bg, partials }, false);
+    const second = await gramForward(ctx, N1, C, { f: bands[1], g: bg, partials }, true);
+    await runDispatches(ctx, [...first.dispatches, ...second.dispatches]);
+    const N = N0 + N1;
+    const c = record(`gram_forward two bands N=${N0}+${N1} C=${C}`, compare(await readFloats(ctx, bg, C * C), gramCpu(f, N, C), 1e-6 * N ** 0.5, 4e-6));
+    expect(c.ok, c.mismatches.join('; ')).toBe(true);
+  });
+
+  // The backward is a GEMM [N, C] x [C, C] whose B (= M) is read as vec4 rows: C a multiple of 4
+  // (VGG19's are multiples of 64). N not a multiple of 8 (a partial last row tile); C % 8 = 4 (a
+  // half column tile); maxRows splits N into dispatches over ranges of rows bound at offsets.
+  const backCases: Array<[number, number, number?]> = [
+    [1, 4],
+    [91, 12],
+    [4100, 64],
+    [9001, 4],
+    [300, 132],
+    [333, 68, 64],
+    [77, 512],
+  ];
+  for (const [N, C, maxRows] of backCases) {
+    it(`gram backward N=${N} C=${C}${maxRows ? ` in dispatches of ${maxRows} rows` : ''}: written and accumulated`, async () => {
+      const ctx = await gpu();
+      const f = randomArray(N * C, N + C, 0, 1); // post-ReLU features are >= 0
+      const m = randomArray(C * C, C, -1, 1);
+      const prior = randomArray(N * C, 3);
+      const bf = uploadStorage(ctx, f, 'f');
+      const bm = uploadStorage(ctx, m, 'm');
+      const ref = gramBackwardCpu(f, m, N, C);
+      // C-term dot products of values in [0, 1) x [-1, 1): C roundings of partial sums whose size
+      // grows like sqrt(C), so the error grows like eps32 C: measured 0.37-0.53e-7 C for C = 4..512
+      // (4e-7 sqrt(C), the old shader's tolerance, was never tried past C = 130 and fails at 512)
+      const tol = [1e-7 * C, 1e-5] as const;
+      const written = uploadStorage(ctx, prior, 'df (overwritten)');
+      const list = await gramBackward(ctx, N, C, { f: bf, m: bm, df: written }, false, maxRows);
+      expect(list.length).toBe(maxRows ? Math.ceil(N / maxRows) : 1);
+      expect(list.every((d) => d.label.startsWith('gram_backward:conv3x3_winograd_gemm_v7'))).toBe(true);
+      await runDispatches(ctx, list);
+      const c1 = record(`gram backward N=${N} C=${C}${maxRows ? ` /${maxRows}` : ''}`, compare(await readFloats(ctx, written, N * C), ref, ...tol));
+      expect(c1.ok, c1.mismatches.join('; ')).toBe(true);
       const bdf = uploadStorage(ctx, prior, 'df');
-      await runDispatches(ctx, [await gramBackward(ctx, N, C, { f: bf, m: uploadStorage(ctx, m, 'm'), df: bdf }, true)]);
-      const dRef = gramBackwardCpu(f, m, N, C).map((v, i) => v + prior[i]);
-      const c2 = record(`gram_backward (accumulate) N=${N} C=${C}`, compare(await readFloats(ctx, bdf, N * C), dRef, 4e-7 * Math.sqrt(C), 1e-5));
+      await runDispatches(ctx, await gramBackward(ctx, N, C, { f: bf, m: bm, df: bdf }, true, maxRows));
+      const c2 = record(`gram backward (accumulate) N=${N} C=${C}${maxRows ? ` /${maxRows}` : ''}`, compare(await readFloats(ctx, bdf, N * C), ref.map((v, i) => v + prior[i]), ...tol));
       expect(c2.ok, c2.mismatches.join('; ')).toBe(true);
     });
   }
+
+  it('gram forward and backward reject C not a multiple of 4, the backward a row split off the offset alignment', async () => {
+    const ctx = await gpu();
+    const buf = createStorage(ctx, 4 * 5 * 5, 'x');
+    await expect(gramForward(ctx, 5, 5, { f: buf, g: buf })).rejects.toThrow(/C must be a multiple of 4 .*got C=5/);
+    await expect(gramBackward(ctx, 5, 5, { f: buf, m: buf, df: buf })).rejects.toThrow(/C must be a multiple of 4 .*got C=5/);
+    await expect(gramBackward(ctx, 5, 4, { f: buf, m: buf, df: buf }, false, 24)).rejects.toThrow(/maxRows must be a multiple of 16/);
+  });
 });
 
 // shaders content_loss, style_loss and tv_loss, each followed by reduce_sum (its partial sums into a scalar slot)

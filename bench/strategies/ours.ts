@@ -131,7 +131,7 @@ class OurOp implements OpStrategy {
       }
       case 'gram_backward': {
         this.out = this.scratch(H * W * Cin, 'df');
-        this.list = [await gramBackward(ctx, H * W, Cin, { f: this.up(inp.f, 'f'), m: this.up(inp.m, 'm'), df: this.out })];
+        this.list = await gramBackward(ctx, H * W, Cin, { f: this.up(inp.f, 'f'), m: this.up(inp.m, 'm'), df: this.out });
         break;
       }
     }

@@ -128,11 +128,14 @@ export interface Dispatch {
   workgroups: [number, number, number];
 }
 
-/** Builds a Dispatch binding `buffers` to @group(0) @binding(0..n-1) in order. */
+/**
+ * Builds a Dispatch binding `buffers` to @group(0) @binding(0..n-1) in order: a whole buffer, or a
+ * range of one ({ buffer, offset, size }; offset a multiple of minStorageBufferOffsetAlignment).
+ */
 export async function makeDispatch(
   ctx: GpuContext,
   program: Program,
-  buffers: GPUBuffer[],
+  buffers: Array<GPUBuffer | GPUBufferBinding>,
   workgroups: [number, number, number],
 ): Promise<Dispatch> {
   const pipeline = await getPipeline(ctx, program);
@@ -143,7 +146,7 @@ export async function makeDispatch(
   const bindGroup = ctx.device.createBindGroup({
     label: program.shader,
     layout: pipeline.getBindGroupLayout(0),
-    entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    entries: buffers.map((b, binding) => ({ binding, resource: 'buffer' in b ? b : { buffer: b } })),
   });
   return { label: program.shader, pipeline, bindGroup, workgroups };
 }

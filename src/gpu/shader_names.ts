@@ -21,7 +21,6 @@ export const SHADER_NAMES = [
   'conv3x3_winograd_input_v7',
   'conv3x3_winograd_output_v7',
   'display_caffe',
-  'gram_backward',
   'gram_forward',
   'gram_reduce',
   'mask_apply',

@@ -1,6 +1,6 @@
 // Region masks for masked (guided) Gram matrices: y (+)= m ⊙ x (shaders/mask_apply.wgsl).
 // Shapes: x, y [N, C] f32 NHWC (N = h*w of the layer), m [N] f32 (the mask at that layer).
-// Forward: F' = m ⊙ F before gram_forward. Backward: dF (+)= m ⊙ dF' after gram_backward.
+// Forward: F' = m ⊙ F before gram_forward. Backward: dF (+)= m ⊙ dF' after the Gram backward (gram.ts gramBackward).
 
 import type { GpuContext } from '../gpu/device.ts';
 import { type Dispatch, dispatchWithParams } from '../gpu/runtime.ts';

@@ -1,7 +1,8 @@
 // matmul: C[M, N] = A[M, K] x B[K, N], row-major f32, optionally `batch` such products stored
 // one after another (shaders/conv3x3_winograd_gemm_v7.wgsl). This is the production GEMM: the
 // model runs it batched inside conv3x3 v7 (Winograd's 16 GEMMs, winogradDispatches in
-// conv3x3.ts builds it through here). The benchmark also times it alone (1024^3) as the
+// conv3x3.ts builds it through here), and the Gram backward runs it unbatched with `accumulate`
+// (gram.ts gramBackward). The benchmark also times it alone (1024^3) as the
 // adapter's matmul ceiling, the figure every conv row is a fraction of.
 
 import type { GpuContext } from '../gpu/device.ts';
@@ -37,18 +38,23 @@ export function matmulFlops(s: MatmulShape): number {
   return 2 * s.M * s.N * s.K * (s.batch ?? 1);
 }
 
-/** One dispatch computing C = A x B (per product); `label` names its params buffer. */
+/**
+ * One dispatch computing C = A x B (per product), or C += A x B with `accumulate` (v7 only: its
+ * ACCUMULATE override); `label` names its params buffer.
+ */
 export async function matmul(
   ctx: GpuContext,
   s: MatmulShape,
-  b: { a: GPUBuffer; b: GPUBuffer; c: GPUBuffer },
+  b: { a: GPUBuffer | GPUBufferBinding; b: GPUBuffer; c: GPUBuffer | GPUBufferBinding },
   label: string = MATMUL_SHADER,
   version: GemmVersion = 'v7',
+  accumulate = false,
 ): Promise<Dispatch> {
   const shader: ShaderName = version === 'v8' ? 'conv3x3_winograd_gemm_v8' : MATMUL_SHADER;
   if (s.N % 4 !== 0) throw new Error(`${shader}: N must be a multiple of 4 (B is read as vec4 rows), got N=${s.N}`);
   const why = gemmUnavailable(ctx, version);
   if (why) throw new Error(`${shader}: ${why}`);
+  if (accumulate && version !== 'v7') throw new Error(`${shader}: accumulate is only in v7 (its ACCUMULATE override)`);
   const params = createUniform(ctx, [s.M, s.N, s.K], `${label} params`);
   if (version === 'v8') {
     // lanes along N: a power of two covering ceil(N/8) column blocks, at most 64, and a multiple
@@ -59,5 +65,6 @@ export async function matmul(
     if (groupsY > 65535) throw new Error(`${shader}: M=${s.M} needs ${groupsY} workgroups in y, over the limit of 65535`);
     return makeDispatch(ctx, { shader, constants: { WX: wx } }, [params, b.a, b.b, b.c], [Math.ceil(blocks / wx), groupsY, s.batch ?? 1]);
   }
-  return makeDispatch(ctx, { shader: MATMUL_SHADER }, [params, b.a, b.b, b.c], [Math.ceil(Math.ceil(s.N / 8) / 8), Math.ceil(Math.ceil(s.M / 8) / 8), s.batch ?? 1]);
+  // no constants unless accumulating: the Winograd GEMM and a plain Gram backward share one pipeline
+  return makeDispatch(ctx, { shader: MATMUL_SHADER, constants: accumulate ? { ACCUMULATE: 1 } : undefined }, [params, b.a, b.b, b.c], [Math.ceil(Math.ceil(s.N / 8) / 8), Math.ceil(Math.ceil(s.M / 8) / 8), s.batch ?? 1]);
 }

@@ -16,8 +16,8 @@
 // The gradient is the same; the bracket is a constant, computed once in Float64 from the targets
 // (read back at creation) and added to the reported loss on the CPU, so the reported loss is
 // always the blend of losses; with one unmasked style it is exactly 0 and the plain path runs
-// unchanged (one Gram, one style_loss, one gram_backward per layer). This saves a Gram and a
-// gram_backward per extra unmasked style. Each masked style with mask area a_l at layer l adds
+// unchanged (one Gram, one style_loss, one Gram backward per layer). This saves a Gram and a
+// Gram backward per extra unmasked style. Each masked style with mask area a_l at layer l adds
 // b_s * factor_l / a_l^2 * sum (Gram(m ⊙ F) - a_l A_l^(s))^2 (maskedStyleScale), its gradient
 // going back through mask_apply; an unmasked style never runs the mask kernel.
 // A style whose mask is empty at a layer (area 0) drops out of that layer, and the blend weights of
@@ -59,7 +59,7 @@ async function gramGradientSteps(ctx: GpuContext, F: Banded, M: GPUBuffer, dF: B
   }
   const steps: Step[] = [];
   for (const [k, b] of F.bands.entries()) {
-    steps.push({ kind: 'dispatch', d: await gramBackward(ctx, (b.r1 - b.r0) * F.W, F.C, { f: b.buf, m: M, df: dF.bands[k].buf }, accumulate) });
+    for (const d of await gramBackward(ctx, (b.r1 - b.r0) * F.W, F.C, { f: b.buf, m: M, df: dF.bands[k].buf }, accumulate)) steps.push({ kind: 'dispatch', d });
   }
   return steps;
 }
@@ -255,7 +255,7 @@ export class StyleObjective {
             const n = (b.r1 - b.r0) * l.w;
             const d = (x: Promise<Dispatch>) => x.then((dd) => steps.push({ kind: 'dispatch', d: dd }));
             await d(maskApply(ctx, n, l.c, { x: b.buf, m: g.bandMasks![k], y: scratch!.fm }));
-            await d(gramBackward(ctx, n, l.c, { f: scratch!.fm, m: g.M, df: scratch!.dfm }, false));
+            for (const dd of await gramBackward(ctx, n, l.c, { f: scratch!.fm, m: g.M, df: scratch!.dfm }, false)) steps.push({ kind: 'dispatch', d: dd });
             await d(maskApply(ctx, n, l.c, { x: scratch!.dfm, m: g.bandMasks![k], y: dF.bands[k].buf }, written));
           }
         }
