@@ -100,7 +100,7 @@ describe('ops on banded tensors vs CPU references', () => {
   const backCases: Array<{ s: ConvShape; versions: ConvVersion[]; cuts: number[]; chunk: number }> = [
     { s: { H: 9, W: 7, Cin: 12, Cout: 8 }, versions: ['v2', 'v3', 'v7'], cuts: [1, 2, 5], chunk: 1 },
     { s: { H: 11, W: 5, Cin: 16, Cout: 20 }, versions: ['v3', 'v7', 'v1'], cuts: [3, 6, 9], chunk: 4 },
-    { s: { H: 10, W: 9, Cin: 3, Cout: 16 }, versions: ['v6', 'v4'], cuts: [4, 8], chunk: 3 },
+    { s: { H: 10, W: 9, Cin: 3, Cout: 16 }, versions: ['v6'], cuts: [4, 8], chunk: 3 },
   ];
   for (const { s, versions, cuts, chunk } of backCases) {
     for (const v of versions) {

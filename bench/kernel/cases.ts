@@ -141,7 +141,7 @@ function convCase(direction: 'forward' | 'backward', version: ConvVersion): Kern
     isWinograd(version)
       ? [...(direction === 'backward' ? (['relu_backward_vec4'] as const) : []), ...winogradShaderList(version)]
       : [...(direction === 'backward' ? (['relu_backward_vec4'] as const) : []), table[version]!];
-  const narrow = version === 'v4' || version === 'v6';
+  const narrow = version === 'v6';
   return {
     name: `conv3x3_${direction}_${version}`,
     shaders,

@@ -43,6 +43,20 @@ function convEntry(direction: 'forward' | 'backward', v: string, computes: strin
   };
 }
 
+/** A step of a Winograd conv version (step 1: the input transform, 3: the output transform; 2 is the GEMM). */
+function winogradStep(name: string, version: string, step: 1 | 3, computes: string, ref: string, test: string): KernelEntry {
+  return {
+    name,
+    op: `conv3x3 ${version}, step ${step}`,
+    computes,
+    wrapper: `${conv}: winogradDispatches`,
+    ref,
+    test,
+    bench: profileRow(`conv3x3_forward_${version}:${name}`),
+    model: `inside conv3x3 ${version} (forward and backward)`,
+  };
+}
+
 export const KERNEL_INDEX: readonly KernelEntry[] = [
   // ---- conv3x3 forward: y = relu(conv(x, w) + b)
   convEntry('forward', 'v1', 'y = relu(conv3x3(x, w) + b); one output per invocation (naive, the second reference)', 'no (teaching)'),
@@ -66,36 +80,9 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
     'Winograd F(4x4, 3x3): input transform, 36 batched GEMMs, output transform + bias + ReLU; 4x fewer multiply-adds than direct, 1.78x fewer than v7; larger float32 error (convTolerance)',
     'CPU adapters (lavapipe, SwiftShader): every forward conv from block1_conv2 on (kernel_table.ts chooseConvVersion, winogradPays)',
   ),
-  {
-    name: 'conv3x3_winograd4_input_v9',
-    op: 'conv3x3 v9, step 1',
-    computes: 'V = Bᵀ d B for every 6x6 input patch d and 4 channels: [36, tiles, C] (points 0, ±1, 2, -1/2, ∞)',
-    wrapper: `${conv}: winogradDispatches`,
-    ref: 'src/ref/winograd.ts: winogradInputCpu (m = 4)',
-    test: 'test/kernels.test.ts: "conv3x3_winograd4_input_v9 on the GPU vs its CPU reference"',
-    bench: profileRow('conv3x3_forward_v9:conv3x3_winograd4_input_v9'),
-    model: 'inside conv3x3 v9 (forward and backward)',
-  },
-  {
-    name: 'conv3x3_winograd4_output_v9',
-    op: 'conv3x3 v9, step 3',
-    computes: 'Y = Aᵀ M A per 4x4 tile, then bias + ReLU (forward) or plain / accumulate (input gradient)',
-    wrapper: `${conv}: winogradDispatches`,
-    ref: 'src/ref/winograd.ts: winogradConvCpu (m = 4, composition), src/ref/conv3x3.ts',
-    test: `${convTest} (v9)`,
-    bench: profileRow('conv3x3_forward_v9:conv3x3_winograd4_output_v9'),
-    model: 'inside conv3x3 v9 (forward and backward)',
-  },
-  {
-    name: 'conv3x3_winograd_input_v7',
-    op: 'conv3x3 v7, step 1',
-    computes: 'V = Bᵀ d B for every 4x4 input patch d and channel: [16, tiles, C]',
-    wrapper: `${conv}: winogradDispatches`,
-    ref: 'src/ref/winograd.ts: winogradInputCpu',
-    test: 'test/kernels.test.ts: "conv3x3_winograd_input_v7 on the GPU vs its CPU reference"',
-    bench: profileRow('conv3x3_forward_v7:conv3x3_winograd_input_v7'),
-    model: 'inside conv3x3 v7 (forward and backward)',
-  },
+  winogradStep('conv3x3_winograd4_input_v9', 'v9', 1, 'V = Bᵀ d B for every 6x6 input patch d and 4 channels: [36, tiles, C] (points 0, ±1, 2, -1/2, ∞)', 'src/ref/winograd.ts: winogradInputCpu (m = 4)', 'test/kernels.test.ts: "conv3x3_winograd4_input_v9 on the GPU vs its CPU reference"'),
+  winogradStep('conv3x3_winograd4_output_v9', 'v9', 3, 'Y = Aᵀ M A per 4x4 tile, then bias + ReLU (forward) or plain / accumulate (input gradient)', 'src/ref/winograd.ts: winogradConvCpu (m = 4, composition), src/ref/conv3x3.ts', `${convTest} (v9)`),
+  winogradStep('conv3x3_winograd_input_v7', 'v7', 1, 'V = Bᵀ d B for every 4x4 input patch d and channel: [16, tiles, C]', 'src/ref/winograd.ts: winogradInputCpu', 'test/kernels.test.ts: "conv3x3_winograd_input_v7 on the GPU vs its CPU reference"'),
   {
     name: 'conv3x3_winograd_gemm_v7',
     op: 'matmul (batched)',
@@ -116,16 +103,7 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
     bench: '`--only kernels` rows of conv3x3 v8; `npm run kernel conv3x3_winograd_gemm_v8`',
     model: 'inside conv3x3 v8, where the autotuner picks it (kernel_table.ts)',
   },
-  {
-    name: 'conv3x3_winograd_output_v7',
-    op: 'conv3x3 v7, step 3',
-    computes: 'Y = Aᵀ M A per tile, then bias + ReLU (forward) or plain / accumulate (input gradient)',
-    wrapper: `${conv}: winogradDispatches`,
-    ref: 'src/ref/winograd.ts: winogradConvCpu (composition), src/ref/conv3x3.ts',
-    test: `${convTest} (v7)`,
-    bench: profileRow('conv3x3_forward_v7:conv3x3_winograd_output_v7'),
-    model: 'inside conv3x3 v7 (forward and backward)',
-  },
+  winogradStep('conv3x3_winograd_output_v7', 'v7', 3, 'Y = Aᵀ M A per tile, then bias + ReLU (forward) or plain / accumulate (input gradient)', 'src/ref/winograd.ts: winogradConvCpu (composition), src/ref/conv3x3.ts', `${convTest} (v7)`),
   convEntry(
     'forward',
     'v8',
@@ -136,7 +114,6 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
   convEntry('backward', 'v1', 'dx = conv(dy ⊙ (y > 0), flipTranspose(w)); one output per invocation, applies the ReLU mask itself', 'no (teaching)'),
   convEntry('backward', 'v2', 'same on g = relu_backward(dy, y) with wt = flipTranspose(w); 4 pixels x 8 channels', 'fallback where the chosen version cannot run (versionFor)'),
   convEntry('backward', 'v3', 'same; 8 pixels x 8 channels, vec4 weight loads (Cin % 4 == 0)', 'CPU adapters: where Winograd does not pay or fit'),
-  convEntry('backward', 'v4', 'same for narrow inputs (Cin <= 4): 16 pixels x 4 channels', 'no longer (superseded by v6 for 3 channels; versionFor picks it for Cin = 4)'),
   convEntry('backward', 'v5', 'same; workgroup-memory tiling, 64 x 64 tile', 'GPU (hardware) adapters: every layer'),
   convEntry('backward', 'v6', 'same for the image (Cin <= 3): 2 rows x 8 pixels x 3 channels, each loaded value shared', "CPU adapters: block1_conv1's input gradient (the image, 3 channels)"),
   convEntry('backward', 'v7', 'relu_backward, then Winograd F(2x2, 3x3) with the flip-transposed kernel (accumulating)', 'where the autotuner measures it faster than the default (kernel_table.ts)'),

@@ -61,7 +61,7 @@ class OurOp implements OpStrategy {
   supports(c: OpCase): boolean {
     if (CONV_OPS.has(c.op) !== !!this.variant) return false;
     if (!this.variant) return true;
-    // e.g. v3 needs the GEMM's output channels % 4 == 0, v4 is the narrow (image) backward only
+    // e.g. v3 needs the GEMM's output channels % 4 == 0, v6 is the narrow (image) backward only
     return convSupports(this.variant as ConvVersion, c, c.op === 'conv3x3_forward' ? 'forward' : 'backward');
   }
 

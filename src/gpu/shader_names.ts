@@ -7,7 +7,6 @@ export const SHADER_NAMES = [
   'conv3x3_backward_v1',
   'conv3x3_backward_v2',
   'conv3x3_backward_v3',
-  'conv3x3_backward_v4',
   'conv3x3_backward_v5',
   'conv3x3_backward_v6',
   'conv3x3_forward_v1',

@@ -13,7 +13,8 @@
 //   v2  register tiling: 4 pixels x 8 channels per invocation
 //   v3  register tiling: 8 pixels x 8 channels, vec4 weight loads (needs the GEMM's output
 //       channel count % 4 == 0: Cout forward, Cin backward; `supports` says where it applies)
-//   v4  backward only, narrow inputs (Cin <= 4, i.e. the image): 16 pixels x 4 channels
+//   v4  retired: a backward for narrow inputs (Cin <= 4: 16 pixels x 4 channels) that v6 beat
+//       1.5-1.7x on the image's 3 channels; for 4 input channels v3 runs (git history has it)
 //   v5  workgroup-memory tiling: 64 x 64 output tile per 16 x 16 workgroup (for real GPUs)
 //   v6  backward only, the image layer (Cin <= 3): 2 rows x 8 pixels x 3 channels, each loaded
 //       value of g shared by the taps and output rows it lies under (~1.6x v4 on lavapipe)
@@ -50,7 +51,6 @@ export const CONV_SHADERS = {
     v1: 'conv3x3_backward_v1',
     v2: 'conv3x3_backward_v2',
     v3: 'conv3x3_backward_v3',
-    v4: 'conv3x3_backward_v4',
     v5: 'conv3x3_backward_v5',
     v6: 'conv3x3_backward_v6',
   },
@@ -70,7 +70,7 @@ export interface ConvShape {
   Cout: number;
 }
 
-export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6', 'v7', 'v8', 'v9'] as const;
+export const CONV_VERSIONS = ['v1', 'v2', 'v3', 'v5', 'v6', 'v7', 'v8', 'v9'] as const;
 export type ConvVersion = (typeof CONV_VERSIONS)[number];
 
 /** The Winograd versions (three shaders, transformed kernel, scratch): v7, its subgroup variant v8, and v9 (F(4x4, 3x3)). */
@@ -112,19 +112,17 @@ function checkShape(s: ConvShape) {
 
 /**
  * Whether a version can run a shape: v3 and v7 read weights as vec4 along the GEMM's output
- * channels; v4 and v6 are input gradients for narrow inputs only (the image).
+ * channels; v6 is the input gradient for narrow inputs only (the image).
  */
 export function supports(version: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): boolean {
   if (version === 'v9') return s.Cin % 4 === 0 && s.Cout % 4 === 0;
   if (version === 'v3' || isWinograd(version)) return (direction === 'forward' ? s.Cout : s.Cin) % 4 === 0;
-  if (version === 'v4') return direction === 'backward' && s.Cin <= 4;
   if (version === 'v6') return direction === 'backward' && s.Cin <= 3;
   return true;
 }
 
 /** Why a version cannot run a shape (for the error message). */
 function requirement(version: ConvVersion, direction: 'forward' | 'backward'): string {
-  if (version === 'v4') return direction === 'forward' ? 'is a backward-only kernel' : 'needs Cin <= 4';
   if (version === 'v6') return direction === 'forward' ? 'is a backward-only kernel' : 'needs Cin <= 3';
   if (version === 'v9') return 'needs Cin % 4 == 0 and Cout % 4 == 0';
   return direction === 'forward' ? 'needs Cout % 4 == 0' : 'needs Cin % 4 == 0';
@@ -132,12 +130,12 @@ function requirement(version: ConvVersion, direction: 'forward' | 'backward'): s
 
 /**
  * The version to run for a shape: `preferred` where it applies; otherwise the narrow backward
- * kernels v6, then v4, where they apply, else v2 (the general register-tiled kernel).
+ * kernel v6 where it applies (the image), else v2 (the general register-tiled kernel).
  */
 export function versionFor(preferred: ConvVersion, s: ConvShape, direction: 'forward' | 'backward'): ConvVersion {
   if (supports(preferred, s, direction)) return preferred;
   if (preferred !== 'v2') {
-    for (const narrow of ['v6', 'v4'] as const) if (supports(narrow, s, direction)) return narrow;
+    if (supports('v6', s, direction)) return 'v6';
   }
   return 'v2';
 }
@@ -349,13 +347,11 @@ export async function conv3x3Backward(
     return [await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.dy, b.y, b.w, b.dx], grid1d(s.H * s.W * s.Cin))];
   }
   const grid: [number, number, number] =
-    version === 'v4'
-      ? [Math.ceil((s.H * Math.ceil(s.W / 16)) / 64), 1, 1]
-      : version === 'v6'
-        ? [Math.ceil((Math.ceil(s.H / 2) * Math.ceil(s.W / 8)) / 64), 1, 1]
-        : version === 'v5'
-          ? wgTiledGrid(s, s.Cin)
-          : tiledGrid(s.H, s.W, s.Cin, version === 'v3' ? 8 : 4);
+    version === 'v6'
+      ? [Math.ceil((Math.ceil(s.H / 2) * Math.ceil(s.W / 8)) / 64), 1, 1]
+      : version === 'v5'
+        ? wgTiledGrid(s, s.Cin)
+        : tiledGrid(s.H, s.W, s.Cin, version === 'v3' ? 8 : 4);
   return [
     await reluBackward(ctx, s.H * s.W * s.Cout, { dy: b.dy, y: b.y, g: b.g }),
     await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.g, b.wt, b.dx], grid),

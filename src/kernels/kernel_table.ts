@@ -24,8 +24,8 @@
 // choice is by design, not yet by measurement: `npm run bench` times every version on the adapter
 // at hand, and this is the place to change if it disagrees.
 // Where the chosen version cannot run (v3/v7 and the 3-channel input gradient of block1_conv1),
-// versionFor() in conv3x3.ts picks the narrow backward v6 (Cin <= 3; 1.5-1.7x v4 on lavapipe,
-// same-run A/B at 400x533), else v4 (Cin <= 4), else v2. On hardware adapters v5 runs every
+// versionFor() in conv3x3.ts picks the narrow backward v6 (Cin <= 3; 1.5-1.7x the retired v4 on
+// lavapipe, same-run A/B at 400x533), else v2. On hardware adapters v5 runs every
 // shape, so the narrow kernels are used only on CPU adapters.
 
 import type { GpuContext } from '../gpu/device.ts';
@@ -47,7 +47,7 @@ export function winogradPays(s: { Cin: number; Cout: number }, direction: 'forwa
 
 /**
  * The version the model runs at one conv shape when `preferred` is its version: versionFor's
- * fallbacks (v6/v4/v2 where the preferred cannot run), and where a Winograd version cannot run,
+ * fallbacks (v6/v2 where the preferred cannot run), and where a Winograd version cannot run,
  * does not pay or its scratch would not fit the device, v3 (or v3's own fallbacks) (Vgg19Plan
  * and the benchmark both use this).
  */
@@ -108,11 +108,11 @@ export function defaultChoice(ctx: GpuContext, s: ConvShape, direction: Directio
 /**
  * The versions the autotuner times at a shape: the default and, where they can run, v3 and the
  * Winograd versions v7/v8/v9 (v8 only with subgroups), v5 on GPU adapters (on CPU adapters its
- * barriers lose to register tiling everywhere: see the header), the narrow backward kernels v6/v4
+ * barriers lose to register tiling everywhere: see the header), the narrow backward kernel v6
  * where they apply.
  */
 export function candidates(ctx: GpuContext, s: ConvShape, direction: Direction, maxBytes = Infinity, def = defaultChoice(ctx, s, direction, maxBytes).version): ConvVersion[] {
-  const all: ConvVersion[] = [def, 'v3', 'v7', 'v8', 'v9', ...(ctx.isCpuAdapter ? [] : (['v5'] as ConvVersion[])), 'v6', 'v4'];
+  const all: ConvVersion[] = [def, 'v3', 'v7', 'v8', 'v9', ...(ctx.isCpuAdapter ? [] : (['v5'] as ConvVersion[])), 'v6'];
   return [...new Set(all)].filter((v) => runnable(ctx, v, s, direction, maxBytes));
 }
 

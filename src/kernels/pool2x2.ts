@@ -24,12 +24,6 @@ export async function pool2x2Forward(ctx: GpuContext, mode: PoolMode, s: PoolSha
   return dispatchWithParams(ctx, 'pool2x2_forward', [s.H, s.W, s.C], [b.x, b.y], strideGrid(n), { constants: { MODE: modeConst(mode) } });
 }
 
-export async function pool2x2Backward(
-  ctx: GpuContext,
-  mode: PoolMode,
-  s: PoolShape,
-  b: { dy: GPUBuffer; x: GPUBuffer; dx: GPUBuffer },
-  accumulate = false,
-): Promise<Dispatch> {
+export async function pool2x2Backward(ctx: GpuContext, mode: PoolMode, s: PoolShape, b: { dy: GPUBuffer; x: GPUBuffer; dx: GPUBuffer }, accumulate = false): Promise<Dispatch> {
   return dispatchWithParams(ctx, 'pool2x2_backward', [s.H, s.W, s.C], [b.dy, b.x, b.dx], strideGrid(s.H * s.W * s.C), { constants: { MODE: modeConst(mode) }, accumulate });
 }

@@ -48,7 +48,7 @@ const CONV_SHAPES = [
   { H: 7, W: 13, Cin: 5, Cout: 130 },
   { H: 7, W: 13, Cin: 64, Cout: 3 },
   { H: 7, W: 13, Cin: 12, Cout: 68 }, // every version runs (v3 needs channels % 4 == 0)
-  { H: 9, W: 10, Cin: 3, Cout: 64 }, // block1_conv1-like: the narrow backwards v4 and v6 run
+  { H: 9, W: 10, Cin: 3, Cout: 64 }, // block1_conv1-like: the narrow backward v6 runs
 ];
 /** Whether the page runs version v at shape s: it supports the shape, and v8 only where the device has subgroups. */
 function runs(v: ConvVersion, s: ConvShape, dir: 'forward' | 'backward', subgroups: boolean): boolean {
