@@ -277,9 +277,9 @@ export async function profileOurEvaluation(ctx: GpuContext, ev: OurEval, evalMs:
       }
       const ms = (await timer.timeDispatches([s.d], `profile ${s.d.label}`)).ms;
       sum += ms;
-      // A conv is one dispatch, or for v7 three per chunk of tile rows
-      // ("conv3x3_..._v7:conv3x3_winograd_input_v7 [tile rows a-b of n]", ":conv3x3_winograd_gemm_v7 ...", ":conv3x3_winograd_output_v7 ..."):
-      // the layer's (direct-equivalent) FLOPs go to the one-dispatch kernel or to v7's GEMM (split
+      // A conv is one dispatch, or for a Winograd version three per chunk of tile rows
+      // ("conv3x3_..._v9:conv3x3_winograd4_input_v9 [tile rows a-b of n]", ":conv3x3_winograd_gemm_v7 ...", ":conv3x3_winograd4_output_v9 ..."):
+      // the layer's (direct-equivalent) FLOPs go to the one-dispatch kernel or to the GEMM (split
       // over the chunks), and the layer is done after the output transform of its last chunk.
       const chunk = / \[tile rows (\d+)-(\d+) of (\d+)\]$/.exec(s.d.label);
       const name = chunk ? s.d.label.slice(0, chunk.index) : s.d.label;
@@ -289,8 +289,8 @@ export async function profileOurEvaluation(ctx: GpuContext, ev: OurEval, evalMs:
       k.ms += ms;
       k.n++;
       const part = name.split(':')[1];
-      const flopsHere = !part || part === 'conv3x3_winograd_gemm_v7';
-      const lastOfConv = !part || (part === 'conv3x3_winograd_output_v7' && lastChunk);
+      const flopsHere = !part || part.startsWith('conv3x3_winograd_gemm_');
+      const lastOfConv = !part || (/^conv3x3_winograd\d?_output_/.test(part) && lastChunk);
       if (s.d.label.startsWith('conv3x3_forward')) {
         if (flopsHere) k.gflop += perLayer[fwdConv].gflop * share;
         perLayer[fwdConv].fwdMs += ms;
