@@ -7,7 +7,7 @@
 import type { GpuContext } from '../../src/gpu/device.ts';
 import { createStorage, createUniform, type Dispatch, encodeDispatches, getShaderModule, grid1d, makeDispatch, readBuffer, readFloats, submitChecked, uploadStorage } from '../../src/gpu/runtime.ts';
 import type { ShaderName } from '../../src/gpu/shader_names.ts';
-import { CONV_SHADERS, type ConvVersion, conv3x3Backward, conv3x3Forward, convFlops, createWinogradBuffers, isWinograd, winogradKernel } from '../../src/kernels/conv3x3.ts';
+import { CONV_SHADERS, type ConvVersion, conv3x3Backward, conv3x3Forward, convFlops, createWinogradBuffers, isWinograd, winogradKernel, winogradSteps } from '../../src/kernels/conv3x3.ts';
 import { reluBackward } from '../../src/kernels/elementwise.ts';
 import { gramForward } from '../../src/kernels/gram.ts';
 import { contentLoss, styleLoss, tvLoss } from '../../src/kernels/losses.ts';
@@ -130,9 +130,9 @@ async function buildConv(ctx: GpuContext, direction: 'forward' | 'backward', ver
 }
 
 /** The three shaders of a Winograd version, in the order they run. */
-function winogradShaderList(version: 'v7' | 'v8' | 'v9'): ShaderName[] {
-  if (version === 'v9') return ['conv3x3_winograd4_input_v9', 'conv3x3_winograd_gemm_v7', 'conv3x3_winograd4_output_v9'];
-  return ['conv3x3_winograd_input_v7', `conv3x3_winograd_gemm_${version}`, 'conv3x3_winograd_output_v7'];
+function winogradShaderList(version: ConvVersion): ShaderName[] {
+  const w = winogradSteps(version);
+  return [w.input, `conv3x3_winograd_gemm_${w.gemm}`, w.output];
 }
 
 function convCase(direction: 'forward' | 'backward', version: ConvVersion): KernelCase {
@@ -168,7 +168,7 @@ function winogradPieceCase(name: 'conv3x3_winograd_input_v7' | 'conv3x3_winograd
       if (name.includes('_input_')) {
         const x = randomFill(H * W * Cin, 1);
         const b: Buffers = { x: uploadStorage(ctx, x, 'x'), v: createStorage(ctx, gemms * tiles * Cin * F, 'v') };
-        const threads = version === 'v9' ? tiles * (Cin / 4) : tiles * Cin; // v9: 4 channels per invocation
+        const threads = tiles * (Cin / winogradSteps(version).inputChannels);
         const d = await makeDispatch(ctx, { shader: name }, [createUniform(ctx, [H, W, Cin, tilesX, 0, Math.ceil(H / m)], `${name} params`), b.x, b.v], grid1d(threads));
         // v7: sums of 4 inputs with coefficients +-1, exact up to 3 roundings; v9: see its test
         const check = async () => [{ label: 'V', got: await read(ctx, b.v, gemms * tiles * Cin), ref: winogradInputCpu(x, H, W, Cin, m), atol: version === 'v9' ? 2e-5 : 1e-6, rtol: 0 }];

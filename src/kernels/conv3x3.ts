@@ -83,11 +83,14 @@ export function winogradTile(v: ConvVersion): 2 | 4 {
   return v === 'v9' ? 4 : 2;
 }
 
-/** The shaders of a Winograd version's three steps. */
-function winogradShaders(v: ConvVersion): { input: ShaderName; output: ShaderName; gemm: 'v7' | 'v8' } {
+/**
+ * The shaders of a Winograd version's three steps, and how many channels one invocation of its
+ * input transform moves (v9's moves a vec4, v7's one).
+ */
+export function winogradSteps(v: ConvVersion): { input: ShaderName; output: ShaderName; gemm: 'v7' | 'v8'; inputChannels: 1 | 4 } {
   return v === 'v9'
-    ? { input: 'conv3x3_winograd4_input_v9', output: 'conv3x3_winograd4_output_v9', gemm: 'v7' }
-    : { input: 'conv3x3_winograd_input_v7', output: 'conv3x3_winograd_output_v7', gemm: v === 'v8' ? 'v8' : 'v7' };
+    ? { input: 'conv3x3_winograd4_input_v9', output: 'conv3x3_winograd4_output_v9', gemm: 'v7', inputChannels: 4 }
+    : { input: 'conv3x3_winograd_input_v7', output: 'conv3x3_winograd_output_v7', gemm: v === 'v8' ? 'v8' : 'v7', inputChannels: 1 };
 }
 
 /** Why a version cannot run on this device at all (v8 needs 'subgroups'), or null when it can. */
@@ -265,7 +268,7 @@ async function winogradDispatches(
   version: ConvVersion,
 ): Promise<Dispatch[]> {
   const { tilesX, tileRows, gemms } = winogradGrid(sh.H, sh.W, version);
-  const shaders = winogradShaders(version);
+  const shaders = winogradSteps(version);
   const rowsPerChunk = Math.min(tileRows, Math.floor(b.v.size / (4 * gemms * tilesX * sh.K)), Math.floor(b.m.size / (4 * gemms * tilesX * sh.N)));
   if (rowsPerChunk < 1) {
     throw new Error(
@@ -277,8 +280,7 @@ async function winogradDispatches(
     const rows = Math.min(rowsPerChunk, tileRows - row0);
     const tiles = rows * tilesX;
     const chunk = (C: number) => [sh.H, sh.W, C, tilesX, row0, rows];
-    // v9's input transform moves 4 channels per invocation, v7's one
-    const inputThreads = version === 'v9' ? tiles * (sh.K / 4) : tiles * sh.K;
+    const inputThreads = tiles * (sh.K / shaders.inputChannels);
     // labelled "<conv shader>:<step>[ [tile rows a-b of n]]" so that errors and profiles name the
     // conv (and chunk) they belong to
     const part = [

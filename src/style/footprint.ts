@@ -67,14 +67,17 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
   // flip-transposed kernel, bias; Winograd transforms ((m+2)^2 / 9 of the kernel each) where the
   // model's version may run (uploaded at create) and where the table runs another Winograd tile.
   const deepest = layerIndex(deepestLayer(cfg));
-  const transforms = new Set<string>(); // "layer direction m", counted after the scratch below
+  const transforms = new Map<string, number>(); // "layer direction m" -> bytes, counted after the scratch below
   const tuned = opts.kernels === 'tuned';
-  const addTransform = (layer: string, dir: string, v: Parameters<typeof winogradTile>[0]) => transforms.add(`${layer} ${dir} ${winogradTile(v)}`);
+  const addTransform = (l: { name: string; cin: number; cout: number }, dir: string, v: Parameters<typeof winogradTile>[0]) => {
+    const m = winogradTile(v);
+    transforms.set(`${l.name} ${dir} ${m}`, (m + 2) ** 2 * l.cin * l.cout * 4);
+  };
   for (const l of VGG19_LAYERS.slice(0, deepest + 1)) {
     add('weights', 9 * l.cin * l.cout * 4, 2);
     add('weights', l.cout * 4);
     const s = { H: 1, W: 1, Cin: l.cin, Cout: l.cout };
-    for (const dir of ['forward', 'backward'] as const) if (isWinograd(version) && supports(version, s, dir) && winogradPays(s, dir)) addTransform(l.name, dir, version);
+    for (const dir of ['forward', 'backward'] as const) if (isWinograd(version) && supports(version, s, dir) && winogradPays(s, dir)) addTransform(l, dir, version);
   }
   // The network's tensors, as Vgg19Plan.build lays them out.
   const n = rows * cols * 3;
@@ -120,17 +123,13 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
         const f = winogradScratchFloats(ks, dir, winogradScratchLimit(ctx, maxBytes), chosen);
         v = Math.max(v, f.v);
         m = Math.max(m, f.m);
-        if (tuned) addTransform(s.name, dir, chosen);
+        if (tuned) addTransform({ name: s.name, cin: s.Cin, cout: s.Cout }, dir, chosen);
       }
     }
   }
   if (v) add('scratch', v * 4);
   if (m) add('scratch', m * 4);
-  for (const t of transforms) {
-    const [name, , tile] = t.split(' ');
-    const l = VGG19_LAYERS[layerIndex(name)];
-    add('weights', (Number(tile) + 2) ** 2 * l.cin * l.cout * 4);
-  }
+  for (const bytes of transforms.values()) add('weights', bytes);
   // The backward's two ping-pong pools (as many buffers as the most bands a gradient has) and
   // the relu scratch of the unchunked layers.
   const poolBytes = Math.min(maxBytes, maxFloats * 4);
