@@ -31,6 +31,7 @@ import { withTimeout } from '../gpu/device.ts';
 import { createStorage, type Dispatch, encodeDispatches, GPU_WAIT_MS } from '../gpu/runtime.ts';
 import { type ConvShape, type ConvVersion, conv3x3Backward, conv3x3Forward, convFlops, isWinograd, winogradScratchFloats, winogradScratchLimit, winogradTile } from './conv3x3.ts';
 import type { TunedEntry } from './kernel_cache.ts';
+import type { Direction } from './kernel_table.ts';
 
 export const REPS = 3;
 /** a candidate must beat the default's median (and fastest run) by this factor */
@@ -38,7 +39,6 @@ export const MARGIN = 0.95;
 /** the confirmation band: at least this many times the first band's rows */
 export const CONFIRM_FACTOR = 4;
 
-export type Direction = 'forward' | 'backward';
 
 export interface TuneRequest {
   shape: ConvShape;
