@@ -96,7 +96,7 @@ async function main() {
     loadImage: (name) => readImageFile(resolveExampleImage(name)),
     pytorch: pytorchOption,
     versions: versionsInfo(),
-    host: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), loadavgAtStart: loadavg().map((v) => +v.toFixed(2)) },
+    host: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), lavapipeThreads: process.env.LP_NUM_THREADS ?? 'unset', loadavgAtStart: loadavg().map((v) => +v.toFixed(2)) },
     log: (s) => console.error(s),
   };
   const result = await runSuite(env, o);

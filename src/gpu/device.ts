@@ -48,6 +48,21 @@ export const NO_WEBGPU_HELP_BROWSER =
 
 let nodeGpu: GPU | null = null;
 
+/**
+ * Worker threads for Mesa's lavapipe when the user has not set LP_NUM_THREADS: 4 per core, at
+ * most 32 (lavapipe's own limit). lavapipe hands each thread an equal share of a dispatch's
+ * workgroups up front (lp_cs_tpool.c: iter_per_thread = workgroups / threads), so with one
+ * thread per core a dispatch ends when the slowest core finishes its share: any other load on
+ * one core (a browser, a build, a neighbour on a shared host) stretches every dispatch. With
+ * smaller shares the operating system moves the waiting threads to whichever core is free.
+ * Measured on the 2-core CI-class machine (bench/README.md): one evaluation at 200x266 took
+ * 2.50 s with 2 threads and 2.00 s with 8 while another process kept one core busy, and within
+ * a few percent of each other on quiet cores. Other drivers ignore the variable.
+ */
+export function lavapipeThreads(cores: number): number {
+  return Math.max(1, Math.min(32, 4 * cores));
+}
+
 /** Dawn's GPU object for Node, created once. */
 async function nodeNavigatorGpu(): Promise<GPU> {
   if (nodeGpu) return nodeGpu;
@@ -64,6 +79,11 @@ async function nodeNavigatorGpu(): Promise<GPU> {
     const dir = `/tmp/xdg-runtime-${process.getuid?.() ?? 'user'}`;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     process.env.XDG_RUNTIME_DIR = dir;
+  }
+  if (!process.env.LP_NUM_THREADS) {
+    const osName = 'node:os';
+    const os = (await import(/* @vite-ignore */ osName)) as typeof import('node:os');
+    process.env.LP_NUM_THREADS = String(lavapipeThreads(os.availableParallelism?.() ?? os.cpus().length));
   }
   const moduleName = 'webgpu';
   const dawn = (await import(/* @vite-ignore */ moduleName)) as {
