@@ -152,6 +152,33 @@ describe('Winograd F(2x2, 3x3) and F(4x4, 3x3) pieces (conv3x3 v7, v9)', () => {
     });
   }
 
+  // The input gradient's transform reads w flipped and transposed in place (FLIP): the same
+  // float32 operations on the same values as transforming a host flip-transpose, so bit for bit
+  // that, and within the 4-ulp tolerance above of the Float64 reference of the flipped kernel.
+  for (const m of [2, 4] as const) {
+    it(`winograd_weights (TILE ${m}, FLIP) from w [3, 3, Cin, Cout] = the transform of flipTranspose(w), Cin x Cout = 4x3, 8x5, 132x64`, async () => {
+      const ctx = await gpu();
+      const v = m === 4 ? 'v9' : 'v7';
+      for (const [Cin, Cout] of [
+        [4, 3],
+        [8, 5],
+        [132, 64],
+      ]) {
+        const w = randomArray(9 * Cin * Cout, 85 + Cin);
+        const wt = flipTranspose(w, Cin, Cout); // [3, 3, Cout, Cin]: K = Cout, N = Cin
+        const flipped = await winogradKernel(ctx, uploadStorage(ctx, w, 'w'), Cout, Cin, v, 'u flip', true);
+        const plain = await winogradKernel(ctx, uploadStorage(ctx, wt, 'wt'), Cout, Cin, v, 'u of wt');
+        await runDispatches(ctx, [flipped.dispatch, plain.dispatch]);
+        const ref = winogradWeightsCpu(wt, Cout, Cin, m);
+        const got = await readFloats(ctx, flipped.u, ref.length);
+        expect(Array.from(got)).toEqual(Array.from(await readFloats(ctx, plain.u, ref.length)));
+        currentLabel = `winograd_weights TILE ${m} FLIP ${Cin}x${Cout}`;
+        const r = compare(got, ref, 5e-7, 5e-7);
+        expect(r.ok, report(currentLabel, r)).toBe(true);
+      }
+    });
+  }
+
   it('conv3x3_winograd_input_v7 on the GPU vs its CPU reference (7x13x5: partial tiles on both edges)', async () => {
     const ctx = await gpu();
     const [H, W, C] = [7, 13, 5];

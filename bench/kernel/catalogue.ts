@@ -122,10 +122,10 @@ export const KERNEL_INDEX: readonly KernelEntry[] = [
   {
     name: 'winograd_weights',
     op: 'Winograd kernel transform',
-    computes: 'U = G g G^T per (k, n): [16, K, N] for F(2x2, 3x3) (TILE 2, v7/v8) or [36, K, N] for F(4x4, 3x3) (TILE 4, v9), from w (forward) or wt (input gradient)',
+    computes: 'U = G g G^T per (k, n): [16, K, N] for F(2x2, 3x3) (TILE 2, v7/v8) or [36, K, N] for F(4x4, 3x3) (TILE 4, v9), from w (forward), or for the input gradient from w read flipped and transposed in place (FLIP)',
     wrapper: `${conv}: winogradKernel`,
     ref: 'src/ref/winograd.ts: winogradWeightsCpu',
-    test: 'test/kernels.test.ts: "winograd_weights (TILE ${m}) on the GPU vs winogradWeightsCpu" (TILE 2 and 4)',
+    test: 'test/kernels.test.ts: "winograd_weights (TILE ${m}) on the GPU vs winogradWeightsCpu" (TILE 2 and 4); "winograd_weights (TILE ${m}, FLIP)": bit for bit the transform of flipTranspose(w)',
     bench: '`npm run kernel -- winograd_weights` (once per layer and direction at load, part of setupSeconds)',
     model: 'at load: every layer and direction a Winograd version runs (Vgg19.create; tuned tables at plan time)',
   },

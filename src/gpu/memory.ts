@@ -46,6 +46,7 @@ export interface MemoryReport {
 export class BufferScope {
   private readonly buffers = new Set<GPUBuffer>();
   private closed = false;
+  private finished = false;
   private paused = 0;
   constructor(private readonly tracker: GpuMemory) {}
   /** @internal called by the tracker for every buffer created while the scope is open */
@@ -68,6 +69,10 @@ export class BufferScope {
   forget(b: GPUBuffer): void {
     this.buffers.delete(b);
   }
+  /** @internal GpuMemory.adopt: b is this scope's to free, even if it stopped recording (not once it has freed its own) */
+  take(b: GPUBuffer): void {
+    if (!this.finished) this.buffers.add(b);
+  }
   /** Buffers created in this scope and still alive. */
   get live(): number {
     return this.buffers.size;
@@ -81,6 +86,7 @@ export class BufferScope {
     const kept = new Set(keep);
     for (const b of [...this.buffers]) if (!kept.has(b) && b.mapState !== 'pending') b.destroy();
     this.buffers.clear();
+    this.finished = true;
   }
   /** Stops recording without destroying anything. */
   close(): void {
@@ -141,6 +147,24 @@ export class GpuMemory {
     this.peakBytes = this.liveBytes;
     this.buffersAtPeak = this.live.size;
     this.peakBuffers = this.live.size;
+  }
+
+  /** The scopes open now: an object that makes buffers later, lazily, records them at its creation (see adopt). */
+  openScopes(): ReadonlySet<BufferScope> {
+    return new Set(this.scopes);
+  }
+
+  /**
+   * Counts b as made by an object created while `owner` (openScopes() then) were open: b leaves
+   * every open scope not among them and joins the owners (also those that stopped recording,
+   * not those that already freed their buffers). For the buffers a longer-lived object makes
+   * lazily, e.g. the network's flip-transposed kernel, first made by one stage's plan: the
+   * stage's scope must not free it, the scope that holds the network must.
+   */
+  adopt(b: GPUBuffer, owner: ReadonlySet<BufferScope>): GPUBuffer {
+    for (const s of this.scopes) if (!owner.has(s)) s.forget(b);
+    for (const s of owner) s.take(b);
+    return b;
   }
 
   /** Records the buffers created from now on (see BufferScope). */

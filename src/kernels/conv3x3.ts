@@ -37,7 +37,6 @@
 import type { GpuContext } from '../gpu/device.ts';
 import type { ShaderName } from '../gpu/shader_names.ts';
 import { createStorage, createUniform, type Dispatch, grid1d, makeDispatch, runDispatches, uploadStorage } from '../gpu/runtime.ts';
-import { flipTranspose } from '../model/conv_weights.ts';
 import { reluBackward } from './elementwise.ts';
 import { gemmUnavailable, matmul } from './matmul.ts';
 
@@ -217,21 +216,24 @@ export function winogradFits(ctx: GpuContext, s: ConvShape, direction: 'forward'
 
 /**
  * The Winograd-transformed kernel for `version`'s tile, computed on the device
- * (shaders/winograd_weights.wgsl) from a kernel already there: `src` is [3, 3, K, N] (w [3, 3, Cin,
- * Cout] forward, its flip-transpose wt [3, 3, Cout, Cin] for the input gradient), the result
- * [(m+2)^2, K, N]. Returns the new buffer and the dispatch that fills it (run it before the conv).
+ * (shaders/winograd_weights.wgsl) from a kernel already there, the result [(m+2)^2, K, N]: `src` is
+ * [3, 3, K, N] (the forward: w [3, 3, Cin, Cout]), or with `flip` the kernel whose flip-transpose
+ * is transformed, [3, 3, N, K] (the input gradient: w [3, 3, Cin, Cout] with K = Cout, N = Cin,
+ * read flipped in place). Returns the new buffer and the dispatch that fills it (run it before
+ * the conv).
  */
-export async function winogradKernel(ctx: GpuContext, src: GPUBuffer, K: number, N: number, version: ConvVersion, label: string): Promise<{ u: GPUBuffer; dispatch: Dispatch }> {
+export async function winogradKernel(ctx: GpuContext, src: GPUBuffer, K: number, N: number, version: ConvVersion, label: string, flip = false): Promise<{ u: GPUBuffer; dispatch: Dispatch }> {
   if (N % 4 !== 0) throw new Error(`winograd_weights: ${label}: N must be a multiple of 4, got ${N}`);
   const m = winogradTile(version);
   const u = createStorage(ctx, (m + 2) ** 2 * K * N * 4, label);
-  const dispatch = await makeDispatch(ctx, { shader: 'winograd_weights', constants: { TILE: m } }, [createUniform(ctx, [K, N], `${label} params`), src, u], grid1d((K * N) / 4));
+  const constants: Record<string, number> = flip ? { TILE: m, FLIP: 1 } : { TILE: m };
+  const dispatch = await makeDispatch(ctx, { shader: 'winograd_weights', constants }, [createUniform(ctx, [K, N], `${label} params`), src, u], grid1d((K * N) / 4));
   return { u, dispatch };
 }
 
 /**
  * Stand-alone Winograd buffers for one conv (tests, the benchmark, the autotuner): the transformed
- * kernel of the host kernel `w` (HWIO) — of its flip-transpose for the backward — for `version`'s
+ * kernel of the host kernel `w` (HWIO) — of its flip-transpose for the backward (read flipped on the device) — for `version`'s
  * tile (winogradKernel, as the model makes it), and the scratch (chunked to `maxScratchBytes`,
  * default the device's limit). The model shares one scratch pair across its layers instead. The
  * caller destroys them.
@@ -246,9 +248,9 @@ export async function createWinogradBuffers(
 ): Promise<WinogradBuffers> {
   const f = winogradScratchFloats(s, direction, maxScratchBytes, version);
   if (!f.rows) throw new Error(`conv3x3 ${version}: one row of tiles of ${s.H}x${s.W} needs more than ${maxScratchBytes} bytes of scratch`);
-  const [src, K, N] = direction === 'forward' ? [Float32Array.from(w), s.Cin, s.Cout] : [flipTranspose(w, s.Cin, s.Cout), s.Cout, s.Cin];
-  const kernel = uploadStorage(ctx, src, `conv3x3 ${direction} kernel (to transform)`);
-  const { u, dispatch } = await winogradKernel(ctx, kernel, K, N, version, `conv3x3 ${direction} winograd${winogradTile(version) === 4 ? '4' : ''} kernel`);
+  const [K, N] = direction === 'forward' ? [s.Cin, s.Cout] : [s.Cout, s.Cin];
+  const kernel = uploadStorage(ctx, Float32Array.from(w), `conv3x3 ${direction} kernel (to transform)`);
+  const { u, dispatch } = await winogradKernel(ctx, kernel, K, N, version, `conv3x3 ${direction} winograd${winogradTile(version) === 4 ? '4' : ''} kernel`, direction === 'backward');
   await runDispatches(ctx, [dispatch]);
   kernel.destroy();
   return { u, v: createStorage(ctx, f.v * 4, `conv3x3 ${direction} winograd V`), m: createStorage(ctx, f.m * 4, `conv3x3 ${direction} winograd M`) };
@@ -322,8 +324,13 @@ export async function conv3x3Forward(
   return [await makeDispatch(ctx, { shader }, [params(ctx, s, shader), b.x, b.w, b.bias, b.y], grid)];
 }
 
+/** Whether a backward version reads the flip-transposed kernel wt (the direct v2-v6; v1 reads w, the Winograd versions their transform). */
+export function usesFlippedKernel(version: ConvVersion): boolean {
+  return !isWinograd(version) && version !== 'v1';
+}
+
 /**
- * dx (+)= d/dx of sum(dy * y). `w` is the HWIO kernel (v1), `wt` its flip-transpose (v2-v6);
+ * dx (+)= d/dx of sum(dy * y). `w` is the HWIO kernel (v1), `wt` its flip-transpose (v2-v6: required);
  * `g` is a scratch buffer of H*W*Cout floats (v2-v9); the Winograd versions read `winograd` (u = the transformed
  * flip-transpose). Returns the dispatches to run in order.
  */
@@ -331,11 +338,12 @@ export async function conv3x3Backward(
   ctx: GpuContext,
   version: ConvVersion,
   s: ConvShape,
-  b: { dy: GPUBuffer; y: GPUBuffer; w: GPUBuffer; wt: GPUBuffer; g: GPUBuffer; dx: GPUBuffer; winograd?: WinogradBuffers },
+  b: { dy: GPUBuffer; y: GPUBuffer; w: GPUBuffer; wt?: GPUBuffer; g: GPUBuffer; dx: GPUBuffer; winograd?: WinogradBuffers },
   accumulate = false,
 ): Promise<Dispatch[]> {
   checkShape(s);
   checkSupported(version, s, 'backward');
+  if (usesFlippedKernel(version) && !b.wt) throw new Error(`conv3x3 backward ${version}: needs the flip-transposed kernel wt`);
   const constants = { ACCUMULATE: accumulate ? 1 : 0 };
   if (isWinograd(version)) {
     const wino = needWinograd(version, 'backward', b.winograd);
@@ -356,6 +364,6 @@ export async function conv3x3Backward(
         : tiledGrid(s.H, s.W, s.Cin, version === 'v3' ? 8 : 4);
   return [
     await reluBackward(ctx, s.H * s.W * s.Cout, { dy: b.dy, y: b.y, g: b.g }),
-    await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.g, b.wt, b.dx], grid),
+    await makeDispatch(ctx, { shader, constants }, [params(ctx, s, shader), b.g, b.wt!, b.dx], grid),
   ];
 }

@@ -107,7 +107,7 @@ export async function convBackwardBanded(
   ctx: GpuContext,
   version: ConvVersion,
   s: ConvShape,
-  b: { dy: Banded; y: Banded; dx: Banded; w: GPUBuffer; wt: GPUBuffer; g: GPUBuffer | null; winograd?: WinogradBuffers },
+  b: { dy: Banded; y: Banded; dx: Banded; w: GPUBuffer; wt?: GPUBuffer; g: GPUBuffer | null; winograd?: WinogradBuffers },
   accumulate: boolean,
   scratch: BandScratch | null,
 ): Promise<Step[]> {

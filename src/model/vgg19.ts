@@ -21,11 +21,13 @@
 // and encoded into one command buffer per call.
 
 import type { GpuContext } from '../gpu/device.ts';
+import { type BufferScope, gpuMemory } from '../gpu/memory.ts';
 import { createStorage, type Dispatch, encodeDispatches, runDispatches, submitChecked, uploadStorage } from '../gpu/runtime.ts';
 import {
   type ConvVersion,
   supports,
   isWinograd,
+  usesFlippedKernel,
   type WinogradBuffers,
   winogradKernel,
   winogradTile,
@@ -56,11 +58,20 @@ export interface Vgg19Options {
 
 interface GpuLayer {
   w: GPUBuffer; // [3, 3, Cin, Cout] HWIO
-  wt: GPUBuffer; // [3, 3, Cout, Cin] flip-transposed, for the v2 backward
+  /**
+   * [3, 3, Cout, Cin] flip-transposed, for the direct backward versions (v2-v6): flipped on the
+   * host and uploaded when a plan first runs one at this layer (layerWt), else null. The
+   * Winograd versions read w flipped in place, so on CPU adapters most layers never make it.
+   */
+  wt: GPUBuffer | null;
+  /** the host kernel w came from (HWIO), kept for the flip-transpose */
+  kernel: Float32Array;
+  /** the memory scopes open when the network was made: buffers made later for it belong to them (GpuMemory.adopt) */
+  scopes: ReadonlySet<BufferScope>;
   bias: GPUBuffer; // [Cout]
   /**
    * Winograd-transformed kernels by direction and tile ("forward 2", "backward 4"): forward
-   * [(m+2)^2, Cin, Cout] from w, backward [(m+2)^2, Cout, Cin] from wt, made on the device
+   * [(m+2)^2, Cin, Cout] of w, backward [(m+2)^2, Cout, Cin] of its flip-transpose, made on the device
    * (winogradKernel): at create for the model's version where it may run, at plan time for the
    * versions a tuned table picks.
    */
@@ -86,13 +97,19 @@ async function layerWinogradKernel(
   const key = `${dir} ${m}`;
   let u = layer.u.get(key);
   if (!u) {
-    const [src, K, N] = dir === 'forward' ? [layer.w, spec.cin, spec.cout] : [layer.wt, spec.cout, spec.cin];
-    const made = await winogradKernel(ctx, src, K, N, version, `${spec.name}/kernel${dir === 'forward' ? '' : '_flipT'}_winograd${m === 4 ? '4' : ''}`);
-    layer.u.set(key, made.u);
+    const [K, N] = dir === 'forward' ? [spec.cin, spec.cout] : [spec.cout, spec.cin];
+    const made = await winogradKernel(ctx, layer.w, K, N, version, `${spec.name}/kernel${dir === 'forward' ? '' : '_flipT'}_winograd${m === 4 ? '4' : ''}`, dir === 'backward');
+    layer.u.set(key, gpuMemory(ctx).adopt(made.u, layer.scopes));
     pending.push(made.dispatch);
     u = made.u;
   }
   return u;
+}
+
+/** A layer's flip-transposed kernel for the direct backward versions, made (host flip, upload) on first use, then kept. */
+function layerWt(ctx: GpuContext, layer: GpuLayer, spec: { name: string; cin: number; cout: number }): GPUBuffer {
+  layer.wt ??= gpuMemory(ctx).adopt(uploadStorage(ctx, flipTranspose(layer.kernel, spec.cin, spec.cout), `${spec.name}/kernel_flipT`), layer.scopes);
+  return layer.wt;
 }
 
 /** Encodes steps: consecutive dispatches share a compute pass; copies go between passes. */
@@ -130,14 +147,16 @@ export class Vgg19 {
     const version = opts.convVersion ?? chooseConvVersion(ctx);
     const count = opts.upTo === undefined ? VGG19_LAYERS.length : layerIndex(opts.upTo) + 1;
     const pending: Dispatch[] = [];
+    const scopes = gpuMemory(ctx).openScopes();
     const layers = VGG19_LAYERS.slice(0, count).map((spec) => {
       const lw = weights.layers.get(spec.name);
       if (!lw) throw new Error(`weights from ${weights.source} lack layer ${spec.name}`);
-      const wt = flipTranspose(lw.kernel, spec.cin, spec.cout);
       const s = { H: 1, W: 1, Cin: spec.cin, Cout: spec.cout };
       const layer: GpuLayer = {
         w: uploadStorage(ctx, lw.kernel, `${spec.name}/kernel`),
-        wt: uploadStorage(ctx, wt, `${spec.name}/kernel_flipT`),
+        wt: null,
+        kernel: lw.kernel,
+        scopes,
         bias: uploadStorage(ctx, lw.bias, `${spec.name}/bias`),
         u: new Map(),
       };
@@ -383,8 +402,9 @@ export class Vgg19Plan {
       const l = layers[i];
       const s = shapes[i];
       const prev = i > 0 ? layers[i - 1] : null;
-      const b = { dy: cur, y: l.y, w: weights[i].w, wt: weights[i].wt, g: banded[i] ? null : g, winograd: winograd(i, 'backward') };
       const v = chosen[i].backward;
+      const wt = usesFlippedKernel(v) ? layerWt(ctx, weights[i], VGG19_LAYERS[i]) : undefined;
+      const b = { dy: cur, y: l.y, w: weights[i].w, wt, g: banded[i] ? null : g, winograd: winograd(i, 'backward') };
       if (!prev) {
         steps.push(...(await convBackwardBanded(ctx, v, s, { ...b, dx: plan.inputGradBands }, false, scratch)));
         break;

@@ -8,7 +8,7 @@
 // table for sizes that cannot run on the machine at hand.
 
 import type { GpuContext } from '../gpu/device.ts';
-import { isWinograd, supports, winogradScratchFloats, winogradScratchLimit, winogradTile } from '../kernels/conv3x3.ts';
+import { isWinograd, supports, usesFlippedKernel, winogradScratchFloats, winogradScratchLimit, winogradTile } from '../kernels/conv3x3.ts';
 import { gramSplits } from '../kernels/gram.ts';
 import { candidates, chooseConvVersion, type KernelMode, modelConvVersionAt, winogradPays } from '../kernels/kernel_table.ts';
 import { convKernelRows } from '../model/banded_ops.ts';
@@ -63,9 +63,10 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
     parts[part] += r16(bytes) * count;
     if (part !== 'weights') largestBuffer = Math.max(largestBuffer, r16(bytes));
   };
-  // Weights (the layers up to the deepest used, as styleTransfer uploads them): kernel,
-  // flip-transposed kernel, bias; Winograd transforms ((m+2)^2 / 9 of the kernel each) where the
-  // model's version may run (uploaded at create) and where the table runs another Winograd tile.
+  // Weights (the layers up to the deepest used, as styleTransfer uploads them): kernel, bias;
+  // Winograd transforms ((m+2)^2 / 9 of the kernel each) where the model's version may run
+  // (made at create) and where the table runs another Winograd tile; the flip-transposed kernel
+  // where the layer's backward runs a direct version (v2-v6, made by the plan).
   const deepest = layerIndex(deepestLayer(cfg));
   const transforms = new Map<string, number>(); // "layer direction m" -> bytes, counted after the scratch below
   const tuned = opts.kernels === 'tuned';
@@ -74,7 +75,7 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
     transforms.set(`${l.name} ${dir} ${m}`, (m + 2) ** 2 * l.cin * l.cout * 4);
   };
   for (const l of VGG19_LAYERS.slice(0, deepest + 1)) {
-    add('weights', 9 * l.cin * l.cout * 4, 2);
+    add('weights', 9 * l.cin * l.cout * 4);
     add('weights', l.cout * 4);
     const s = { H: 1, W: 1, Cin: l.cin, Cout: l.cout };
     for (const dir of ['forward', 'backward'] as const) if (isWinograd(version) && supports(version, s, dir) && winogradPays(s, dir)) addTransform(l, dir, version);
@@ -119,6 +120,7 @@ export function transferFootprint(ctx: GpuContext, rows: number, cols: number, c
     const ks = { H: convKernelRows(s, s.banded, scratchBytes), W: s.W, Cin: s.Cin, Cout: s.Cout };
     for (const dir of ['forward', 'backward'] as const) {
       const runs = tuned ? candidates(ctx, ks, dir, maxBytes) : [modelConvVersionAt(ctx, version, ks, dir, maxBytes)];
+      if (dir === 'backward' && runs.some(usesFlippedKernel)) add('weights', 9 * s.Cin * s.Cout * 4);
       for (const chosen of runs.filter(isWinograd)) {
         const f = winogradScratchFloats(ks, dir, winogradScratchLimit(ctx, maxBytes), chosen);
         v = Math.max(v, f.v);
