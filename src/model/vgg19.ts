@@ -142,7 +142,7 @@ export class Vgg19 {
     readonly onTune?: (line: string) => void,
   ) {}
 
-  /** Uploads all 16 conv layers (kernel, its flip-transpose, bias; for a Winograd version their transforms). */
+  /** Uploads the conv layers (kernel, bias; for a Winograd version their transforms; a flip-transposed kernel later, where a plan runs a direct backward). */
   static async create(ctx: GpuContext, weights: Vgg19Weights, opts: Vgg19Options = {}): Promise<Vgg19> {
     const version = opts.convVersion ?? chooseConvVersion(ctx);
     const count = opts.upTo === undefined ? VGG19_LAYERS.length : layerIndex(opts.upTo) + 1;
