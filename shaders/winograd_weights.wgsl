@@ -14,8 +14,8 @@
 //                      [-16/15, 8/15, -4/15], [0, 0, 1]]     (points 0, 1, -1, 2, -1/2, infinity;
 //                      src/ref/winograd.ts builds the matrices and explains the points)
 // Float32: the thirds and fifteenths are divisions (one rounding each) after exact-ish sums, so U
-// is within a few float32 ulps of the Float64 transform rounded once (src/model/conv_weights.ts
-// winogradWeights, the host version); test/kernels.test.ts measures it.
+// is within a few float32 ulps of the Float64 transform rounded once (src/ref/winograd.ts
+// winogradWeightsCpu, the reference); test/kernels.test.ts measures it.
 //
 // Bindings:
 //   0  params  uniform {K, N}       N % 4 == 0 (every Winograd conv's GEMM output count)
